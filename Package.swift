@@ -1,0 +1,85 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Layers, with one direction of dependency (see docs/ARCHITECTURE.md):
+/// Wire → Protocol → Transport / Spool → Daemon / Client → executables.
+let package = Package(
+    name: "p2mp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "p2mpd", targets: ["p2mpd"]),
+        .executable(name: "p2mpsend", targets: ["p2mpsend"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // Packet layouts and checksums. No dependencies.
+        .target(name: "P2MPWire"),
+        // Sans-I/O state machines: no sockets, no clock, no files.
+        .target(
+            name: "P2MPProtocol",
+            dependencies: ["P2MPWire", .product(name: "HeapModule", package: "swift-collections")]
+        ),
+        // SwiftNIO UDP channels and timers driving the state machines.
+        .target(
+            name: "P2MPTransport",
+            dependencies: [
+                "P2MPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Files on disk: segment sources and sinks.
+        .target(
+            name: "P2MPSpool",
+            dependencies: [
+                "P2MPProtocol",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Receiver orchestration.
+        .target(
+            name: "P2MPDaemon",
+            dependencies: [
+                "P2MPTransport", "P2MPSpool",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Sender orchestration.
+        .target(
+            name: "P2MPClient",
+            dependencies: [
+                "P2MPTransport", "P2MPSpool",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Deterministic in-memory network for protocol tests (virtual clock, seeded RNG).
+        .target(
+            name: "P2MPSimulation",
+            dependencies: ["P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")]
+        ),
+        .executableTarget(
+            name: "p2mpd",
+            dependencies: [
+                "P2MPDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "p2mpsend",
+            dependencies: [
+                "P2MPClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "P2MPWireTests", dependencies: ["P2MPWire"]),
+        .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,54 @@
+/// A point on a monotonic clock, in nanoseconds from an arbitrary origin.
+///
+/// The protocol layer never reads a clock: callers pass the current `Instant` into every
+/// event, which is how the deterministic simulation runs the same code on virtual time.
+public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var nanoseconds: UInt64
+
+    public init(nanoseconds: UInt64) {
+        self.nanoseconds = nanoseconds
+    }
+
+    public static let zero = Instant(nanoseconds: 0)
+
+    public static func < (lhs: Instant, rhs: Instant) -> Bool {
+        lhs.nanoseconds < rhs.nanoseconds
+    }
+
+    /// `instant + duration`, saturating instead of overflowing; negative durations count as zero.
+    public static func + (lhs: Instant, rhs: Duration) -> Instant {
+        let (sum, overflow) = lhs.nanoseconds.addingReportingOverflow(UInt64(clamping: rhs.nanoseconds))
+        return Instant(nanoseconds: overflow ? .max : sum)
+    }
+
+    /// The time from `earlier` to `self`, or zero when `earlier` is later.
+    public func duration(since earlier: Instant) -> Duration {
+        guard nanoseconds > earlier.nanoseconds else { return .zero }
+        return .nanoseconds(Int64(clamping: nanoseconds - earlier.nanoseconds))
+    }
+
+    public var description: String {
+        "\(nanoseconds / 1_000_000_000).\(String(nanoseconds % 1_000_000_000 / 1_000_000).leftPadded(to: 3))s"
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating at the bounds of `Int64`.
+    public var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+
+    /// The duration in seconds as a floating-point number, for display.
+    public var seconds: Double {
+        Double(nanoseconds) / 1e9
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
