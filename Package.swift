@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
@@ -34,14 +33,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Files on disk: segment sources and sinks.
-        .target(
-            name: "P2MPSpool",
-            dependencies: [
-                "P2MPProtocol",
-                .product(name: "SystemPackage", package: "swift-system"),
-            ]
-        ),
+        // Files on disk: segment sources, atomic commits.
+        .target(name: "P2MPSpool", dependencies: ["P2MPProtocol"]),
         // Receiver orchestration.
         .target(
             name: "P2MPDaemon",
@@ -63,19 +56,15 @@ let package = Package(
             name: "P2MPSimulation",
             dependencies: ["P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")]
         ),
-        .executableTarget(
-            name: "p2mpd",
-            dependencies: [
-                "P2MPDaemon",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+        // Exit codes and error printing shared by the executables.
+        .target(
+            name: "P2MPCommandLine",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(name: "p2mpd", dependencies: ["P2MPDaemon", "P2MPCommandLine"]),
         .executableTarget(
             name: "p2mpsend",
-            dependencies: [
-                "P2MPClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["P2MPClient", "P2MPCommandLine", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "P2MPWireTests", dependencies: ["P2MPWire"]),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),

@@ -1,0 +1,70 @@
+import P2MPProtocol
+
+/// The result of one push: what every receiver ended with.
+public struct PushReport: Sendable {
+    public var bytes: UInt64
+    public var elapsed: Duration
+    public var receivers: [ReceiverReport]
+
+    /// True when every receiver has the whole file.
+    public var allCompleted: Bool { receivers.allSatisfy { $0.status == .completed } }
+
+    /// A short human summary: one line for the push, one per receiver.
+    public var summary: String {
+        let megabytes = Double(bytes) / 1_000_000
+        let rate = elapsed.seconds > 0 ? megabytes / elapsed.seconds : 0
+        var lines = [
+            "Sent \(bytes) bytes to \(receivers.count) receiver\(receivers.count == 1 ? "" : "s") in "
+                + "\(elapsed.formattedSeconds) s (\(rate.formatted(decimals: 2)) MB/s)"
+        ]
+        for receiver in receivers {
+            var line = "  \(receiver.address)  "
+            switch receiver.status {
+            case .completed: line += "complete in \(receiver.elapsed.formattedSeconds) s"
+            case .failed(let reason): line += "FAILED: \(reason)"
+            }
+            line += ", retransmissions \(receiver.retransmissions), timeouts \(receiver.timeouts)"
+            if let rtt = receiver.smoothedRTT { line += ", srtt \((rtt.seconds * 1000).formatted(decimals: 2)) ms" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// One receiver's part of a `PushReport`.
+public struct ReceiverReport: Sendable {
+    public enum Status: Sendable, Equatable {
+        case completed
+        case failed(reason: String)
+    }
+
+    /// As the user named it.
+    public var target: String
+    /// As resolved, `host:port`.
+    public var address: String
+    public var status: Status
+    public var elapsed: Duration
+    public var transmissions: Int
+    public var retransmissions: Int
+    public var timeouts: Int
+    public var smoothedRTT: Duration?
+}
+
+extension Duration {
+    /// Seconds with three decimals, for messages.
+    public var formattedSeconds: String { seconds.formatted(decimals: 3) }
+}
+
+extension Double {
+    /// Fixed-point text without Foundation.
+    func formatted(decimals: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = (self * scale).rounded()
+        let whole = Int(scaled / scale)
+        let fraction = Int(abs(scaled).truncatingRemainder(dividingBy: scale))
+        let digits = String(fraction)
+        let padded = String(repeating: "0", count: max(0, decimals - digits.count)) + digits
+        return decimals == 0 ? String(whole) : "\(self < 0 && whole == 0 ? "-" : "")\(whole).\(padded)"
+    }
+}

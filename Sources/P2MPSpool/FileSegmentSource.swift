@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import P2MPProtocol
+
+/// A regular file read with `pread`, as the bytes of a transfer.
+///
+/// The size is taken once at open; a file that shrinks under a running transfer makes
+/// `read` fail rather than send short segments.
+public final class FileSegmentSource: SegmentSource, Sendable {
+    public let path: String
+    public let byteCount: UInt64
+    private let descriptor: Int32
+
+    /// Opens `path` for reading; fails for a missing, unreadable or non-regular file.
+    public init(path: String) throws(FileSystemError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileSystemError("cannot open", path: path) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let error = FileSystemError("cannot stat", path: path)
+            close(descriptor)
+            throw error
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw FileSystemError("not a regular file", path: path, code: EINVAL)
+        }
+        self.path = path
+        self.descriptor = descriptor
+        self.byteCount = UInt64(status.st_size)
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError("cannot read", path: path)
+            }
+            guard count > 0 else { throw FileSystemError("file shrank while sending", path: path, code: EIO) }
+            done += count
+        }
+    }
+}

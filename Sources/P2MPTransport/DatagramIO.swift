@@ -1,0 +1,100 @@
+import NIOCore
+import P2MPProtocol
+
+/// What a `DatagramApplication` may do: send datagrams, keep one timer, read the clock and
+/// finish. Lives on one event loop; not thread-safe by design.
+public final class DatagramIO<Outcome: Sendable> {
+    private let loop: any EventLoop
+    private let channels: [any Channel]
+    private let promise: EventLoopPromise<Outcome>
+    private var timer: Scheduled<Void>?
+    private var scheduledDeadline: Instant?
+    private var needsFlush: [Bool]
+    private var isFinished = false
+    var onTimer: (() -> Void)?
+
+    init(loop: any EventLoop, channels: [any Channel], promise: EventLoopPromise<Outcome>) {
+        self.loop = loop
+        self.channels = channels
+        self.promise = promise
+        self.needsFlush = Array(repeating: false, count: channels.count)
+    }
+
+    /// The monotonic clock the protocol layer runs on.
+    public var now: Instant { Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
+
+    /// Addresses the sockets are bound to.
+    public var localAddresses: [SocketAddress] { channels.compactMap(\.localAddress) }
+
+    public var allocator: ByteBufferAllocator { channels.first?.allocator ?? ByteBufferAllocator() }
+
+    /// Queues `bytes` for `address`; queued datagrams leave together when the current event
+    /// is handled, so the kernel can take them in one batch.
+    public func send(_ bytes: [UInt8], to address: SocketAddress) {
+        var buffer = allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        send(buffer, to: address)
+    }
+
+    public func send(_ buffer: ByteBuffer, to address: SocketAddress) {
+        guard !isFinished, let index = channelIndex(for: address) else { return }
+        channels[index].write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+        needsFlush[index] = true
+    }
+
+    /// Arms the single timer for `deadline`, or disarms it with nil. A later deadline than
+    /// the armed one leaves the armed timer in place (it fires early, harmlessly), which
+    /// spares rescheduling on every acknowledgement.
+    public func setTimer(_ deadline: Instant?) {
+        guard let deadline else {
+            timer?.cancel()
+            timer = nil
+            scheduledDeadline = nil
+            return
+        }
+        if let scheduledDeadline, scheduledDeadline <= deadline { return }
+        timer?.cancel()
+        scheduledDeadline = deadline
+        timer = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(deadline.nanoseconds)) {
+            [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.scheduledDeadline = nil
+            self.onTimer?()
+            self.flush()
+        }
+    }
+
+    /// Ends the run with `outcome`: closes the sockets and cancels the timer.
+    public func finish(_ outcome: Outcome) {
+        guard close() else { return }
+        promise.succeed(outcome)
+    }
+
+    /// Ends the run with an error.
+    public func fail(_ error: any Error) {
+        guard close() else { return }
+        promise.fail(error)
+    }
+
+    func flush() {
+        for index in channels.indices where needsFlush[index] {
+            needsFlush[index] = false
+            channels[index].flush()
+        }
+    }
+
+    private func close() -> Bool {
+        guard !isFinished else { return false }
+        flush()
+        isFinished = true
+        setTimer(nil)
+        onTimer = nil
+        for channel in channels { channel.close(promise: nil) }
+        return true
+    }
+
+    private func channelIndex(for address: SocketAddress) -> Int? {
+        channels.firstIndex { $0.localAddress?.protocol == address.protocol }
+    }
+}
