@@ -35,6 +35,13 @@ let package = Package(
         ),
         // Files on disk: segment sources, atomic commits.
         .target(name: "P2MPSpool", dependencies: ["P2MPProtocol"]),
+        // libsystemd through a C module map (pkg-config libsystemd, Debian libsystemd-dev).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // sd_notify, the journald LogHandler, sd_listen_fds.
+        .target(
+            name: "P2MPSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
         // Receiver orchestration.
         .target(
             name: "P2MPDaemon",
@@ -68,6 +75,10 @@ let package = Package(
         ),
         .testTarget(name: "P2MPWireTests", dependencies: ["P2MPWire"]),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
+        .testTarget(
+            name: "P2MPSystemdTests",
+            dependencies: ["P2MPSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend"]),
     ],
     swiftLanguageModes: [.v6]
