@@ -22,10 +22,10 @@ struct P2MPD: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "PORT FILE P")
     var operands: [String] = []
 
-    @Option(help: ArgumentHelp("Local IP address to listen on.", valueName: "address"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Local IP address to listen on.", valueName: "address"))
     var bind = "0.0.0.0"
 
-    @Option(help: ArgumentHelp("Seconds to keep re-acknowledging after the file is complete.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to keep re-acknowledging after the file is complete.", valueName: "seconds"))
     var linger = 2.0
 
     static func main() async {

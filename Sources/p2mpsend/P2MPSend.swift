@@ -24,11 +24,11 @@ struct P2MPSend: AsyncParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "HOST... PORT FILE MSS")
     var operands: [String] = []
 
-    @Option(help: ArgumentHelp("Fixed retransmission timeout (default: adaptive, RFC 6298).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fixed retransmission timeout (default: adaptive, RFC 6298).", valueName: "seconds"))
     var timeout: Double?
 
     @Option(
-        name: .customLong("give-up"),
+        name: .customLong("give-up"), parsing: .unconditional,
         help: ArgumentHelp("Give up on a receiver whose ACKs have not advanced for this long.", valueName: "seconds"))
     var giveUp = 10.0
 

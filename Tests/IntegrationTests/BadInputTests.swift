@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// Every bad command line gets exit status 2 and one stderr line naming the value.
+@Suite("Bad input")
+struct BadInputTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var program: String
+        var arguments: [String]
+        var message: String
+        var testDescription: String { "\(program) \(arguments.joined(separator: " "))" }
+    }
+
+    static let cases: [Case] = [
+        Case(program: "p2mpd", arguments: [], message: "expected PORT FILE P (3 arguments), got 0"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin"], message: "expected PORT FILE P (3 arguments), got 2"),
+        Case(program: "p2mpd", arguments: ["0", "out.bin", "0.1"], message: "PORT '0' is not a port number"),
+        Case(program: "p2mpd", arguments: ["65536", "out.bin", "0.1"], message: "PORT '65536' is not a port number"),
+        Case(program: "p2mpd", arguments: ["http", "out.bin", "0.1"], message: "PORT 'http' is not a port number"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin", "1.5"], message: "P '1.5' is not a probability"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin", "-0.1"], message: "P '-0.1' is not a probability"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin", "often"], message: "P 'often' is not a probability"),
+        Case(program: "p2mpd", arguments: ["7735", "no/such/dir/out.bin", "0.1"], message: "directory 'no/such/dir' does not exist"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--bind", "nowhere"], message: "--bind 'nowhere' is not an IP address"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--frobnicate"], message: "unknown option '--frobnicate'"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin"], message: "expected HOST... PORT FILE MSS (at least 4 arguments), got 3"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "0", "input.bin", "500"], message: "PORT '0' is not a port number"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "99999", "input.bin", "500"], message: "PORT '99999' is not a port number"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "0"], message: "MSS '0' is not a segment size"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "-5"], message: "MSS '-5' is not a segment size"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "65500"], message: "MSS '65500' is not a segment size"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "big"], message: "MSS 'big' is not a segment size"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "missing.bin", "500"], message: "FILE 'missing.bin' cannot be sent"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", ".", "500"], message: "FILE '.' cannot be sent"),
+        Case(program: "p2mpsend", arguments: ["no-such-host.invalid", "7735", "input.bin", "500"], message: "HOST 'no-such-host.invalid' does not resolve"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "127.0.0.1", "7735", "input.bin", "500"], message: "is the same receiver as"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "500", "--timeout", "0"], message: "--timeout '0.0' is not a number of seconds"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "500", "--give-up", "-1"], message: "--give-up '-1.0' is not a positive number"),
+    ]
+
+    @Test("exit status 2 and one line naming the value", arguments: cases)
+    func rejects(_ testCase: Case) async throws {
+        let directory = try Harness.makeDirectory()
+        try Data("hello".utf8).write(to: directory.appendingPathComponent("input.bin"))
+        let result = try await ChildProcess.run(testCase.program, testCase.arguments, in: directory, timeout: 20)
+        #expect(result.status == 2)
+        #expect(result.stderr.count == 1, "stderr: \(result.stderr)")
+        #expect(result.stderr.first?.hasPrefix("\(testCase.program): ") == true)
+        #expect(result.stderr.first?.contains(testCase.message) == true, "stderr: \(result.stderr)")
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @Test("--help and --version exit 0")
+    func helpAndVersion() async throws {
+        let directory = try Harness.makeDirectory()
+        for program in ["p2mpd", "p2mpsend"] {
+            let help = try await ChildProcess.run(program, ["--help"], in: directory)
+            #expect(help.status == 0)
+            #expect(help.stdout.contains { $0.contains("USAGE: \(program)") })
+            let version = try await ChildProcess.run(program, ["--version"], in: directory)
+            #expect(version.status == 0)
+            #expect(version.stdout.first?.split(separator: ".").count == 3)
+        }
+    }
+}
