@@ -113,7 +113,7 @@ final class ClassicPushApplication: DatagramApplication {
             case .completed: status = .completed
             case .failed(.noProgress(let stalled)):
                 status = .failed(reason: "no acknowledgement for \(stalled.formattedSeconds) s; gave up")
-            case .active: status = .failed(reason: "transfer ended before it completed")
+            case .pending, .active: status = .failed(reason: "transfer ended before it completed")
             }
             return ReceiverReport(
                 target: options.targets[index].name, address: options.targets[index].address.displayString,

@@ -67,7 +67,8 @@ public struct ClassicSender<Source: SegmentSource> {
             ignoredDatagrams += 1
             return
         }
-        engine.handleAcknowledgement(from: receiver, cumulative: UInt64(sequence) + 1, now: now, into: &actions)
+        engine.handleAcknowledgement(
+            from: receiver, Acknowledgement(cumulative: UInt64(sequence) + 1), now: now, into: &actions)
         try translateActions(into: &outputs)
     }
 
@@ -88,6 +89,8 @@ public struct ClassicSender<Source: SegmentSource> {
                 outputs.append(.completed(receiver: receiver))
             case .failed(let receiver, let reason):
                 outputs.append(.failed(receiver: receiver, reason: reason))
+            case .lossDetected:
+                break  // Classic ACKs carry no SACK.
             }
         }
     }

@@ -1,13 +1,12 @@
-import HeapModule
-
 /// The sending half of the ARQ, shared by every wire format: which segment goes to which
-/// receiver and when, given cumulative acknowledgements and timer expiries.
+/// receiver and when, given acknowledgements and time.
 ///
 /// Segments are numbered `0..<segmentCount`; what a segment contains is the codec's
-/// business. Receivers are numbered `0..<receiverCount`. Each receiver has its own window,
-/// RTT estimator and retransmission timer; the `GroupPolicy` decides whether receivers wait
-/// for each other. Retransmission after a timeout is go-back-N from the oldest
-/// unacknowledged segment, which is exact for Stop-and-Wait (window 1).
+/// business. Each receiver has its own scoreboard (selective repeat with SACK), RTT
+/// estimator, retransmission timer, congestion window and pacer; the `GroupPolicy`
+/// decides whether receivers wait for each other. Losses are detected from SACK
+/// (RFC 6675 style) and by timeout (RFC 6298); a timeout declares everything in flight
+/// lost, which without SACK is go-back-N and with a window of 1 is Stop-and-Wait.
 ///
 /// The engine owns no clock: every call takes `now`, and `nextDeadline()` tells the caller
 /// when to call `handleTimer(now:into:)`.
@@ -17,6 +16,8 @@ public struct SenderEngine: Sendable {
         case transmit(receiver: Int, segment: UInt64, isRetransmission: Bool)
         /// The retransmission timer of `receiver` expired waiting for `segment`.
         case timedOut(receiver: Int, segment: UInt64)
+        /// SACKs showed `count` segments of `receiver` lost.
+        case lossDetected(receiver: Int, count: Int)
         /// `receiver` acknowledged every segment.
         case completed(receiver: Int)
         /// `receiver` was given up on; it gets nothing more.
@@ -29,6 +30,8 @@ public struct SenderEngine: Sendable {
     }
 
     public enum ReceiverState: Equatable, Sendable {
+        /// Not yet started (a handshake is under way); gets nothing.
+        case pending
         case active
         case completed(at: Instant)
         case failed(FailureReason)
@@ -39,43 +42,41 @@ public struct SenderEngine: Sendable {
         public var transmissions = 0
         public var retransmissions = 0
         public var timeouts = 0
+        /// Segments SACK showed lost.
+        public var detectedLosses = 0
         public var smoothedRTT: Duration?
+        public var congestionWindow = 0.0
     }
 
     private struct Track: Sendable {
-        var state: ReceiverState = .active
-        /// Segments `0..<acknowledged` are acknowledged.
-        var acknowledged: UInt64 = 0
-        /// The next segment to transmit; `acknowledged..<nextToSend` are in flight.
-        var nextToSend: UInt64 = 0
-        /// One past the highest segment ever transmitted; lower ones are retransmissions.
-        var highWater: UInt64 = 0
+        var state: ReceiverState = .pending
+        var scoreboard: Scoreboard
+        var congestion: CongestionController
+        var pacer = Pacer()
         var estimator: RTTEstimator
-        /// The segment being timed for an RTT sample, and when it was sent.
+        /// Receiver-advertised window, in segments beyond the cumulative point.
+        var advertisedWindow: Int
+        /// The segment being timed for an RTT sample when the format has no timestamps.
         var timed: (segment: UInt64, sentAt: Instant)?
         var retransmissionDeadline: Instant?
+        /// Set when pacing or the rate cap held back a transmission.
+        var blockedUntil: Instant?
         /// When the receiver last advanced, or started waiting with nothing outstanding.
         var waitingSince: Instant = .zero
         var statistics = ReceiverStatistics()
     }
 
-    private struct Timer: Comparable, Sendable {
-        var deadline: Instant
-        var receiver: Int
-        static func < (lhs: Timer, rhs: Timer) -> Bool {
-            (lhs.deadline, lhs.receiver) < (rhs.deadline, rhs.receiver)
-        }
-    }
-
     public let segmentCount: UInt64
     public let configuration: SenderConfiguration
     private var tracks: [Track]
-    /// Lazily pruned: an entry counts only while it equals its receiver's current deadline.
-    private var timers = Heap<Timer>()
-    /// Lockstep: the lowest `acknowledged` among active receivers, and how many sit there.
+    private var deadlines: DeadlineQueue
+    private var rateLimiter: RateLimiter?
+    /// Lockstep: the lowest acknowledged point among active receivers, and how many sit there.
     private var groupBase: UInt64 = 0
-    private var receiversAtGroupBase: Int
-    public private(set) var activeReceivers: Int
+    private var receiversAtGroupBase = 0
+    /// Rotates which receiver fills first, so a rate cap is shared fairly.
+    private var fillRotation = 0
+    public private(set) var unfinishedReceivers: Int
 
     public init(receiverCount: Int, segmentCount: UInt64, configuration: SenderConfiguration) {
         self.segmentCount = segmentCount
@@ -85,88 +86,143 @@ public struct SenderEngine: Sendable {
         case .adaptive(let adaptive): bounds = adaptive
         case .fixed(let fixed): bounds = .init(initial: fixed, minimum: fixed, maximum: fixed)
         }
-        self.tracks = Array(repeating: Track(estimator: RTTEstimator(bounds: bounds)), count: receiverCount)
-        self.receiversAtGroupBase = receiverCount
-        self.activeReceivers = receiverCount
+        let track = Track(
+            scoreboard: Scoreboard(capacity: configuration.window),
+            congestion: CongestionController(mode: configuration.congestionControl, maximum: configuration.window),
+            estimator: RTTEstimator(bounds: bounds), advertisedWindow: configuration.window)
+        self.tracks = Array(repeating: track, count: receiverCount)
+        self.deadlines = DeadlineQueue(keys: receiverCount)
+        self.rateLimiter = configuration.rateLimit.map { RateLimiter(bytesPerSecond: $0) }
+        self.unfinishedReceivers = receiverCount
     }
 
     /// True once every receiver completed or failed.
-    public var isFinished: Bool { activeReceivers == 0 }
+    public var isFinished: Bool { unfinishedReceivers == 0 }
 
     public func state(of receiver: Int) -> ReceiverState { tracks[receiver].state }
 
     public func statistics(of receiver: Int) -> ReceiverStatistics {
         var statistics = tracks[receiver].statistics
         statistics.smoothedRTT = tracks[receiver].estimator.smoothed
+        statistics.congestionWindow = tracks[receiver].congestion.window
         return statistics
     }
 
-    /// Segments `receiver` has acknowledged.
-    public func acknowledgedSegments(of receiver: Int) -> UInt64 { tracks[receiver].acknowledged }
+    /// Segments `receiver` has acknowledged cumulatively.
+    public func acknowledgedSegments(of receiver: Int) -> UInt64 { tracks[receiver].scoreboard.acknowledged }
 
-    /// Sends the first window to every receiver.
+    /// Starts every receiver from segment 0 (formats without a handshake).
     public mutating func start(now: Instant, into actions: inout [Action]) {
         for receiver in tracks.indices {
-            tracks[receiver].waitingSince = now
-            if segmentCount == 0 {
-                complete(receiver, now: now, into: &actions)
-            } else {
-                fillWindow(of: receiver, now: now, into: &actions)
-            }
+            activate(receiver, from: 0, now: now, into: &actions)
         }
     }
 
-    /// Handles a cumulative acknowledgement: `receiver` holds segments `0..<cumulative`.
-    /// Duplicates and acknowledgements of segments never sent are ignored.
+    /// Starts one pending receiver, which already holds segments `0..<segment`.
+    public mutating func activate(_ receiver: Int, from segment: UInt64, now: Instant, into actions: inout [Action]) {
+        guard tracks.indices.contains(receiver), tracks[receiver].state == .pending else { return }
+        let start = min(segment, segmentCount)
+        tracks[receiver].state = .active
+        tracks[receiver].scoreboard.reset(at: start)
+        tracks[receiver].waitingSince = now
+        if start == segmentCount {
+            complete(receiver, now: now, into: &actions)
+            return
+        }
+        if configuration.groupPolicy == .lockstep {
+            if receiversAtGroupBase == 0 || start < groupBase {
+                groupBase = start
+                receiversAtGroupBase = 1
+            } else if start == groupBase {
+                receiversAtGroupBase += 1
+            }
+        }
+        fillWindow(of: receiver, now: now, into: &actions)
+    }
+
+    /// Gives up on `receiver` for a reason outside the engine (it refused or aborted).
+    public mutating func abandon(_ receiver: Int, reason: FailureReason, now: Instant, into actions: inout [Action]) {
+        guard tracks.indices.contains(receiver) else { return }
+        switch tracks[receiver].state {
+        case .pending, .active: fail(receiver, reason: reason, now: now, into: &actions)
+        case .completed, .failed: return
+        }
+    }
+
+    /// Handles an acknowledgement from `receiver`. Stale ones (a cumulative point below the
+    /// known one) and impossible ones (acknowledging segments never sent) are ignored.
     public mutating func handleAcknowledgement(
-        from receiver: Int, cumulative: UInt64, now: Instant, into actions: inout [Action]
+        from receiver: Int, _ acknowledgement: Acknowledgement, now: Instant, into actions: inout [Action]
     ) {
         guard tracks.indices.contains(receiver), tracks[receiver].state == .active else { return }
-        let previous = tracks[receiver].acknowledged
-        guard cumulative > previous, cumulative <= tracks[receiver].nextToSend else { return }
+        let previous = tracks[receiver].scoreboard.acknowledged
+        let cumulative = acknowledgement.cumulative
+        guard cumulative >= previous, cumulative <= tracks[receiver].scoreboard.highWater else { return }
 
-        if let timed = tracks[receiver].timed, timed.segment < cumulative {
+        if let sample = acknowledgement.roundTripSample {
+            tracks[receiver].estimator.addSample(sample)
+        } else if let timed = tracks[receiver].timed, timed.segment < cumulative {
             tracks[receiver].estimator.addSample(now.duration(since: timed.sentAt))
             tracks[receiver].timed = nil
         }
-        tracks[receiver].acknowledged = cumulative
-        tracks[receiver].waitingSince = now
-        if cumulative == segmentCount {
-            complete(receiver, now: now, into: &actions)
-        } else if cumulative < tracks[receiver].nextToSend {
-            armTimer(of: receiver, now: now)  // RFC 6298 (5.3): new data acked, restart.
-        } else {
+        if let window = acknowledgement.window {
+            tracks[receiver].advertisedWindow = max(1, window)
+        }
+        var newly = tracks[receiver].scoreboard.acknowledge(through: cumulative)
+        for range in acknowledgement.selective {
+            newly += tracks[receiver].scoreboard.selectivelyAcknowledge(range)
+        }
+        let lost = tracks[receiver].scoreboard.detectLosses(threshold: 3)
+        if lost > 0 {
+            tracks[receiver].statistics.detectedLosses += lost
+            tracks[receiver].congestion.onLoss(
+                highWater: tracks[receiver].scoreboard.highWater, acknowledged: cumulative)
+            actions.append(.lossDetected(receiver: receiver, count: lost))
+        }
+        tracks[receiver].congestion.onAcknowledged(newly, acknowledged: cumulative)
+
+        if cumulative > previous {
+            tracks[receiver].waitingSince = now
+            if cumulative == segmentCount {
+                complete(receiver, now: now, into: &actions)
+                _ = leaveGroupBase(previous: previous, now: now, into: &actions)
+                return
+            }
+            // RFC 6298 (5.3): new data acknowledged, restart the timer.
             tracks[receiver].retransmissionDeadline = nil
+            if hasOutstanding(receiver) { armRetransmissionTimer(of: receiver, now: now) }
         }
-        if !leaveGroupBase(previous: previous, now: now, into: &actions), tracks[receiver].state == .active {
-            fillWindow(of: receiver, now: now, into: &actions)
-        }
+        let refilledEveryone = cumulative > previous && leaveGroupBase(previous: previous, now: now, into: &actions)
+        if !refilledEveryone { fillWindow(of: receiver, now: now, into: &actions) }
+        updateDeadline(of: receiver)
     }
 
     /// The earliest instant at which `handleTimer` has work, if any.
-    public mutating func nextDeadline() -> Instant? {
-        while let top = timers.min {
-            if tracks[top.receiver].retransmissionDeadline == top.deadline { return top.deadline }
-            _ = timers.popMin()
-        }
-        return nil
-    }
+    public mutating func nextDeadline() -> Instant? { deadlines.earliest() }
 
-    /// Handles every retransmission timer due at `now`.
+    /// Handles every retransmission, pacing and rate deadline due at `now`.
     public mutating func handleTimer(now: Instant, into actions: inout [Action]) {
-        while let top = timers.min, top.deadline <= now {
-            _ = timers.popMin()
-            let receiver = top.receiver
-            guard tracks[receiver].retransmissionDeadline == top.deadline else { continue }
-            tracks[receiver].retransmissionDeadline = nil
-            retransmissionTimerFired(for: receiver, now: now, into: &actions)
+        while let receiver = deadlines.popDue(now: now) {
+            guard tracks[receiver].state == .active else { continue }
+            if let deadline = tracks[receiver].retransmissionDeadline, deadline <= now {
+                tracks[receiver].retransmissionDeadline = nil
+                retransmissionTimerFired(for: receiver, now: now, into: &actions)
+            } else {
+                tracks[receiver].blockedUntil = nil
+                fillWindow(of: receiver, now: now, into: &actions)
+            }
+            updateDeadline(of: receiver)
         }
     }
 
     // MARK: - Internals
 
+    private func hasOutstanding(_ receiver: Int) -> Bool {
+        tracks[receiver].scoreboard.inFlight > 0 || tracks[receiver].scoreboard.lostPending > 0
+    }
+
     private mutating func retransmissionTimerFired(for receiver: Int, now: Instant, into actions: inout [Action]) {
-        let oldest = tracks[receiver].acknowledged
+        let oldest = tracks[receiver].scoreboard.acknowledged
         tracks[receiver].statistics.timeouts += 1
         actions.append(.timedOut(receiver: receiver, segment: oldest))
         let stalled = now.duration(since: tracks[receiver].waitingSince)
@@ -178,69 +234,102 @@ public struct SenderEngine: Sendable {
             tracks[receiver].estimator.backOff()
         }
         tracks[receiver].timed = nil  // Karn: no samples from retransmitted segments.
-        tracks[receiver].nextToSend = oldest
+        _ = tracks[receiver].scoreboard.markAllLost()
+        tracks[receiver].congestion.onTimeout(highWater: tracks[receiver].scoreboard.highWater)
+        tracks[receiver].blockedUntil = nil
         fillWindow(of: receiver, now: now, into: &actions)
+        if tracks[receiver].retransmissionDeadline == nil, hasOutstanding(receiver) {
+            armRetransmissionTimer(of: receiver, now: now)
+        }
     }
 
-    /// Transmits what the window and the group policy allow.
+    /// Transmits what the congestion window, the receiver's window, the group policy,
+    /// pacing and the rate cap allow: lost segments first, then new ones.
     private mutating func fillWindow(of receiver: Int, now: Instant, into actions: inout [Action]) {
+        guard tracks[receiver].state == .active else { return }
+        if let blocked = tracks[receiver].blockedUntil, blocked > now { return }
+        tracks[receiver].blockedUntil = nil
+        tracks[receiver].pacer.update(
+            window: tracks[receiver].congestion.window, smoothedRTT: tracks[receiver].estimator.smoothed,
+            slowStart: tracks[receiver].congestion.isSlowStart)
         let window = UInt64(configuration.window)
-        var limit = min(segmentCount, tracks[receiver].acknowledged + window)
-        if configuration.groupPolicy == .lockstep {
-            limit = min(limit, groupBase + window)
-        }
-        while tracks[receiver].nextToSend < limit {
-            let segment = tracks[receiver].nextToSend
-            let isRetransmission = segment < tracks[receiver].highWater
-            if tracks[receiver].retransmissionDeadline == nil {
-                // Fresh data after an idle spell (lockstep waits for the group) restarts the
-                // give-up clock; a retransmission does not.
-                if !isRetransmission, tracks[receiver].acknowledged == segment {
-                    tracks[receiver].waitingSince = now
-                }
-                armTimer(of: receiver, now: now)
+        let limit = max(1, min(Int(tracks[receiver].congestion.window), tracks[receiver].advertisedWindow))
+        while tracks[receiver].scoreboard.inFlight < limit {
+            let lost = tracks[receiver].scoreboard.nextLost()
+            if lost == nil {
+                let acknowledged = tracks[receiver].scoreboard.acknowledged
+                let receiverWindow = UInt64(tracks[receiver].advertisedWindow)
+                var newLimit = min(segmentCount, acknowledged + min(window, receiverWindow))
+                if configuration.groupPolicy == .lockstep { newLimit = min(newLimit, groupBase + window) }
+                guard tracks[receiver].scoreboard.highWater < newLimit else { break }
             }
-            if !isRetransmission, tracks[receiver].timed == nil {
-                tracks[receiver].timed = (segment, now)
+            if let blocked = transmissionBlocked(receiver, now: now) {
+                tracks[receiver].blockedUntil = blocked
+                break
             }
-            tracks[receiver].nextToSend = segment + 1
-            tracks[receiver].highWater = max(tracks[receiver].highWater, segment + 1)
+            let segment: UInt64
+            if let lost {
+                tracks[receiver].scoreboard.retransmit(lost)
+                segment = lost
+                tracks[receiver].statistics.retransmissions += 1
+            } else {
+                if !hasOutstanding(receiver) { tracks[receiver].waitingSince = now }
+                segment = tracks[receiver].scoreboard.sendNew()
+                if tracks[receiver].timed == nil { tracks[receiver].timed = (segment, now) }
+            }
             tracks[receiver].statistics.transmissions += 1
-            if isRetransmission { tracks[receiver].statistics.retransmissions += 1 }
-            actions.append(.transmit(receiver: receiver, segment: segment, isRetransmission: isRetransmission))
+            tracks[receiver].pacer.recordSend(now: now)
+            rateLimiter?.consume(configuration.segmentBytes, now: now)
+            if tracks[receiver].retransmissionDeadline == nil { armRetransmissionTimer(of: receiver, now: now) }
+            actions.append(.transmit(receiver: receiver, segment: segment, isRetransmission: lost != nil))
         }
+        updateDeadline(of: receiver)
     }
 
-    private mutating func armTimer(of receiver: Int, now: Instant) {
-        let deadline = now + tracks[receiver].estimator.timeout
-        tracks[receiver].retransmissionDeadline = deadline
-        timers.insert(Timer(deadline: deadline, receiver: receiver))
-        if timers.count > 4 * tracks.count + 64 { compactTimers() }
+    private mutating func transmissionBlocked(_ receiver: Int, now: Instant) -> Instant? {
+        if let paced = tracks[receiver].pacer.blockedUntil(now: now) { return paced }
+        return rateLimiter?.blockedUntil(bytes: configuration.segmentBytes, now: now)
     }
 
-    private mutating func compactTimers() {
-        timers = Heap(tracks.indices.compactMap { receiver in
-            tracks[receiver].retransmissionDeadline.map { Timer(deadline: $0, receiver: receiver) }
-        })
+    private mutating func armRetransmissionTimer(of receiver: Int, now: Instant) {
+        tracks[receiver].retransmissionDeadline = now + tracks[receiver].estimator.timeout
+        updateDeadline(of: receiver)
+    }
+
+    private mutating func updateDeadline(of receiver: Int) {
+        let track = tracks[receiver]
+        guard track.state == .active else {
+            deadlines.set(receiver, to: nil)
+            return
+        }
+        let candidates = [track.retransmissionDeadline, track.blockedUntil].compactMap { $0 }
+        deadlines.set(receiver, to: candidates.min())
     }
 
     private mutating func complete(_ receiver: Int, now: Instant, into actions: inout [Action]) {
         tracks[receiver].state = .completed(at: now)
         tracks[receiver].retransmissionDeadline = nil
-        activeReceivers -= 1
+        tracks[receiver].blockedUntil = nil
+        deadlines.set(receiver, to: nil)
+        unfinishedReceivers -= 1
         actions.append(.completed(receiver: receiver))
     }
 
     private mutating func fail(_ receiver: Int, reason: FailureReason, now: Instant, into actions: inout [Action]) {
+        let wasActive = tracks[receiver].state == .active
         tracks[receiver].state = .failed(reason)
         tracks[receiver].retransmissionDeadline = nil
-        activeReceivers -= 1
+        tracks[receiver].blockedUntil = nil
+        deadlines.set(receiver, to: nil)
+        unfinishedReceivers -= 1
         actions.append(.failed(receiver: receiver, reason: reason))
-        _ = leaveGroupBase(previous: tracks[receiver].acknowledged, now: now, into: &actions)
+        if wasActive {
+            _ = leaveGroupBase(previous: tracks[receiver].scoreboard.acknowledged, now: now, into: &actions)
+        }
     }
 
-    /// Lockstep bookkeeping after a receiver moved off `previous` (advanced or left).
-    /// Returns true when the group base advanced and every window was refilled.
+    /// Lockstep bookkeeping after an active receiver moved off `previous` (advanced or
+    /// left). Returns true when the group base advanced and every window was refilled.
     private mutating func leaveGroupBase(previous: UInt64, now: Instant, into actions: inout [Action]) -> Bool {
         guard configuration.groupPolicy == .lockstep, previous == groupBase else { return false }
         receiversAtGroupBase -= 1
@@ -248,18 +337,22 @@ public struct SenderEngine: Sendable {
         var lowest = UInt64.max
         var count = 0
         for track in tracks where track.state == .active {
-            if track.acknowledged < lowest {
-                lowest = track.acknowledged
+            if track.scoreboard.acknowledged < lowest {
+                lowest = track.scoreboard.acknowledged
                 count = 1
-            } else if track.acknowledged == lowest {
+            } else if track.scoreboard.acknowledged == lowest {
                 count += 1
             }
         }
         guard count > 0 else { return true }
         groupBase = lowest
         receiversAtGroupBase = count
-        for receiver in tracks.indices where tracks[receiver].state == .active {
-            fillWindow(of: receiver, now: now, into: &actions)
+        fillRotation = (fillRotation + 1) % tracks.count
+        for offset in tracks.indices {
+            let index = (fillRotation + offset) % tracks.count
+            guard tracks[index].state == .active else { continue }
+            fillWindow(of: index, now: now, into: &actions)
+            updateDeadline(of: index)
         }
         return true
     }

@@ -41,7 +41,7 @@ public enum ClassicSimulation {
                     if !scenario.silentReceivers.contains(index) {
                         found.append("receiver \(index) failed: \(reason)")
                     }
-                case .active:
+                case .pending, .active:
                     found.append("receiver \(index) still active when the run ended")
                 }
                 if scenario.silentReceivers.contains(index), receiver.senderState == .active {

@@ -17,12 +17,13 @@ struct SenderEngineTests {
         #expect(actions == (0..<3).map { .transmit(receiver: $0, segment: 0, isRetransmission: false) })
 
         actions = []
-        engine.handleAcknowledgement(from: 0, cumulative: 1, now: at(1), into: &actions)
-        engine.handleAcknowledgement(from: 2, cumulative: 1, now: at(2), into: &actions)
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(1), into: &actions)
+        engine.handleAcknowledgement(from: 2, Acknowledgement(cumulative: 1), now: at(2), into: &actions)
         #expect(actions.isEmpty, "receiver 1 has not acked segment 0 yet")
 
-        engine.handleAcknowledgement(from: 1, cumulative: 1, now: at(3), into: &actions)
-        #expect(actions == (0..<3).map { .transmit(receiver: $0, segment: 1, isRetransmission: false) })
+        engine.handleAcknowledgement(from: 1, Acknowledgement(cumulative: 1), now: at(3), into: &actions)
+        #expect(actions.count == 3)
+        #expect(Set((0..<3).map { receiver in actions.contains(.transmit(receiver: receiver, segment: 1, isRetransmission: false)) }) == [true])
     }
 
     @Test("a timeout resends only to the receivers that have not acked")
@@ -30,7 +31,7 @@ struct SenderEngineTests {
         var engine = SenderEngine(receiverCount: 3, segmentCount: 2, configuration: fixed)
         var actions: [Action] = []
         engine.start(now: t0, into: &actions)
-        engine.handleAcknowledgement(from: 1, cumulative: 1, now: at(5), into: &actions)
+        engine.handleAcknowledgement(from: 1, Acknowledgement(cumulative: 1), now: at(5), into: &actions)
         actions = []
         #expect(engine.nextDeadline() == at(100))
         engine.handleTimer(now: at(100), into: &actions)
@@ -49,9 +50,9 @@ struct SenderEngineTests {
         var actions: [Action] = []
         engine.start(now: t0, into: &actions)
         actions = []
-        engine.handleAcknowledgement(from: 0, cumulative: 4, now: at(1), into: &actions)
-        engine.handleAcknowledgement(from: 0, cumulative: 0, now: at(1), into: &actions)
-        engine.handleAcknowledgement(from: 7, cumulative: 1, now: at(1), into: &actions)
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 4), now: at(1), into: &actions)
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 0), now: at(1), into: &actions)
+        engine.handleAcknowledgement(from: 7, Acknowledgement(cumulative: 1), now: at(1), into: &actions)
         #expect(actions.isEmpty)
         #expect(engine.acknowledgedSegments(of: 0) == 0)
     }
@@ -72,7 +73,7 @@ struct SenderEngineTests {
             for action in actions {
                 switch action {
                 case .transmit(0, let segment, _):
-                    engine.handleAcknowledgement(from: 0, cumulative: segment + 1, now: now, into: &actions)
+                    engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: segment + 1), now: now, into: &actions)
                 case .failed(1, .noProgress(let stalled)):
                     failed = true
                     #expect(stalled >= .seconds(1))
@@ -86,7 +87,7 @@ struct SenderEngineTests {
             actions = []
             engine.handleTimer(now: deadline, into: &actions)
             for case .transmit(0, let segment, _) in actions {
-                engine.handleAcknowledgement(from: 0, cumulative: segment + 1, now: deadline, into: &actions)
+                engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: segment + 1), now: deadline, into: &actions)
             }
         }
         if case .completed = engine.state(of: 0) { completed = true }
@@ -104,7 +105,7 @@ struct SenderEngineTests {
         engine.start(now: t0, into: &actions)
         for segment in 1...3 {
             actions = []
-            engine.handleAcknowledgement(from: 0, cumulative: UInt64(segment), now: at(Int64(segment)), into: &actions)
+            engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: UInt64(segment)), now: at(Int64(segment)), into: &actions)
         }
         #expect(engine.state(of: 0) == .completed(at: at(3)))
         #expect(engine.acknowledgedSegments(of: 1) == 0)
@@ -126,9 +127,9 @@ struct SenderEngineTests {
         var actions: [Action] = []
         engine.start(now: t0, into: &actions)
         engine.handleTimer(now: at(1000), into: &actions)
-        engine.handleAcknowledgement(from: 0, cumulative: 1, now: at(1001), into: &actions)
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(1001), into: &actions)
         #expect(engine.statistics(of: 0).smoothedRTT == nil)
-        engine.handleAcknowledgement(from: 0, cumulative: 2, now: at(1021), into: &actions)
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 2), now: at(1021), into: &actions)
         #expect(engine.statistics(of: 0).smoothedRTT == .milliseconds(20))
     }
 }

@@ -1,0 +1,66 @@
+/// Spreads one receiver's transmissions over the round trip instead of sending a whole
+/// window at once, which overflows queues (and, on loopback, socket buffers) and causes
+/// the losses congestion control then reacts to. A short burst is allowed after a pause.
+struct Pacer: Sendable {
+    static let burst: Int64 = 10
+
+    private var nextSend = Instant.zero
+    private var interval: Int64 = 0
+
+    /// Sets the pace from the window and the smoothed RTT, with a gain above 1 so pacing
+    /// never becomes the bottleneck (2 in slow start, 1.25 after).
+    mutating func update(window: Double, smoothedRTT: Duration?, slowStart: Bool) {
+        guard let smoothedRTT, window > 0 else {
+            interval = 0
+            return
+        }
+        let gain = slowStart ? 2.0 : 1.25
+        interval = Int64(Double(smoothedRTT.nanoseconds) / (window * gain))
+    }
+
+    /// When the next transmission may go, or nil for now.
+    func blockedUntil(now: Instant) -> Instant? {
+        guard interval > 0, nextSend > now else { return nil }
+        return nextSend
+    }
+
+    mutating func recordSend(now: Instant) {
+        guard interval > 0 else { return }
+        let earliest = Instant(nanoseconds: now.nanoseconds &- UInt64(min(now.nanoseconds, UInt64(interval * Self.burst))))
+        nextSend = max(nextSend, earliest) + .nanoseconds(interval)
+    }
+}
+
+/// A token bucket over the sender's total rate in bytes per second (`--rate`).
+struct RateLimiter: Sendable {
+    let bytesPerSecond: Double
+    private let depth: Double
+    private var tokens: Double
+    private var updated = Instant.zero
+
+    init(bytesPerSecond: UInt64) {
+        self.bytesPerSecond = Double(bytesPerSecond)
+        // Two milliseconds of traffic, at least 64 KB, bounds the burst.
+        depth = max(65_536, Double(bytesPerSecond) / 500)
+        tokens = depth
+    }
+
+    /// When `bytes` may be sent, or nil for now.
+    mutating func blockedUntil(bytes: Int, now: Instant) -> Instant? {
+        refill(now: now)
+        let missing = Double(bytes) - tokens
+        guard missing > 0 else { return nil }
+        return now + .nanoseconds(Int64((missing / bytesPerSecond * 1e9).rounded(.up)))
+    }
+
+    mutating func consume(_ bytes: Int, now: Instant) {
+        refill(now: now)
+        tokens -= Double(bytes)
+    }
+
+    private mutating func refill(now: Instant) {
+        let elapsed = now.duration(since: updated).seconds
+        updated = max(updated, now)
+        tokens = min(depth, tokens + elapsed * bytesPerSecond)
+    }
+}
