@@ -3,6 +3,10 @@ import PackageDescription
 
 /// Layers, with one direction of dependency (see docs/ARCHITECTURE.md):
 /// Wire → Protocol → Transport / Spool → Daemon / Client → executables.
+/// The pure layers run tens of thousands of simulated transfers inside `swift test`; they are
+/// compiled optimized even in debug builds so the suite stays fast.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "p2mp",
     platforms: [.macOS(.v15)],
@@ -15,14 +19,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // Packet layouts and checksums. No dependencies.
-        .target(name: "P2MPWire"),
+        .target(name: "P2MPWire", swiftSettings: optimizedInDebug),
         // Sans-I/O state machines: no sockets, no clock, no files.
         .target(
             name: "P2MPProtocol",
-            dependencies: ["P2MPWire", .product(name: "HeapModule", package: "swift-collections")]
+            dependencies: ["P2MPWire", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: optimizedInDebug
         ),
         // SwiftNIO UDP channels and timers driving the state machines.
         .target(
@@ -33,8 +40,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // Files on disk: segment sources, atomic commits.
-        .target(name: "P2MPSpool", dependencies: ["P2MPProtocol"]),
+        // Files on disk: the spool (partials, atomic commit, resume, sidecars), segment
+        // sources, atomic writes.
+        .target(
+            name: "P2MPSpool",
+            dependencies: ["P2MPProtocol", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // p2mpd.toml, its drop-ins and flag overrides, validated with file:line errors.
+        .target(name: "P2MPConfiguration", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         // libsystemd through a C module map (pkg-config libsystemd, Debian libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // sd_notify, the journald LogHandler, sd_listen_fds.
@@ -61,7 +74,8 @@ let package = Package(
         // Deterministic in-memory network for protocol tests (virtual clock, seeded RNG).
         .target(
             name: "P2MPSimulation",
-            dependencies: ["P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")]
+            dependencies: ["P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: optimizedInDebug
         ),
         // Exit codes and error printing shared by the executables.
         .target(
@@ -79,6 +93,8 @@ let package = Package(
             name: "P2MPSystemdTests",
             dependencies: ["P2MPSystemd", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
+        .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend"]),
     ],
     swiftLanguageModes: [.v6]

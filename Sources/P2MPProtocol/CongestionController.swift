@@ -28,9 +28,10 @@ struct CongestionController: Sendable {
 
     var isSlowStart: Bool { window < slowStartThreshold }
 
-    /// `count` segments were newly acknowledged and the cumulative point is `acknowledged`.
-    mutating func onAcknowledged(_ count: Int, acknowledged: UInt64) {
-        guard mode == .aimd, count > 0, acknowledged >= recoveryPoint else { return }
+    /// `count` segments were newly acknowledged. The window grows during recovery too;
+    /// `recoveryPoint` only keeps one window's losses from cutting it twice.
+    mutating func onAcknowledged(_ count: Int) {
+        guard mode == .aimd, count > 0 else { return }
         if isSlowStart {
             window += Double(count)
         } else {

@@ -38,10 +38,12 @@ struct RateLimiter: Sendable {
     private var tokens: Double
     private var updated = Instant.zero
 
-    init(bytesPerSecond: UInt64) {
-        self.bytesPerSecond = Double(bytesPerSecond)
-        // Two milliseconds of traffic, at least 64 KB, bounds the burst.
-        depth = max(65_536, Double(bytesPerSecond) / 500)
+    /// The burst allowance is 2 ms of traffic, raised to 64 KB for batching but never above
+    /// 100 ms of traffic (a low cap stays a cap), and never below one segment.
+    init(bytesPerSecond: UInt64, segmentBytes: Int) {
+        let rate = Double(max(1, bytesPerSecond))
+        self.bytesPerSecond = rate
+        depth = max(Double(segmentBytes), min(65_536, rate / 10), rate / 500)
         tokens = depth
     }
 

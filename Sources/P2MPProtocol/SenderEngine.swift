@@ -92,7 +92,9 @@ public struct SenderEngine: Sendable {
             estimator: RTTEstimator(bounds: bounds), advertisedWindow: configuration.window)
         self.tracks = Array(repeating: track, count: receiverCount)
         self.deadlines = DeadlineQueue(keys: receiverCount)
-        self.rateLimiter = configuration.rateLimit.map { RateLimiter(bytesPerSecond: $0) }
+        self.rateLimiter = configuration.rateLimit.map {
+            RateLimiter(bytesPerSecond: $0, segmentBytes: configuration.segmentBytes)
+        }
         self.unfinishedReceivers = receiverCount
     }
 
@@ -124,6 +126,10 @@ public struct SenderEngine: Sendable {
         let start = min(segment, segmentCount)
         tracks[receiver].state = .active
         tracks[receiver].scoreboard.reset(at: start)
+        // A (re)started session begins a fresh congestion epoch; the RTT estimate stays.
+        tracks[receiver].congestion = CongestionController(
+            mode: configuration.congestionControl, maximum: configuration.window)
+        tracks[receiver].pacer = Pacer()
         tracks[receiver].waitingSince = now
         if start == segmentCount {
             complete(receiver, now: now, into: &actions)
@@ -138,6 +144,20 @@ public struct SenderEngine: Sendable {
             }
         }
         fillWindow(of: receiver, now: now, into: &actions)
+    }
+
+    /// Sends an active receiver back to pending, keeping nothing of its scoreboard, so it
+    /// can be activated again from a new resume point (its session restarted). Only for
+    /// the independent group policy; lockstep receivers cannot leave and rejoin.
+    public mutating func suspend(_ receiver: Int) {
+        guard configuration.groupPolicy == .independent, tracks.indices.contains(receiver),
+            tracks[receiver].state == .active
+        else { return }
+        tracks[receiver].state = .pending
+        tracks[receiver].retransmissionDeadline = nil
+        tracks[receiver].blockedUntil = nil
+        tracks[receiver].timed = nil
+        deadlines.set(receiver, to: nil)
     }
 
     /// Gives up on `receiver` for a reason outside the engine (it refused or aborted).
@@ -179,7 +199,7 @@ public struct SenderEngine: Sendable {
                 highWater: tracks[receiver].scoreboard.highWater, acknowledged: cumulative)
             actions.append(.lossDetected(receiver: receiver, count: lost))
         }
-        tracks[receiver].congestion.onAcknowledged(newly, acknowledged: cumulative)
+        tracks[receiver].congestion.onAcknowledged(newly)
 
         if cumulative > previous {
             tracks[receiver].waitingSince = now

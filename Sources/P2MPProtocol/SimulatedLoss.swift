@@ -17,3 +17,4 @@ public struct SimulatedLoss<Random: RandomNumberGenerator> {
         return Double.random(in: 0..<1, using: &random) < probability
     }
 }
+extension SimulatedLoss: Sendable where Random: Sendable {}

@@ -229,7 +229,12 @@ public enum NativeRejectReason: Hashable, Sendable {
     case notAllowedFromAddress
     case malformedOffer
     case internalError
-    /// A value this version does not name. Decoding only produces it for values 0 and 9
+    /// ABORT only: the receiver has no session with this transfer id (it restarted, or the
+    /// session expired); the sender offers again to resume.
+    case unknownTransfer
+    /// ABORT only: the receiver is shutting down; the partial stays for a later resume.
+    case shuttingDown
+    /// A value this version does not name. Decoding only produces it for values 0 and 11
     /// and up; build the named case rather than `.unknown` of a named value.
     case unknown(UInt16)
 
@@ -243,6 +248,8 @@ public enum NativeRejectReason: Hashable, Sendable {
         case 6: self = .notAllowedFromAddress
         case 7: self = .malformedOffer
         case 8: self = .internalError
+        case 9: self = .unknownTransfer
+        case 10: self = .shuttingDown
         default: self = .unknown(rawValue)
         }
     }
@@ -257,6 +264,8 @@ public enum NativeRejectReason: Hashable, Sendable {
         case .notAllowedFromAddress: 6
         case .malformedOffer: 7
         case .internalError: 8
+        case .unknownTransfer: 9
+        case .shuttingDown: 10
         case .unknown(let value): value
         }
     }

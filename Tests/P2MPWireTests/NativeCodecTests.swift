@@ -131,7 +131,7 @@ private let samples: [NativeDatagram] = {
     add(t, .complete(NativeCompletion(status: .unknown(255), sha256: .zero, text: "?")))
     let reasons: [NativeRejectReason] = [
         .tooLarge, .noSpace, .nameNotAllowed, .existsWithDifferentContent, .busy, .notAllowedFromAddress,
-        .malformedOffer, .internalError, .unknown(0), .unknown(9), .unknown(.max),
+        .malformedOffer, .internalError, .unknown(0), .unknownTransfer, .shuttingDown, .unknown(11), .unknown(.max),
     ]
     for reason in reasons {
         add(t, .reject(NativeRejection(reason: reason, text: "no: \(reason)")))
@@ -355,7 +355,8 @@ struct NativeCodecTests {
         }
         #expect(NativeRejectReason(rawValue: 4) == .existsWithDifferentContent)
         #expect(NativeRejectReason(rawValue: 0) == .unknown(0))
-        #expect(NativeRejectReason(rawValue: 9) == .unknown(9))
+        #expect(NativeRejectReason(rawValue: 9) == .unknownTransfer)
+        #expect(NativeRejectReason(rawValue: 11) == .unknown(11))
         for raw in UInt8.min...UInt8.max {
             #expect(NativeCompletionStatus(rawValue: raw).rawValue == raw)
         }

@@ -1,0 +1,110 @@
+import P2MPWire
+
+/// The receiving half of selective repeat for one transfer: which segments arrived, where
+/// their bytes go, and the ACK that describes it.
+///
+/// Only segments in `[cumulative, cumulative + window)` are accepted, tracked in a ring
+/// bitmap of `window` bits, so memory is fixed by the window, not by the file. Every
+/// segment must have exactly its expected length (all `segmentSize` but the last), so no
+/// datagram can change where bytes land.
+public struct NativeReceiveWindow: Sendable {
+    public enum Verdict: Equatable, Sendable {
+        /// New data: write the payload at `offset`.
+        case store(offset: UInt64)
+        /// Already held; acknowledge again.
+        case duplicate
+        /// Outside the advertised window; dropped.
+        case outsideWindow
+        /// Not the length this segment must have; dropped.
+        case wrongLength(expected: Int)
+    }
+
+    public let segmentSize: Int
+    public let fileSize: UInt64
+    public let segmentCount: UInt64
+    /// The window advertised to the sender, in segments.
+    public let window: Int
+    /// Segments `0..<cumulative` are held.
+    public private(set) var cumulative: UInt64
+    private var bits: [UInt64]
+    private let ringSegments: UInt64
+    /// One past the highest segment held.
+    private var highest: UInt64
+    /// The timestamp of the most recent DATA, echoed in the next ACK.
+    private var latestTimestamp: UInt32 = 0
+
+    /// A window over a file of `fileSize` bytes whose segments `0..<resumeFrom` are held.
+    public init(segmentSize: Int, fileSize: UInt64, window: Int, resumeFrom: UInt64) {
+        self.segmentSize = max(1, segmentSize)
+        self.fileSize = fileSize
+        let size = UInt64(self.segmentSize)
+        segmentCount = fileSize / size + (fileSize % size == 0 ? 0 : 1)
+        self.window = max(1, window)
+        var ring: UInt64 = 64
+        while ring < UInt64(self.window) { ring <<= 1 }
+        ringSegments = ring
+        bits = Array(repeating: 0, count: Int(ring / 64))
+        cumulative = min(resumeFrom, segmentCount)
+        highest = cumulative
+    }
+
+    public var isComplete: Bool { cumulative == segmentCount }
+
+    /// Bytes held contiguously from the start of the file.
+    public var contiguousBytes: UInt64 { min(cumulative * UInt64(segmentSize), fileSize) }
+
+    /// The exact payload length of `segment`.
+    public func expectedLength(of segment: UInt64) -> Int {
+        guard segment < segmentCount else { return 0 }
+        let offset = segment * UInt64(segmentSize)
+        return Int(min(UInt64(segmentSize), fileSize - offset))
+    }
+
+    /// Accounts for one DATA segment.
+    public mutating func receive(segment: UInt64, length: Int, timestamp: UInt32) -> Verdict {
+        guard segment < segmentCount, segment < cumulative + UInt64(window) else {
+            return segment < cumulative ? .duplicate : .outsideWindow
+        }
+        latestTimestamp = timestamp
+        if segment < cumulative || isHeld(segment) { return .duplicate }
+        let expected = expectedLength(of: segment)
+        guard length == expected else { return .wrongLength(expected: expected) }
+        setHeld(segment, true)
+        highest = max(highest, segment + 1)
+        while cumulative < highest, isHeld(cumulative) {
+            setHeld(cumulative, false)
+            cumulative += 1
+        }
+        return .store(offset: segment * UInt64(segmentSize))
+    }
+
+    /// The acknowledgement of what is held: the cumulative point, the window, the latest
+    /// timestamp, and up to 16 SACK ranges above the cumulative point, lowest first.
+    public func acknowledgement() -> NativeAck {
+        var ranges: [Range<UInt64>] = []
+        var segment = cumulative
+        while segment < highest, ranges.count < NativeDatagram.maximumSACKRanges {
+            while segment < highest, !isHeld(segment) { segment += 1 }
+            guard segment < highest else { break }
+            let start = segment
+            while segment < highest, isHeld(segment) { segment += 1 }
+            ranges.append(start..<segment)
+        }
+        return NativeAck(
+            cumulative: cumulative, window: UInt32(window), echoTimestamp: latestTimestamp, selective: ranges)
+    }
+
+    private func isHeld(_ segment: UInt64) -> Bool {
+        let slot = segment % ringSegments
+        return bits[Int(slot / 64)] & (1 << (slot % 64)) != 0
+    }
+
+    private mutating func setHeld(_ segment: UInt64, _ held: Bool) {
+        let slot = segment % ringSegments
+        if held {
+            bits[Int(slot / 64)] |= 1 << (slot % 64)
+        } else {
+            bits[Int(slot / 64)] &= ~(1 << (slot % 64))
+        }
+    }
+}

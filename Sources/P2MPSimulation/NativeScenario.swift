@@ -1,0 +1,59 @@
+import P2MPProtocol
+import P2MPWire
+
+/// One seeded run of the native protocol. Everything derives from `seed`, so
+/// `NativeScenario(seed: s)` is a complete reproduction.
+public struct NativeScenario: Sendable, CustomStringConvertible {
+    public var seed: UInt64
+    public var file: [UInt8]
+    public var segmentSize: Int
+    public var window: Int
+    public var receiverCount: Int
+    public var conditions: NetworkConditions
+    /// The receivers' simulated loss probability (`p2mpd --loss`).
+    public var receiverLoss: Double
+    public var rateLimit: UInt64?
+    /// Receivers whose traffic is all lost from this virtual time on.
+    public var vanishing: [Int: Duration] = [:]
+    /// Receivers whose endpoint restarts (losing every session, keeping its disk) at this time.
+    public var restarting: [Int: Duration] = [:]
+    public var giveUpAfter: Duration = .seconds(60)
+    public var timeLimit: Duration = .seconds(3_600)
+
+    /// A random scenario: 1–16 receivers, up to 200 segments, loss up to 30 %,
+    /// duplication, reordering, corruption in both directions, delay and jitter, sometimes
+    /// a rate cap, a receiver that vanishes or one that restarts mid-transfer.
+    public init(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        self.seed = seed
+        receiverCount = Int.random(in: 1...16, using: &random)
+        segmentSize = [1, 7, 100, 512, 1_400].randomElement(using: &random)!
+        window = [1, 4, 16, 64, 1_024].randomElement(using: &random)!
+        let segments = Int.random(in: 0...200, using: &random)
+        let length = segments == 0 ? 0 : (segments - 1) * segmentSize + Int.random(in: 1...segmentSize, using: &random)
+        file = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+        conditions = NetworkConditions(
+            loss: Double.random(in: 0...0.3, using: &random),
+            duplication: Double.random(in: 0...0.1, using: &random),
+            reordering: Double.random(in: 0...0.2, using: &random),
+            corruption: Double.random(in: 0...0.05, using: &random),
+            delay: .microseconds(Int64.random(in: 50...50_000, using: &random)),
+            jitter: .microseconds(Int64.random(in: 0...20_000, using: &random)))
+        receiverLoss = random.chance(0.3) ? Double.random(in: 0...0.2, using: &random) : 0
+        rateLimit = random.chance(0.2) ? UInt64.random(in: 100_000...10_000_000, using: &random) : nil
+        if random.chance(0.2) {
+            vanishing[Int.random(in: 0..<receiverCount, using: &random)] = .milliseconds(Int64.random(in: 0...2_000, using: &random))
+        }
+        if random.chance(0.2) {
+            restarting[Int.random(in: 0..<receiverCount, using: &random)] = .milliseconds(Int64.random(in: 0...2_000, using: &random))
+        }
+    }
+
+    public var description: String {
+        "seed \(seed): \(receiverCount) receivers, \(file.count) bytes in segments of \(segmentSize), window \(window), "
+            + "\(conditions), receiver loss \(receiverLoss)"
+            + (rateLimit.map { ", rate \($0) B/s" } ?? "")
+            + (vanishing.isEmpty ? "" : ", vanishing \(vanishing.map { "\($0.key)@\($0.value)" })")
+            + (restarting.isEmpty ? "" : ", restarting \(restarting.map { "\($0.key)@\($0.value)" })")
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import P2MPProtocol
+import P2MPSimulation
+import Testing
+
+/// Seeded end-to-end runs of the native protocol over a faulty in-memory network.
+///
+/// A failure prints the seed and the scenario. Replay one seed alone with
+/// `P2MP_NATIVE_SEED=<seed> swift test --filter NativeSimulationTests/replay`.
+@Suite("Native protocol simulation")
+struct NativeSimulationTests {
+    static let scenarioCount: UInt64 = 10_000
+    static let batches: [ClosedRange<UInt64>] = stride(from: 0, to: scenarioCount, by: 250).map { $0...($0 + 249) }
+
+    @Test("every seeded scenario ends with identical files or a reported failure, never a wrong file", arguments: batches)
+    func seededScenarios(seeds: ClosedRange<UInt64>) {
+        for seed in seeds {
+            let result = NativeSimulation.run(NativeScenario(seed: seed))
+            for violation in result.violations {
+                Issue.record("\(result.scenario)\n  \(violation)\n  replay: P2MP_NATIVE_SEED=\(seed) swift test --filter NativeSimulationTests/replay")
+            }
+        }
+    }
+
+    @Test("the scenarios exercise what they claim: losses, timeouts, restarts, vanishing receivers, 1-16 receivers")
+    func coverage() {
+        var timeouts = 0
+        var losses = 0
+        var restarted = 0
+        var vanishedFailed = 0
+        var sizes = Set<Int>()
+        for seed in UInt64(0)..<400 {
+            let result = NativeSimulation.run(NativeScenario(seed: seed))
+            timeouts += result.timeouts
+            losses += result.detectedLosses
+            restarted += result.receivers.filter { $0.restarts > 0 && $0.committed != nil }.count
+            vanishedFailed += result.receivers.filter { if case .noAnswer? = $0.outcome { true } else { false } }.count
+            sizes.insert(result.scenario.receiverCount)
+        }
+        #expect(timeouts > 100)
+        #expect(losses > 100)
+        #expect(restarted > 10)
+        #expect(vanishedFailed > 10)
+        #expect(sizes == Set(1...16))
+    }
+
+    @Test("a restarted receiver resumes from what it recorded instead of starting over")
+    func resumeAfterRestart() {
+        var scenario = NativeScenario(seed: 77)
+        scenario.receiverCount = 1
+        scenario.segmentSize = 100
+        scenario.window = 16
+        scenario.file = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        scenario.conditions = NetworkConditions(delay: .milliseconds(5))
+        scenario.receiverLoss = 0
+        // 200 segments of 156 bytes on the wire at 2,000 B/s take about 15.6 s, so the
+        // restart at 5 s lands a third of the way in.
+        scenario.rateLimit = 2_000
+        scenario.vanishing = [:]
+        scenario.restarting = [0: .seconds(5)]
+        let result = NativeSimulation.run(scenario)
+        #expect(result.violations.isEmpty, "\(result.violations)")
+        #expect(result.receivers[0].restarts == 1)
+        #expect(result.receivers[0].outcome == .committed(alreadyHeld: false))
+        // Starting over would take 5 + 15.6 s; resuming finishes close to 15.6 s.
+        #expect(result.elapsed < .seconds(18), "took \(result.elapsed)")
+    }
+
+    @Test("the same seed replays identically")
+    func deterministic() {
+        let first = NativeSimulation.run(NativeScenario(seed: 99))
+        let second = NativeSimulation.run(NativeScenario(seed: 99))
+        #expect(first.events == second.events)
+        #expect(first.elapsed == second.elapsed)
+    }
+
+    @Test("replay one seed from P2MP_NATIVE_SEED (skipped when unset)")
+    func replay() throws {
+        guard let text = ProcessInfo.processInfo.environment["P2MP_NATIVE_SEED"] else { return }
+        let seed = try #require(UInt64(text), "P2MP_NATIVE_SEED must be an unsigned integer")
+        let trace = ProcessInfo.processInfo.environment["P2MP_TRACE"] != nil
+        let result = NativeSimulation.run(NativeScenario(seed: seed), trace: trace ? { print($0) } : nil)
+        print("\(result.scenario)\n  events \(result.events), virtual time \(result.elapsed), timeouts \(result.timeouts)")
+        for (index, receiver) in result.receivers.enumerated() { print("  receiver \(index): \(receiver.outcome.map { "\($0)" } ?? "none"), restarts \(receiver.restarts)") }
+        #expect(result.violations.isEmpty, "\(result.violations)")
+    }
+}
