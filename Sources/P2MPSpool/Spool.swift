@@ -1,0 +1,273 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The receiver's spool directory: committed files under their names, and the spool's own
+/// state in `.p2mp/`.
+///
+///     ROOT/NAME                           committed files (NAME may hold subdirectories)
+///     ROOT/.p2mp/partial/<key>.data       content being received, preallocated
+///     ROOT/.p2mp/partial/<key>.state      the prefix of <key>.data known good
+///     ROOT/.p2mp/meta/<sha256(NAME)>.json metadata sidecar of ROOT/NAME
+///
+/// <key> is `ContentKey.hexKey` ("<sha256 hex>-<size>"). A name is only ever resolved
+/// beneath the root with `openat` and O_NOFOLLOW, one component at a time, so a symbolic
+/// link planted in the spool cannot redirect a read or a write outside it.
+///
+/// One per daemon, used from one event loop: not thread-safe, and not `Sendable`.
+public final class Spool {
+    /// The root as configured.
+    public let root: String
+    let rootDirectory: Directory
+    let partialDirectory: Directory
+    let metaDirectory: Directory
+    let openPartials = OpenPartials()
+
+    /// The name of the spool's state directory under the root.
+    public static let stateDirectoryName = SpoolName.reservedComponent
+
+    /// Opens the spool at `root`, creating it and `.p2mp/partial` and `.p2mp/meta` when missing.
+    public init(root: String) throws(FileSystemError) {
+        let rootDirectory = try Directory.openCreatingParents(root, mode: 0o755)
+        do throws(SpoolError) {
+            let state = try Self.stateSubdirectory(Self.stateDirectoryName, of: rootDirectory)
+            self.partialDirectory = try Self.stateSubdirectory("partial", of: state)
+            self.metaDirectory = try Self.stateSubdirectory("meta", of: state)
+        } catch {
+            throw error.fileSystemError
+        }
+        self.root = root
+        self.rootDirectory = rootDirectory
+    }
+
+    private static func stateSubdirectory(_ name: String, of parent: Directory) throws(SpoolError) -> Directory {
+        guard let directory = try parent.subdirectory(name, create: true, mode: 0o700) else {
+            throw SpoolError("cannot create directory", path: parent.path(of: name), code: ENOENT)
+        }
+        return directory
+    }
+
+    /// Where `name` is (or will be) committed, for messages and logs.
+    public func path(of name: SpoolName) -> String {
+        rootDirectory.path(of: name.rawValue)
+    }
+
+    /// The bytes an unprivileged process may still write on the spool's file system
+    /// (f_bavail × f_frsize); 0 when it cannot be told.
+    public func freeBytes() -> UInt64 {
+        var status = statvfs()
+        guard fstatvfs(rootDirectory.descriptor, &status) == 0 else { return 0 }
+        return UInt64(status.f_bavail).multipliedReportingOverflow(by: UInt64(status.f_frsize)).partialValue
+    }
+
+    // MARK: committed files
+
+    /// The size and SHA-256 of what is committed under `name`, nil when nothing is. The
+    /// digest comes from the sidecar while it still describes the file (same inode, size
+    /// and modification time); otherwise the file is hashed, which reads all of it.
+    ///
+    /// A symbolic link on the way or as the file is `.outsideSpool`; a directory where a
+    /// file or a directory should be is `.io` (EISDIR, ENOTDIR): a commit would fail too.
+    public func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? {
+        guard let parent = try rootDirectory.parent(of: name, create: false),
+            let file = try parent.openRegularFile(name.leaf)
+        else { return nil }
+        defer { close(file) }
+        let path = parent.path(of: name.leaf)
+        let identity = try Self.identity(of: file, path: path)
+        if let bytes = metaDirectory.readSmallFile(
+            MetadataSidecar.fileName(for: name), limit: MetadataSidecar.maximumBytes),
+            let sidecar = MetadataSidecar(decoding: bytes),
+            let digest = sidecar.digest(ifDescribing: identity, named: name)
+        {
+            return ExistingFile(size: identity.size, sha256: digest, metadata: sidecar.metadata)
+        }
+        do throws(FileSystemError) {
+            let digest = try FileDigest.sha256(descriptor: file, length: identity.size, path: path)
+            return ExistingFile(size: identity.size, sha256: digest, metadata: nil)
+        } catch {
+            throw SpoolError(error)
+        }
+    }
+
+    // MARK: partials
+
+    /// The partial for `content`: the one left by an earlier run (its recorded prefix as
+    /// `verifiedBytes`, reset to 0 when the data file is shorter than the prefix) or a new
+    /// one, preallocated to the full size so a full disk shows now (`.noSpace`), not midway.
+    /// A content already open in this spool fails with EBUSY.
+    public func openPartial(for content: ContentKey) throws(SpoolError) -> PartialFile {
+        let key = content.hexKey
+        let dataName = key + ".data"
+        let dataPath = partialDirectory.path(of: dataName)
+        guard !openPartials.keys.contains(key) else {
+            throw SpoolError("partial already open", path: dataPath, code: EBUSY)
+        }
+        guard content.size <= UInt64(Int64.max) else {
+            throw SpoolError("cannot allocate \(content.size) bytes for", path: dataPath, code: EFBIG)
+        }
+        let file = openat(partialDirectory.descriptor, dataName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        if file >= 0 {
+            return try resumePartial(content, descriptor: file)
+        }
+        guard errno == ENOENT else {
+            throw errno == ELOOP ? .outsideSpool(path: dataPath) : SpoolError("cannot open", path: dataPath)
+        }
+        return try createPartial(content)
+    }
+
+    /// As `openPartial(for:)`; `size` must be `content.size` (EINVAL otherwise).
+    public func openPartial(for content: ContentKey, size: UInt64) throws(SpoolError) -> PartialFile {
+        guard size == content.size else {
+            throw SpoolError(
+                "size \(size) differs from the content's \(content.size) for",
+                path: partialDirectory.path(of: content.hexKey + ".data"), code: EINVAL)
+        }
+        return try openPartial(for: content)
+    }
+
+    private func resumePartial(_ content: ContentKey, descriptor file: Int32) throws(SpoolError) -> PartialFile {
+        let stateName = content.hexKey + ".state"
+        let dataPath = partialDirectory.path(of: content.hexKey + ".data")
+        var status = stat()
+        guard fstat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            let error = SpoolError("not a regular file", path: dataPath, code: EINVAL)
+            close(file)
+            throw error
+        }
+        let dataSize = UInt64(status.st_size)
+        let recorded = partialDirectory.readSmallFile(stateName, limit: PartialState.maximumBytes)
+            .flatMap(PartialState.init(decoding:))
+        var prefix: UInt64 = 0
+        if let recorded, recorded.size == content.size, recorded.prefix <= dataSize {
+            prefix = recorded.prefix
+        }
+        do throws(SpoolError) {
+            if dataSize > content.size, ftruncate(file, off_t(content.size)) != 0 {
+                throw SpoolError("cannot truncate", path: dataPath)
+            }
+            if dataSize < content.size { try Self.allocate(file, content.size, path: dataPath) }
+            if recorded?.prefix != prefix || recorded?.size != content.size {
+                try partialDirectory.writeAtomically(
+                    PartialState(size: content.size, prefix: prefix).encoded(), to: stateName, durable: false)
+            }
+        } catch {
+            close(file)
+            throw error
+        }
+        return PartialFile(
+            content: content, directory: partialDirectory, descriptor: file, verifiedBytes: prefix,
+            registry: openPartials)
+    }
+
+    private func createPartial(_ content: ContentKey) throws(SpoolError) -> PartialFile {
+        let dataName = content.hexKey + ".data"
+        let dataPath = partialDirectory.path(of: dataName)
+        let file = openat(
+            partialDirectory.descriptor, dataName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard file >= 0 else { throw SpoolError("cannot create", path: dataPath) }
+        do throws(SpoolError) {
+            try Self.allocate(file, content.size, path: dataPath)
+            try partialDirectory.writeAtomically(
+                PartialState(size: content.size, prefix: 0).encoded(), to: content.hexKey + ".state", durable: false)
+        } catch {
+            close(file)
+            unlinkat(partialDirectory.descriptor, dataName, 0)
+            throw error
+        }
+        return PartialFile(
+            content: content, directory: partialDirectory, descriptor: file, verifiedBytes: 0, registry: openPartials)
+    }
+
+    /// Reserves `size` bytes for `file` (posix_fallocate); ENOSPC and EDQUOT are `.noSpace`.
+    private static func allocate(_ file: Int32, _ size: UInt64, path: String) throws(SpoolError) {
+        guard size > 0 else { return }
+        var result: Int32
+        repeat {
+            result = posix_fallocate(file, 0, off_t(size))
+        } while result == EINTR
+        guard result == 0 else {
+            throw SpoolError("cannot allocate \(size) bytes for", path: path, code: result)
+        }
+    }
+
+    /// Removes the partials of this spool whose files were all last modified more than
+    /// `seconds` before `now` (seconds since the epoch); open partials are kept. Returns
+    /// how many partials (data, state, or both) were removed.
+    public func removeStalePartials(olderThan seconds: Double, now: Double) throws(SpoolError) -> Int {
+        let cutoff = now - seconds
+        var newest: [String: Double] = [:]
+        var files: [String: [String]] = [:]
+        for entry in try partialDirectory.entries() {
+            guard let key = Self.partialKey(ofEntry: entry) else { continue }
+            var status = stat()
+            guard fstatat(partialDirectory.descriptor, entry, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let modified = Double(Self.modificationTime(status).seconds)
+                + Double(Self.modificationTime(status).nanoseconds) / 1e9
+            newest[key] = max(newest[key] ?? -.infinity, modified)
+            files[key, default: []].append(entry)
+        }
+        var removed = 0
+        for (key, modified) in newest where modified < cutoff && !openPartials.keys.contains(key) {
+            for entry in files[key] ?? [] { unlinkat(partialDirectory.descriptor, entry, 0) }
+            removed += 1
+        }
+        return removed
+    }
+
+    /// As `removeStalePartials(olderThan:now:)` with the current time.
+    public func removeStalePartials(olderThan seconds: Double) throws(SpoolError) -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return try removeStalePartials(olderThan: seconds, now: Double(time.tv_sec) + Double(time.tv_nsec) / 1e9)
+    }
+
+    /// The content key of a file in the partial directory ("<key>.data", "<key>.state",
+    /// ".<key>.state.tmp"), nil for anything else.
+    static func partialKey(ofEntry entry: String) -> String? {
+        for (prefix, suffix) in [("", ".data"), ("", ".state"), (".", ".state.tmp")]
+        where entry.hasPrefix(prefix) && entry.hasSuffix(suffix) {
+            let key = entry.utf8.dropFirst(prefix.utf8.count).dropLast(suffix.utf8.count)
+            let isKey =
+                key.count > 65 && key.allSatisfy { byte in
+                    (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                        || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) || byte == UInt8(ascii: "-")
+                }
+            if isKey { return String(decoding: key, as: UTF8.self) }
+        }
+        return nil
+    }
+
+    // MARK: file identity
+
+    static func modificationTime(_ status: stat) -> (seconds: Int64, nanoseconds: Int64) {
+        #if canImport(Darwin)
+        (Int64(status.st_mtimespec.tv_sec), Int64(status.st_mtimespec.tv_nsec))
+        #else
+        (Int64(status.st_mtim.tv_sec), Int64(status.st_mtim.tv_nsec))
+        #endif
+    }
+
+    static func identity(of file: Int32, path: String) throws(SpoolError) -> FileIdentity {
+        var status = stat()
+        guard fstat(file, &status) == 0 else { throw SpoolError("cannot stat", path: path) }
+        let modified = modificationTime(status)
+        return FileIdentity(
+            inode: UInt64(status.st_ino), size: UInt64(status.st_size), modificationSeconds: modified.seconds,
+            modificationNanoseconds: modified.nanoseconds)
+    }
+}
+
+extension SpoolError {
+    /// The failed call, as a `FileSystemError` (ENOSPC, ELOOP, EEXIST for the named cases).
+    var fileSystemError: FileSystemError {
+        switch self {
+        case .exists(let path): FileSystemError("already exists", path: path, code: EEXIST)
+        case .outsideSpool(let path): FileSystemError("name resolves outside the spool", path: path, code: ELOOP)
+        case .noSpace(let path): FileSystemError("no space for", path: path, code: ENOSPC)
+        case .io(let error), .metadataNotWritten(let error): error
+        }
+    }
+}
