@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all prerequisites build demo test clean
+.PHONY: all prerequisites build demo test bench clean
 
 all: build
 
@@ -20,6 +20,12 @@ demo: build
 
 test: build
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+# Benchmark: p2mp (native, Stop-and-Wait) against uftp and a TCP fan-out, 1 and 4 receivers
+# over loopback, in a release build. BENCH_QUICK=1 for 64 MiB; see bench/README.md.
+bench: prerequisites
+	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	BIN="$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))" bench/run.sh
 
 clean:
 	rm -rf .build
