@@ -38,6 +38,7 @@ let package = Package(
                 "P2MPProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // Files on disk: the spool (partials, atomic commit, resume, sidecars), segment
@@ -55,20 +56,21 @@ let package = Package(
             name: "P2MPSystemd",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
         ),
-        // Receiver orchestration.
+        // Receiver orchestration: the daemon's main loop, sessions, admission, journald events.
         .target(
             name: "P2MPDaemon",
             dependencies: [
-                "P2MPTransport", "P2MPSpool",
+                "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Sender orchestration.
+        // Sender orchestration: pushes, reports.
         .target(
             name: "P2MPClient",
             dependencies: [
                 "P2MPTransport", "P2MPSpool",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Deterministic in-memory network for protocol tests (virtual clock, seeded RNG).

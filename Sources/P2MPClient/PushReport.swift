@@ -5,6 +5,18 @@ public struct PushReport: Sendable {
     public var bytes: UInt64
     public var elapsed: Duration
     public var receivers: [ReceiverReport]
+    /// The file's SHA-256 (native pushes).
+    public var sha256: String?
+
+    public init(bytes: UInt64, elapsed: Duration, receivers: [ReceiverReport], sha256: String? = nil) {
+        self.bytes = bytes
+        self.elapsed = elapsed
+        self.receivers = receivers
+        self.sha256 = sha256
+    }
+
+    /// True when no receiver answered at all.
+    public var noneReachable: Bool { !receivers.isEmpty && receivers.allSatisfy { !$0.wasReached } }
 
     /// True when every receiver has the whole file.
     public var allCompleted: Bool { receivers.allSatisfy { $0.status == .completed } }
@@ -20,9 +32,11 @@ public struct PushReport: Sendable {
         for receiver in receivers {
             var line = "  \(receiver.address)  "
             switch receiver.status {
+            case .completed where receiver.alreadyHeld: line += "already held this file"
             case .completed: line += "complete in \(receiver.elapsed.formattedSeconds) s"
             case .failed(let reason): line += "FAILED: \(reason)"
             }
+            if receiver.resumedBytes > 0 { line += ", resumed after \(receiver.resumedBytes) bytes" }
             line += ", retransmissions \(receiver.retransmissions), timeouts \(receiver.timeouts)"
             if let rtt = receiver.smoothedRTT { line += ", srtt \((rtt.seconds * 1000).formatted(decimals: 2)) ms" }
             lines.append(line)
@@ -48,6 +62,14 @@ public struct ReceiverReport: Sendable {
     public var retransmissions: Int
     public var timeouts: Int
     public var smoothedRTT: Duration?
+    /// Payload bytes sent to this receiver, retransmissions included.
+    public var bytesSent: UInt64 = 0
+    /// Bytes the receiver already held and did not need again (resume).
+    public var resumedBytes: UInt64 = 0
+    /// The receiver held this exact content already; nothing was sent.
+    public var alreadyHeld = false
+    /// False when the receiver never answered at all.
+    public var wasReached = true
 }
 
 extension Duration {

@@ -85,7 +85,7 @@ where Random: Sendable {
         static func < (lhs: Check, rhs: Check) -> Bool { (lhs.at, lhs.transferID) < (rhs.at, rhs.transferID) }
     }
 
-    public let configuration: Configuration
+    public private(set) var configuration: Configuration
     public private(set) var statistics = Statistics()
     private var sessions: [UInt64: Session] = [:]
     private var checks = Heap<Check>()
@@ -98,6 +98,18 @@ where Random: Sendable {
         self.configuration = configuration
         self.loss = loss
         self.unknownReplyBudget = configuration.unknownTransferRepliesPerSecond
+    }
+
+    /// Applies new limits (a reloaded configuration); running sessions keep their window.
+    public mutating func reconfigure(_ configuration: Configuration, lossProbability: Double) {
+        self.configuration = configuration
+        loss = loss.withProbability(lossProbability)
+    }
+
+    /// Forgets `transferID` without telling its sender (it was superseded by a new offer of
+    /// the same content from the same sender, which restarted).
+    public mutating func drop(_ transferID: UInt64) {
+        sessions[transferID] = nil
     }
 
     /// Sessions not yet finished.

@@ -11,6 +11,11 @@ public struct SimulatedLoss<Random: RandomNumberGenerator> {
         self.random = random
     }
 
+    /// The same random source with another probability (a reloaded configuration).
+    public func withProbability(_ probability: Double) -> SimulatedLoss {
+        SimulatedLoss(probability: probability, random: random)
+    }
+
     /// Draws r uniformly from [0, 1) and discards when r < p.
     public mutating func shouldDiscard() -> Bool {
         guard probability > 0 else { return false }

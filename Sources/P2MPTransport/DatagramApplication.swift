@@ -16,4 +16,18 @@ public protocol DatagramApplication: AnyObject, SendableMetatype {
     /// The deadline last given to `DatagramIO.setTimer` has passed (possibly a little early
     /// or late, never skipped); the application checks its own deadlines.
     func timerFired(io: DatagramIO<Outcome>)
+    /// A batch of datagrams (one vectored read) has been delivered: the moment to send one
+    /// acknowledgement for many datagrams.
+    func receiveBatchComplete(io: DatagramIO<Outcome>)
+}
+
+extension DatagramApplication {
+    public func receiveBatchComplete(io: DatagramIO<Outcome>) {}
+}
+
+/// An application that also takes commands from outside its event loop (signals, say)
+/// through a `DatagramMailbox`.
+public protocol CommandableDatagramApplication: DatagramApplication {
+    associatedtype Command: Sendable
+    func handle(_ command: Command, io: DatagramIO<Outcome>)
 }

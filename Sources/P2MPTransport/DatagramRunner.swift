@@ -1,6 +1,14 @@
 import NIOCore
 import NIOPosix
 
+/// Where a UDP socket comes from.
+public enum DatagramSocket: Sendable, Equatable {
+    /// Bind a new socket; IPv6 sockets are IPv6-only, so `0.0.0.0` and `[::]` can coexist.
+    case bind(SocketAddress)
+    /// Use a socket inherited already bound (systemd socket activation).
+    case adopt(descriptor: Int32)
+}
+
 /// Binds UDP sockets and runs a `DatagramApplication` on them until it finishes.
 public enum DatagramRunner {
     /// Largest UDP payload; receive buffers this size never truncate a datagram.
@@ -13,14 +21,48 @@ public enum DatagramRunner {
         on loop: any EventLoop,
         makeApplication: @escaping @Sendable () throws -> Application
     ) async throws -> Application.Outcome {
+        try await run(sockets: addresses.map { .bind($0) }, on: loop, makeApplication: makeApplication)
+    }
+
+    /// Opens `sockets`, runs the application, and delivers commands posted to `mailbox`
+    /// on the loop.
+    public static func run<Application: CommandableDatagramApplication>(
+        sockets: [DatagramSocket],
+        on loop: any EventLoop,
+        mailbox: DatagramMailbox<Application.Command>,
+        makeApplication: @escaping @Sendable () throws -> Application
+    ) async throws -> Application.Outcome {
+        try await run(sockets: sockets, on: loop, makeApplication: makeApplication) { application, io in
+            mailbox.open(on: loop) { [unowned application, unowned io] command in
+                application.handle(command, io: io)
+            }
+        }
+    }
+
+    /// Opens `sockets` (all on `loop`), creates the application on the loop and returns its
+    /// outcome once it calls `finish`.
+    public static func run<Application: DatagramApplication>(
+        sockets: [DatagramSocket],
+        on loop: any EventLoop,
+        makeApplication: @escaping @Sendable () throws -> Application,
+        whenStarted: @escaping @Sendable (Application, DatagramIO<Application.Outcome>) -> Void = { _, _ in }
+    ) async throws -> Application.Outcome {
         var channels: [any Channel] = []
         do {
-            for address in addresses {
-                let channel = try await DatagramBootstrap(group: loop)
+            for socket in sockets {
+                let bootstrap = DatagramBootstrap(group: loop)
                     .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: maximumDatagram))
                     .channelOption(.datagramVectorReadMessageCount, value: 32)
-                    .bind(to: address).get()
-                channels.append(channel)
+                switch socket {
+                case .bind(let address):
+                    let channel =
+                        try await (address.protocol == .inet6
+                        ? bootstrap.channelOption(.socketOption(.ipv6_v6only), value: 1) : bootstrap)
+                        .bind(to: address).get()
+                    channels.append(channel)
+                case .adopt(let descriptor):
+                    channels.append(try await bootstrap.withBoundSocket(descriptor).get())
+                }
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -37,6 +79,7 @@ public enum DatagramRunner {
                     try channel.pipeline.syncOperations.addHandler(DatagramHandler(application: application, io: io))
                 }
                 application.start(io: io)
+                whenStarted(application, io)
                 io.flush()
             } catch {
                 for channel in bound { channel.close(promise: nil) }
@@ -65,6 +108,7 @@ final class DatagramHandler<Application: DatagramApplication>: ChannelInboundHan
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        application.receiveBatchComplete(io: io)
         io.flush()
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import P2MPCommandLine
+import P2MPConfiguration
 import P2MPDaemon
 import P2MPProtocol
 import P2MPSpool
@@ -10,29 +11,95 @@ struct P2MPD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2mpd",
         abstract: "The p2mp receiver.",
-        usage: "p2mpd PORT FILE P [--bind ADDRESS] [--linger SECONDS]",
+        usage: """
+            p2mpd [--config PATH] [--listen ADDRESS:PORT ...] [--spool DIR] [--loss P] [--log-level LEVEL]
+              p2mpd --check-config [--config PATH]
+              p2mpd PORT FILE P [--bind ADDRESS] [--linger SECONDS]
+            """,
         discussion: """
-            Seed mode receives one file over the classic P2MP-FTP protocol on UDP PORT into \
+            Without operands p2mpd is the receiver daemon: it reads /etc/p2mp/p2mpd.toml and \
+            /etc/p2mp/p2mpd.toml.d/*.toml (see p2mpd.toml(5)), listens for pushes on UDP \
+            (7735 by default, or sockets passed by systemd), stores each file in the spool once \
+            its SHA-256 matched, and logs every transfer (to journald under systemd). SIGHUP \
+            reloads the configuration, SIGTERM stops it, leaving partial files to resume.
+
+            The seed form receives one file over the classic P2MP-FTP protocol on UDP PORT into \
             FILE, discarding each arriving data packet with probability P (simulated loss) and \
             printing "Packet loss, sequence number = X" for it. It exits 0 once the file is \
             complete and no datagram arrived for the linger time.
             """,
         version: P2MPVersion.string)
 
-    @Argument(parsing: .allUnrecognized, help: "PORT FILE P")
+    @Argument(parsing: .allUnrecognized, help: "PORT FILE P (seed form)")
     var operands: [String] = []
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Local IP address to listen on.", valueName: "address"))
-    var bind = "0.0.0.0"
+    @Option(parsing: .unconditional, help: ArgumentHelp("Configuration file.", valueName: "path"))
+    var config: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to keep re-acknowledging after the file is complete.", valueName: "seconds"))
-    var linger = 2.0
+    @Flag(help: "Validate the configuration and exit 0 when it is valid, 1 when not.")
+    var checkConfig = false
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("UDP address to listen on, replacing 'listen' (repeatable).", valueName: "address:port"))
+    var listen: [String] = []
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Spool directory, replacing 'spool'.", valueName: "dir"))
+    var spool: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Simulated loss probability, replacing 'loss'.", valueName: "p"))
+    var loss: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Log level, replacing 'log_level'.", valueName: "level"))
+    var logLevel: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed form: local IP address to listen on.", valueName: "address"))
+    var bind: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Seed form: seconds to keep re-acknowledging after the file is complete.", valueName: "seconds"))
+    var linger: Double?
 
     static func main() async {
         await CommandRunner.main(self)
     }
 
     func run() async throws {
+        if operands.isEmpty {
+            try await runDaemon()
+        } else {
+            try await runSeedForm()
+        }
+    }
+
+    private func runDaemon() async throws {
+        if bind != nil || linger != nil {
+            throw UsageError("--bind and --linger belong to the seed form (p2mpd PORT FILE P)")
+        }
+        let options = DaemonRunner.Options(
+            configurationFile: config,
+            overrides: ConfigurationOverrides(
+                listen: listen.isEmpty ? nil : listen, spool: spool, loss: loss, logLevel: logLevel))
+        if checkConfig {
+            switch DaemonRunner.loadConfiguration(options) {
+            case .success(let loaded):
+                let sources = loaded.sources.isEmpty ? "embedded defaults" : loaded.sources.joined(separator: ", ")
+                CommandRunner.printLine("configuration is valid (\(sources))")
+                return
+            case .failure(let errors):
+                for error in errors.errors { CommandRunner.printError(error.description) }
+                throw CommandFailure(.failure)
+            }
+        }
+        let status = await DaemonRunner.run(options) { CommandRunner.printError("p2mpd: \($0)") }
+        if status != 0 { throw CommandFailure(.failure) }
+    }
+
+    private func runSeedForm() async throws {
+        if config != nil || checkConfig || !listen.isEmpty || spool != nil || loss != nil || logLevel != nil {
+            throw UsageError("the seed form (p2mpd PORT FILE P) takes only --bind and --linger")
+        }
         let options = try seedOptions()
         let report = try await ClassicReceive.run(options) { CommandRunner.printLine($0) }
         let sender = report.sender?.displayString ?? "nobody"
@@ -44,7 +111,7 @@ struct P2MPD: AsyncParsableCommand {
             throw UsageError("unknown option '\(option)'")
         }
         guard operands.count == 3 else {
-            throw UsageError("expected PORT FILE P (3 arguments), got \(operands.count)")
+            throw UsageError("expected PORT FILE P (3 arguments), or none for the daemon, got \(operands.count)")
         }
         guard let port = Endpoint.parsePort(operands[0]) else {
             throw UsageError("PORT '\(operands[0])' is not a port number (expected an integer in 1-65535)")
@@ -56,6 +123,8 @@ struct P2MPD: AsyncParsableCommand {
         guard let probability = Double(operands[2]), (0...1).contains(probability) else {
             throw UsageError("P '\(operands[2])' is not a probability (expected a number in [0, 1])")
         }
+        let bind = self.bind ?? "0.0.0.0"
+        let linger = self.linger ?? 2
         guard let address = Endpoint.bindAddress(bind, port: port) else {
             throw UsageError("--bind '\(bind)' is not an IP address")
         }

@@ -12,14 +12,34 @@ struct P2MPSend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2mpsend",
         abstract: "The p2mp sender.",
-        usage: "p2mpsend HOST... PORT FILE MSS [--timeout SECONDS] [--give-up SECONDS]",
+        usage: """
+            p2mpsend push FILE TARGET... [--json] [--rate RATE] [--name NAME] [options]
+              p2mpsend HOST... PORT FILE MSS [--timeout SECONDS] [--give-up SECONDS]
+            """,
         discussion: """
-            Seed mode sends FILE over the classic P2MP-FTP protocol (Stop-and-Wait) to every \
+            `p2mpsend push` is the main job: see `p2mpsend push --help`.
+
+            The seed form sends FILE over the classic P2MP-FTP protocol (Stop-and-Wait) to every \
             HOST on UDP PORT, in segments of MSS data bytes, printing \
             "Timeout, sequence number = Y" for each retransmission timeout. Exit status: 0 \
             when every receiver has the whole file, 1 when some receiver failed, 2 for bad input.
             """,
-        version: P2MPVersion.string)
+        version: P2MPVersion.string,
+        subcommands: [Push.self, SeedSend.self],
+        defaultSubcommand: SeedSend.self)
+
+    static func main() async {
+        await CommandRunner.main(self)
+    }
+}
+
+/// The seed form, `p2mpsend HOST... PORT FILE MSS`: Stop-and-Wait over the classic format.
+/// It is the default subcommand, so it runs without a verb.
+struct SeedSend: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed",
+        abstract: "Send a file with the seed's Stop-and-Wait protocol (the default without a verb).",
+        usage: "p2mpsend HOST... PORT FILE MSS [--timeout SECONDS] [--give-up SECONDS]")
 
     @Argument(parsing: .allUnrecognized, help: "HOST... PORT FILE MSS")
     var operands: [String] = []
@@ -31,10 +51,6 @@ struct P2MPSend: AsyncParsableCommand {
         name: .customLong("give-up"), parsing: .unconditional,
         help: ArgumentHelp("Give up on a receiver whose ACKs have not advanced for this long.", valueName: "seconds"))
     var giveUp = 10.0
-
-    static func main() async {
-        await CommandRunner.main(self)
-    }
 
     func run() async throws {
         let options = try seedOptions()

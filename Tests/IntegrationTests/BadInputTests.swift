@@ -12,8 +12,8 @@ struct BadInputTests {
     }
 
     static let cases: [Case] = [
-        Case(program: "p2mpd", arguments: [], message: "expected PORT FILE P (3 arguments), got 0"),
-        Case(program: "p2mpd", arguments: ["7735", "out.bin"], message: "expected PORT FILE P (3 arguments), got 2"),
+        Case(program: "p2mpd", arguments: ["7735"], message: "expected PORT FILE P (3 arguments), or none for the daemon, got 1"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin"], message: "expected PORT FILE P (3 arguments), or none for the daemon, got 2"),
         Case(program: "p2mpd", arguments: ["0", "out.bin", "0.1"], message: "PORT '0' is not a port number"),
         Case(program: "p2mpd", arguments: ["65536", "out.bin", "0.1"], message: "PORT '65536' is not a port number"),
         Case(program: "p2mpd", arguments: ["http", "out.bin", "0.1"], message: "PORT 'http' is not a port number"),

@@ -1,0 +1,22 @@
+import Crypto
+import P2MPProtocol
+import P2MPWire
+
+extension SegmentSource {
+    /// The SHA-256 of all the bytes, read in 1 MiB chunks.
+    public func sha256() throws -> P2MPWire.SHA256Digest {
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: UInt64 = 0
+        while offset < byteCount {
+            let count = Int(min(UInt64(buffer.count), byteCount - offset))
+            try buffer.withUnsafeMutableBytes { raw in
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
+                try read(offset: offset, into: chunk)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(chunk))
+            }
+            offset += UInt64(count)
+        }
+        return P2MPWire.SHA256Digest(Array(hasher.finalize()))!
+    }
+}

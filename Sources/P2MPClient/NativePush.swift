@@ -1,0 +1,153 @@
+import NIOCore
+import NIOPosix
+import P2MPProtocol
+import P2MPSpool
+import P2MPTransport
+import P2MPWire
+
+/// `p2mpsend push`: one file to many receivers over the native protocol.
+public enum NativePush {
+    public struct Options: Sendable {
+        public var targets: [(name: String, address: SocketAddress)]
+        public var source: FileSegmentSource
+        public var name: String
+        public var segmentSize: Int
+        public var window: Int
+        public var rateLimit: UInt64?
+        public var giveUpAfter: Duration
+        public var replaceExisting: Bool
+
+        public init(
+            targets: [(name: String, address: SocketAddress)], source: FileSegmentSource, name: String,
+            segmentSize: Int, window: Int, rateLimit: UInt64?, giveUpAfter: Duration, replaceExisting: Bool
+        ) {
+            self.targets = targets
+            self.source = source
+            self.name = name
+            self.segmentSize = segmentSize
+            self.window = window
+            self.rateLimit = rateLimit
+            self.giveUpAfter = giveUpAfter
+            self.replaceExisting = replaceExisting
+        }
+    }
+
+    /// Hashes the file, then pushes it to every target.
+    public static func run(_ options: Options) async throws -> PushReport {
+        let digest = try options.source.sha256()
+        var random = SystemRandomNumberGenerator()
+        let configuration = NativeSender<FileSegmentSource>.Configuration(
+            transferID: random.next(), name: options.name, sha256: digest, segmentSize: options.segmentSize,
+            window: options.window, replaceExisting: options.replaceExisting, giveUpAfter: options.giveUpAfter,
+            rateLimit: options.rateLimit)
+        let families = Dictionary(grouping: options.targets.map(\.address), by: { $0.protocol })
+        let bindings = families.values.map { Endpoint.wildcard(like: $0[0]) }
+        var report = try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
+            NativePushApplication(options: options, configuration: configuration)
+        }
+        report.sha256 = "\(digest)"
+        return report
+    }
+}
+
+final class NativePushApplication: DatagramApplication {
+    typealias Outcome = PushReport
+
+    private let options: NativePush.Options
+    private var sender: NativeSender<FileSegmentSource>
+    private let receiverIndex: [SocketAddress: Int]
+    private var outputs: [NativeSender<FileSegmentSource>.Output] = []
+    private var finishedAt: [Instant?]
+    private var resumedFrom: [UInt64]
+    private var startedAt = Instant.zero
+
+    init(options: NativePush.Options, configuration: NativeSender<FileSegmentSource>.Configuration) {
+        self.options = options
+        sender = NativeSender(source: options.source, receiverCount: options.targets.count, configuration: configuration)
+        receiverIndex = Dictionary(uniqueKeysWithValues: options.targets.enumerated().map { ($0.element.address, $0.offset) })
+        finishedAt = Array(repeating: nil, count: options.targets.count)
+        resumedFrom = Array(repeating: 0, count: options.targets.count)
+    }
+
+    func start(io: DatagramIO<Outcome>) {
+        startedAt = io.now
+        sender.start(now: startedAt, into: &outputs)
+        carryOut(io, now: startedAt)
+    }
+
+    func receive(_ datagram: ByteBuffer, from address: SocketAddress, io: DatagramIO<Outcome>) {
+        guard let receiver = receiverIndex[address] else { return }
+        let now = io.now
+        do {
+            try datagram.withUnsafeReadableBytes { try sender.receive($0, from: receiver, now: now, into: &outputs) }
+        } catch {
+            io.fail(error)
+            return
+        }
+        carryOut(io, now: now)
+    }
+
+    func timerFired(io: DatagramIO<Outcome>) {
+        let now = io.now
+        do {
+            try sender.handleTimer(now: now, into: &outputs)
+        } catch {
+            io.fail(error)
+            return
+        }
+        carryOut(io, now: now)
+    }
+
+    private func carryOut(_ io: DatagramIO<Outcome>, now: Instant) {
+        for output in outputs {
+            switch output {
+            case .send(let receiver, let bytes):
+                io.send(bytes, to: options.targets[receiver].address)
+            case .accepted(let receiver, let resumeFrom):
+                resumedFrom[receiver] = resumeFrom
+            case .finished(let receiver, _):
+                finishedAt[receiver] = now
+            case .timedOut, .lossDetected:
+                break
+            }
+        }
+        outputs.removeAll(keepingCapacity: true)
+        if sender.isFinished {
+            io.finish(report(now: now))
+        } else {
+            io.setTimer(sender.nextDeadline())
+        }
+    }
+
+    private func report(now: Instant) -> PushReport {
+        let receivers = options.targets.indices.map { index in
+            let statistics = sender.engine.statistics(of: index)
+            let status: ReceiverReport.Status
+            switch sender.outcome(of: index) {
+            case .committed?: status = .completed
+            case .rejected(let rejection)?: status = .failed(reason: "rejected (\(rejection.reason)): \(rejection.text)")
+            case .aborted(let rejection)?: status = .failed(reason: "aborted (\(rejection.reason)): \(rejection.text)")
+            case .failed(let completion)?: status = .failed(reason: "\(completion.status): \(completion.text)")
+            case .noAnswer(let phase, let after)?:
+                status = .failed(reason: "no answer for \(after.formattedSeconds) s (\(phase)); gave up")
+            case nil: status = .failed(reason: "push ended before this receiver finished")
+            }
+            let segmentSize = UInt64(options.segmentSize)
+            let resumedBytes = min(resumedFrom[index] * segmentSize, sender.fileSize)
+            var receiver = ReceiverReport(
+                target: options.targets[index].name, address: options.targets[index].address.displayString,
+                status: status, elapsed: (finishedAt[index] ?? now).duration(since: startedAt),
+                transmissions: statistics.transmissions, retransmissions: statistics.retransmissions,
+                timeouts: statistics.timeouts, smoothedRTT: statistics.smoothedRTT)
+            receiver.bytesSent = UInt64(statistics.transmissions) * segmentSize
+            receiver.resumedBytes = resumedBytes
+            receiver.alreadyHeld = sender.outcome(of: index) == .committed(alreadyHeld: true)
+            receiver.wasReached = statistics.transmissions > 0 || {
+                if case .noAnswer(phase: "offer", _)? = sender.outcome(of: index) { return false }
+                return true
+            }()
+            return receiver
+        }
+        return PushReport(bytes: sender.fileSize, elapsed: now.duration(since: startedAt), receivers: receivers)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+extension PushReport {
+    /// The `--json` document (schema: docs/push-report.schema.json).
+    public func jsonDocument(file: String, name: String) -> String {
+        struct Document: Encodable {
+            var file: String
+            var name: String
+            var bytes: UInt64
+            var sha256: String?
+            var seconds: Double
+            var ok: Bool
+            var receivers: [Receiver]
+        }
+        struct Receiver: Encodable {
+            var target: String
+            var address: String
+            var status: String
+            var bytes: UInt64
+            var seconds: Double
+            var resumedBytes: UInt64
+            var alreadyHeld: Bool
+            var transmissions: Int
+            var retransmissions: Int
+            var timeouts: Int
+            var rttMilliseconds: Double?
+            var reason: String?
+        }
+        let document = Document(
+            file: file, name: name, bytes: bytes, sha256: sha256, seconds: elapsed.seconds, ok: allCompleted,
+            receivers: receivers.map { receiver in
+                var reason: String?
+                if case .failed(let why) = receiver.status { reason = why }
+                return Receiver(
+                    target: receiver.target, address: receiver.address,
+                    status: receiver.status == .completed ? "committed" : "failed", bytes: bytes,
+                    seconds: receiver.elapsed.seconds, resumedBytes: receiver.resumedBytes,
+                    alreadyHeld: receiver.alreadyHeld, transmissions: receiver.transmissions,
+                    retransmissions: receiver.retransmissions, timeouts: receiver.timeouts,
+                    rttMilliseconds: receiver.smoothedRTT.map { $0.seconds * 1000 }, reason: reason)
+            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: (try? encoder.encode(document)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

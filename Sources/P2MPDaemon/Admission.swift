@@ -1,0 +1,90 @@
+import NIOCore
+import P2MPConfiguration
+import P2MPSpool
+import P2MPWire
+
+/// The daemon's answer to an OFFER, decided against its configuration and its spool.
+enum Admission {
+    /// Receive into `name`; `replacing` an existing file there.
+    case receive(name: SpoolName, replacing: Bool)
+    /// The spool holds this exact content under this name already.
+    case alreadyHeld
+    case refuse(NativeRejection)
+
+    /// Checks, in order: the sender's network, the name, the size, free space, and what
+    /// the spool already holds under the name.
+    static func decide(
+        offer: NativeOffer, from peer: SocketAddress, configuration: DaemonConfiguration, spool: Spool
+    ) -> Admission {
+        guard let address = peer.addressBytes, configuration.allows(ipAddress: address) else {
+            return .refuse(NativeRejection(reason: .notAllowedFromAddress, text: "pushes from \(peer.ipAddress ?? "?") are not allowed"))
+        }
+        let name: SpoolName
+        do {
+            name = try SpoolName(validating: offer.name)
+        } catch {
+            return .refuse(NativeRejection(reason: .nameNotAllowed, text: "name not allowed: \(error)"))
+        }
+        if offer.fileSize > configuration.maxFileSize.bytes {
+            return .refuse(
+                NativeRejection(
+                    reason: .tooLarge,
+                    text: "\(offer.fileSize) bytes is larger than the limit of \(configuration.maxFileSize.bytes) bytes"))
+        }
+        let free = spool.freeBytes()
+        let needed = offer.fileSize + configuration.minFreeSpace.bytes
+        if free < needed {
+            return .refuse(
+                NativeRejection(
+                    reason: .noSpace,
+                    text: "\(offer.fileSize) bytes would leave less than \(configuration.minFreeSpace.bytes) bytes free (\(free) free)"))
+        }
+        let existing: ExistingFile?
+        do {
+            existing = try spool.existing(name)
+        } catch .outsideSpool {
+            return .refuse(NativeRejection(reason: .nameNotAllowed, text: "'\(offer.name)' resolves outside the spool"))
+        } catch {
+            return .refuse(NativeRejection(reason: .internalError, text: "cannot check '\(offer.name)': \(error)"))
+        }
+        guard let existing else { return .receive(name: name, replacing: false) }
+        if existing.size == offer.fileSize, existing.sha256 == offer.sha256.bytes { return .alreadyHeld }
+        if configuration.conflict == .replace || offer.flags.contains(.replaceExisting) {
+            return .receive(name: name, replacing: true)
+        }
+        if configuration.conflict == .keepBoth, let free = freeVariant(of: name, in: spool) {
+            return .receive(name: free, replacing: false)
+        }
+        return .refuse(
+            NativeRejection(
+                reason: .existsWithDifferentContent,
+                text: "'\(offer.name)' exists with different content (sha256 \(existing.sha256Hex.prefix(16))…)"))
+    }
+
+    /// `NAME.1`, `NAME.2`, … : the first that is free, for the keep-both policy.
+    private static func freeVariant(of name: SpoolName, in spool: Spool) -> SpoolName? {
+        for suffix in 1...999 {
+            guard let candidate = try? SpoolName(validating: "\(name.rawValue).\(suffix)") else { return nil }
+            do {
+                if try spool.existing(candidate) == nil { return candidate }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+}
+
+extension SocketAddress {
+    /// The IP address in network byte order (4 or 16 bytes).
+    var addressBytes: [UInt8]? {
+        switch self {
+        case .v4(let address):
+            return withUnsafeBytes(of: address.address.sin_addr) { Array($0) }
+        case .v6(let address):
+            return withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// Running totals of the daemon, for the `STATUS=` line `systemctl status` shows.
+struct DaemonStatistics: Sendable {
+    var completed = 0
+    var failed = 0
+    var bytesReceived: UInt64 = 0
+    var datagramsReceived: UInt64 = 0
+    var discarded: UInt64 = 0
+
+    /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss".
+    func statusLine(active: Int) -> String {
+        let loss = datagramsReceived == 0 ? 0 : Double(discarded) * 100 / Double(datagramsReceived)
+        return "\(active) active transfer\(active == 1 ? "" : "s"), \(completed) completed, \(failed) failed, "
+            + "\(Self.bytes(bytesReceived)) received, \(Self.decimal(loss, digits: 1))% loss"
+    }
+
+    static func bytes(_ count: UInt64) -> String {
+        let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+        for (scale, unit) in units where Double(count) >= scale {
+            return "\(decimal(Double(count) / scale, digits: 1)) \(unit)"
+        }
+        return "\(count) B"
+    }
+
+    static func decimal(_ value: Double, digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int((value * scale).rounded())
+        let whole = scaled / Int(scale)
+        let fraction = String(scaled % Int(scale))
+        return digits == 0 ? "\(whole)" : "\(whole).\(String(repeating: "0", count: digits - fraction.count))\(fraction)"
+    }
+}

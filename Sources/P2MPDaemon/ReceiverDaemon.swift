@@ -1,0 +1,337 @@
+import Logging
+import NIOCore
+import P2MPConfiguration
+import P2MPProtocol
+import P2MPSpool
+import P2MPSystemd
+import P2MPTransport
+import P2MPWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What reaches the daemon's loop from outside it: signals.
+public enum DaemonCommand: Sendable {
+    /// SIGHUP: the configuration was read again (off the loop); errors keep the old one.
+    case reload(Result<DaemonConfiguration, ConfigurationErrors>)
+    /// SIGTERM or SIGINT.
+    case stop
+}
+
+/// How a daemon run ended.
+public struct DaemonSummary: Sendable {
+    public var completed: Int
+    public var failed: Int
+}
+
+/// p2mpd's main loop: the native protocol's receiver endpoint, on the spool, with journald
+/// events and sd_notify. Runs on one event loop; every method is called there.
+final class ReceiverDaemon: CommandableDatagramApplication {
+    typealias Outcome = DaemonSummary
+    typealias Command = DaemonCommand
+    typealias Endpoint = NativeReceiverEndpoint<SocketAddress, SystemRandomNumberGenerator>
+
+    private var configuration: DaemonConfiguration
+    private var endpoint: Endpoint
+    private let spool: Spool
+    private var logger: Logger
+    private let notifier: SystemdNotifier
+    private var sessions: [UInt64: ReceiveSession] = [:]
+    private var outputs: [Endpoint.Output] = []
+    private var statistics = DaemonStatistics()
+    private var nextStatusUpdate = Instant.zero
+    private var nextWatchdog: Instant?
+
+    static let statusInterval: Duration = .seconds(2)
+
+    init(configuration: DaemonConfiguration, spool: Spool, logger: Logger, notifier: SystemdNotifier) {
+        self.configuration = configuration
+        self.spool = spool
+        self.logger = logger
+        self.notifier = notifier
+        endpoint = Endpoint(
+            configuration: Self.endpointConfiguration(configuration),
+            loss: SimulatedLoss(probability: configuration.loss, random: SystemRandomNumberGenerator()))
+    }
+
+    static func endpointConfiguration(_ configuration: DaemonConfiguration) -> Endpoint.Configuration {
+        Endpoint.Configuration(maximumSessions: configuration.maxTransfers, idleTimeout: configuration.idleTimeout)
+    }
+
+    // MARK: - DatagramApplication
+
+    func start(io: DatagramIO<Outcome>) {
+        let addresses = io.localAddresses.map(\.displayString).joined(separator: ", ")
+        log(.start, .notice, "p2mpd \(P2MPVersion.string) listening on \(addresses), spool \(spool.root)")
+        notifier.ready(status: statistics.statusLine(active: 0))
+        if let interval = notifier.watchdogInterval {
+            nextWatchdog = io.now + interval
+            notifier.watchdog()
+        }
+        nextStatusUpdate = io.now + Self.statusInterval
+        rearm(io)
+    }
+
+    func receive(_ datagram: ByteBuffer, from sender: SocketAddress, io: DatagramIO<Outcome>) {
+        statistics.datagramsReceived += 1
+        let now = io.now
+        datagram.withUnsafeReadableBytes { bytes in
+            endpoint.receive(bytes, from: sender, now: now, into: &outputs)
+            carryOut(io, datagram: bytes, now: now)
+        }
+    }
+
+    func receiveBatchComplete(io: DatagramIO<Outcome>) {
+        endpoint.flushAcknowledgements(into: &outputs)
+        carryOut(io, datagram: nil, now: io.now)
+        rearm(io)
+    }
+
+    func timerFired(io: DatagramIO<Outcome>) {
+        let now = io.now
+        endpoint.handleTimer(now: now, into: &outputs)
+        carryOut(io, datagram: nil, now: now)
+        if let due = nextWatchdog, due <= now, let interval = notifier.watchdogInterval {
+            notifier.watchdog()
+            nextWatchdog = now + interval
+        }
+        if nextStatusUpdate <= now {
+            notifier.status(statistics.statusLine(active: endpoint.activeSessions))
+            nextStatusUpdate = now + Self.statusInterval
+        }
+        rearm(io)
+    }
+
+    func handle(_ command: DaemonCommand, io: DatagramIO<Outcome>) {
+        switch command {
+        case .reload(let result):
+            notifier.reloading()
+            switch result {
+            case .success(let reloaded):
+                apply(reloaded)
+            case .failure(let errors):
+                for error in errors.errors {
+                    log(.configError, .error, "\(error); keeping the running configuration")
+                }
+            }
+            notifier.ready(status: statistics.statusLine(active: endpoint.activeSessions))
+        case .stop:
+            notifier.stopping()
+            endpoint.shutDown(into: &outputs)
+            carryOut(io, datagram: nil, now: io.now)
+            sessions.removeAll()
+            log(.stop, .notice, "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed")
+            io.finish(DaemonSummary(completed: statistics.completed, failed: statistics.failed))
+        }
+    }
+
+    // MARK: - Carrying out the endpoint's requests
+
+    private func carryOut(_ io: DatagramIO<Outcome>, datagram: UnsafeRawBufferPointer?, now: Instant) {
+        var index = 0
+        while index < outputs.count {
+            let output = outputs[index]
+            index += 1
+            switch output {
+            case .send(let peer, let bytes):
+                io.send(bytes, to: peer)
+            case .admit(let id, let peer, let offer):
+                admit(id, peer: peer, offer: offer, now: now)
+            case .store(let id, let offset, let payload):
+                guard let datagram, let session = sessions[id] else { continue }
+                do throws(SpoolError) {
+                    try session.store(
+                        UnsafeRawBufferPointer(rebasing: datagram[payload]), at: offset,
+                        contiguous: endpoint.contiguousBytes(of: id) ?? 0)
+                    statistics.bytesReceived += UInt64(payload.count)
+                } catch {
+                    fail(session, "cannot write: \(error)", now: now)
+                }
+            case .finalize(let id):
+                guard let session = sessions[id] else { continue }
+                finalize(session, now: now)
+            case .discarded(let id, let peer, let segment):
+                statistics.discarded += 1
+                sessions[id]?.discarded += 1
+                log(.loss, .info, "simulated loss of segment \(segment) from \(peer.displayString)", [
+                    "p2mp_transfer_id": "\(hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_seq": "\(segment)",
+                    "p2mp_file": "\(sessions[id]?.name.rawValue ?? "?")",
+                ])
+            case .duplicate(let id, let segment):
+                sessions[id]?.retransmitted += 1
+                log(.retransmit, .debug, "segment \(segment) arrived again", [
+                    "p2mp_transfer_id": "\(hex(id))", "p2mp_seq": "\(segment)",
+                ])
+            case .ended(let id, let reason):
+                guard let session = sessions.removeValue(forKey: id) else { continue }
+                let why: String
+                switch reason {
+                case .idle: why = "sender silent for \(configuration.idleTimeout) (partial kept for a resume)"
+                case .abortedBySender(let rejection): why = "sender aborted: \(rejection.text)"
+                case .shutdown: why = "daemon stopping (partial kept for a resume)"
+                }
+                if reason != .shutdown { statistics.failed += 1 }
+                log(.fail, .warning, "transfer of \(session.name) ended: \(why)", metadata(session))
+            }
+        }
+        outputs.removeAll(keepingCapacity: true)
+    }
+
+    private func admit(_ id: UInt64, peer: SocketAddress, offer: NativeOffer, now: Instant) {
+        var fields: Logger.Metadata = [
+            "p2mp_transfer_id": "\(hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(offer.name)",
+            "p2mp_bytes": "\(offer.fileSize)", "p2mp_sha256": "\(offer.sha256)",
+        ]
+        log(.offer, .info, "offer of '\(offer.name)' (\(offer.fileSize) bytes) from \(peer.displayString)", fields)
+        switch Admission.decide(offer: offer, from: peer, configuration: configuration, spool: spool) {
+        case .refuse(let rejection):
+            log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+            endpoint.refuse(id, rejection, into: &outputs)
+        case .alreadyHeld:
+            log(.accept, .info, "'\(offer.name)' is already held with this content", fields)
+            statistics.completed += 1
+            endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now, into: &outputs)
+        case .receive(let name, let replacing):
+            guard let key = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize) else { return }
+            let session: ReceiveSession
+            do throws(SpoolError) {
+                session = try ReceiveSession(
+                    transferID: id, peer: peer, offer: offer, name: name, replacing: replacing,
+                    partial: try openPartial(key, for: peer), startedAt: Self.wallClock())
+            } catch {
+                let rejection: NativeRejection
+                switch error {
+                case .noSpace: rejection = NativeRejection(reason: .noSpace, text: "no space for \(offer.fileSize) bytes")
+                case .io(let failure) where failure.code == EBUSY:
+                    rejection = NativeRejection(reason: .busy, text: "this content is being received from another sender")
+                default: rejection = NativeRejection(reason: .internalError, text: "\(error)")
+                }
+                log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+                endpoint.refuse(id, rejection, into: &outputs)
+                return
+            }
+            sessions[id] = session
+            fields["p2mp_file"] = "\(name.rawValue)"
+            let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
+            log(.accept, .info, "receiving '\(name)' from \(peer.displayString)\(resumed)", fields)
+            endpoint.admit(id, resumeFrom: session.resumeSegments, alreadyComplete: false, now: now, into: &outputs)
+        }
+    }
+
+    /// Opens the partial of `key`; if another session of the same sender holds it (the
+    /// sender restarted and offers again under a new id), that session is superseded.
+    private func openPartial(_ key: ContentKey, for peer: SocketAddress) throws(SpoolError) -> PartialFile {
+        if let stale = sessions.values.first(where: { $0.partial.content == key && $0.peer.ipAddress == peer.ipAddress }) {
+            endpoint.drop(stale.transferID)
+            sessions[stale.transferID] = nil
+            log(.fail, .info, "transfer \(hex(stale.transferID)) of \(stale.name) superseded by a new offer", metadata(stale))
+        }
+        return try spool.openPartial(for: key)
+    }
+
+    private func finalize(_ session: ReceiveSession, now: Instant) {
+        let id = session.transferID
+        let digest: P2MPWire.SHA256Digest?
+        do throws(SpoolError) {
+            digest = try session.verify()
+        } catch {
+            fail(session, "cannot read back: \(error)", now: now)
+            return
+        }
+        guard let digest else {
+            session.partial.discard()
+            sessions[id] = nil
+            statistics.failed += 1
+            log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", metadata(session))
+            endpoint.finalized(
+                id, NativeCompletion(status: .digestMismatch, sha256: .zero, text: "SHA-256 mismatch; partial discarded"),
+                now: now, into: &outputs)
+            return
+        }
+        let metadata = FileMetadata(
+            sender: session.peer.displayString, transferID: id, size: session.offer.fileSize,
+            sha256: "\(digest)", startTime: session.startedAt, endTime: Self.wallClock())
+        do throws(SpoolError) {
+            try spool.commit(session.partial, as: session.name, metadata: metadata, replacing: session.replacing)
+        } catch {
+            if case .metadataNotWritten = error {
+                log(.fail, .warning, "\(session.name) committed, but its metadata sidecar was not written: \(error)", self.metadata(session))
+            } else {
+                fail(session, "cannot commit: \(error)", now: now)
+                return
+            }
+        }
+        sessions[id] = nil
+        statistics.completed += 1
+        log(
+            .complete, .notice,
+            "received \(session.name) (\(session.offer.fileSize) bytes, sha256 \(digest)) from \(session.peer.displayString); "
+                + "\(session.discarded) discarded, \(session.retransmitted) retransmitted",
+            self.metadata(session))
+        endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now, into: &outputs)
+        notifier.status(statistics.statusLine(active: endpoint.activeSessions))
+    }
+
+    private func fail(_ session: ReceiveSession, _ reason: String, now: Instant) {
+        sessions[session.transferID] = nil
+        statistics.failed += 1
+        log(.fail, .error, "transfer of \(session.name) failed: \(reason)", metadata(session))
+        endpoint.failStorage(session.transferID, reason: reason, now: now, into: &outputs)
+    }
+
+    private func apply(_ reloaded: DaemonConfiguration) {
+        if reloaded.listen != configuration.listen || reloaded.spool != configuration.spool {
+            log(.reload, .warning, "'listen' and 'spool' changes take effect when p2mpd restarts")
+        }
+        configuration = reloaded
+        logger.logLevel = Logger.Level(reloaded.logLevel)
+        endpoint.reconfigure(Self.endpointConfiguration(reloaded), lossProbability: reloaded.loss)
+        log(.reload, .notice, "configuration reloaded (log level \(reloaded.logLevel.rawValue), loss \(reloaded.loss))")
+    }
+
+    private func rearm(_ io: DatagramIO<Outcome>) {
+        io.setTimer([endpoint.nextDeadline, nextStatusUpdate, nextWatchdog].compactMap { $0 }.min())
+    }
+
+    // MARK: - Logging
+
+    private func metadata(_ session: ReceiveSession) -> Logger.Metadata {
+        [
+            "p2mp_transfer_id": "\(hex(session.transferID))", "p2mp_peer": "\(session.peer.displayString)",
+            "p2mp_file": "\(session.name.rawValue)", "p2mp_bytes": "\(session.offer.fileSize)",
+            "p2mp_sha256": "\(session.offer.sha256)",
+        ]
+    }
+
+    private func log(_ event: DaemonEvent, _ level: Logger.Level, _ message: String, _ fields: Logger.Metadata = [:]) {
+        var fields = fields
+        fields["p2mp_event"] = "\(event.rawValue)"
+        logger.log(level: level, "\(message)", metadata: fields)
+    }
+
+    private func hex(_ id: UInt64) -> String {
+        let digits = String(id, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    static func wallClock() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+extension Logger.Level {
+    init(_ level: LogLevel) {
+        switch level {
+        case .trace: self = .trace
+        case .debug: self = .debug
+        case .info: self = .info
+        case .notice: self = .notice
+        case .warning: self = .warning
+        case .error: self = .error
+        case .critical: self = .critical
+        }
+    }
+}

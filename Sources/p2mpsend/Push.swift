@@ -1,0 +1,153 @@
+import ArgumentParser
+import NIOCore
+import P2MPClient
+import P2MPCommandLine
+import P2MPSpool
+import P2MPTransport
+import P2MPWire
+
+/// `p2mpsend push FILE TARGET...`: the native protocol.
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Push a file to receivers (p2mpd) over the native protocol.",
+        discussion: """
+            Each TARGET is HOST, HOST:PORT or [IPV6]:PORT. The file lands in each receiver's \
+            spool under --name (default: the file's base name) once its SHA-256 matched. \
+            Receivers are independent: a slow or silent one never holds back the others. \
+            Exit status: 0 every receiver committed the file, 1 some failed, 2 bad input, \
+            3 no receiver answered.
+            """)
+
+    @Argument(help: "The file to push.")
+    var file: String
+
+    @Argument(help: ArgumentHelp("Receivers: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "target"))
+    var targets: [String] = []
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Name in the receivers' spool.", valueName: "name"))
+    var name: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Port for targets given without one.", valueName: "port"))
+    var port = Endpoint.defaultPort
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Cap on the total send rate, bits per second with K, M or G (200M = 200 Mbit/s).", valueName: "rate"))
+    var rate: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Payload bytes per datagram (1-65000).", valueName: "bytes"))
+    var segmentSize = 1_400
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Most segments in flight per receiver.", valueName: "segments"))
+    var window = 4_096
+
+    @Option(
+        name: .customLong("give-up"), parsing: .unconditional,
+        help: ArgumentHelp("Fail a receiver silent for this long.", valueName: "seconds"))
+    var giveUp = 30.0
+
+    @Flag(help: "Replace a different file of the same name on the receivers.")
+    var replace = false
+
+    @Flag(help: "Print one JSON document (docs/push-report.schema.json) instead of the summary.")
+    var json = false
+
+    func run() async throws {
+        let options = try pushOptions()
+        let report = try await NativePush.run(options)
+        if json {
+            CommandRunner.printLine(report.jsonDocument(file: file, name: options.name))
+        } else {
+            CommandRunner.printLine(report.summary)
+            for receiver in report.receivers {
+                if case .failed(let reason) = receiver.status {
+                    CommandRunner.printError("p2mpsend: receiver \(receiver.target) (\(receiver.address)) failed: \(reason)")
+                }
+            }
+        }
+        if report.noneReachable { throw CommandFailure(.unreachable) }
+        if !report.allCompleted { throw CommandFailure(.failure) }
+    }
+
+    private func pushOptions() throws -> NativePush.Options {
+        guard !targets.isEmpty else { throw UsageError("expected at least one TARGET after FILE") }
+        guard (1...65_535).contains(port) else {
+            throw UsageError("--port '\(port)' is not a port number (expected an integer in 1-65535)")
+        }
+        guard (1...NativeDatagram.maximumPayload).contains(segmentSize) else {
+            throw UsageError("--segment-size '\(segmentSize)' is out of range (expected 1-\(NativeDatagram.maximumPayload))")
+        }
+        guard (1...65_536).contains(window) else {
+            throw UsageError("--window '\(window)' is out of range (expected 1-65536)")
+        }
+        guard giveUp.isFinite, giveUp > 0 else {
+            throw UsageError("--give-up '\(giveUp)' is not a positive number of seconds")
+        }
+        let rateLimit = try rate.map { text in
+            guard let bitsPerSecond = Self.parseRate(text), bitsPerSecond >= 8_000 else {
+                throw UsageError("--rate '\(text)' is not a rate (expected bits per second, at least 8K, like 200M or 1.5G)")
+            }
+            return bitsPerSecond / 8
+        }
+        let source: FileSegmentSource
+        do {
+            source = try FileSegmentSource(path: file)
+        } catch {
+            throw UsageError("FILE '\(file)' cannot be sent: \(error)")
+        }
+        let name = self.name ?? String(file.split(separator: "/").last ?? Substring(file))
+        do {
+            _ = try SpoolName(validating: name)
+        } catch {
+            throw UsageError("--name '\(name)' is not a name a receiver accepts: \(error)")
+        }
+        var resolved: [(name: String, address: SocketAddress)] = []
+        for target in targets {
+            guard let (host, port) = Self.split(target, defaultPort: port) else {
+                throw UsageError("TARGET '\(target)' is not HOST, HOST:PORT or [IPV6]:PORT with a port in 1-65535")
+            }
+            guard let address = Endpoint.resolve(host: host, port: port) else {
+                throw UsageError("TARGET '\(target)': host '\(host)' does not resolve to an address")
+            }
+            if let twin = resolved.first(where: { $0.address == address }) {
+                throw UsageError("TARGET '\(target)' is the same receiver as '\(twin.name)' (\(address.displayString))")
+            }
+            resolved.append((target, address))
+        }
+        return NativePush.Options(
+            targets: resolved, source: source, name: name, segmentSize: segmentSize, window: window,
+            rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
+    }
+
+    /// HOST, HOST:PORT, [V6]:PORT or a bare IPv6 literal.
+    static func split(_ target: String, defaultPort: Int) -> (host: String, port: Int)? {
+        if target.hasPrefix("[") {
+            guard let close = target.firstIndex(of: "]") else { return nil }
+            let host = String(target[target.index(after: target.startIndex)..<close])
+            let rest = target[target.index(after: close)...]
+            if rest.isEmpty { return (host, defaultPort) }
+            guard rest.hasPrefix(":"), let port = Endpoint.parsePort(String(rest.dropFirst())) else { return nil }
+            return (host, port)
+        }
+        let colons = target.filter { $0 == ":" }.count
+        if colons == 1, let colon = target.firstIndex(of: ":") {
+            guard let port = Endpoint.parsePort(String(target[target.index(after: colon)...])) else { return nil }
+            return (String(target[..<colon]), port)
+        }
+        return target.isEmpty ? nil : (target, defaultPort)
+    }
+
+    /// "200M" → 200,000,000 bits per second; plain numbers are bits per second.
+    static func parseRate(_ text: String) -> UInt64? {
+        let multipliers: [Character: Double] = ["K": 1e3, "k": 1e3, "M": 1e6, "G": 1e9]
+        var digits = Substring(text)
+        var multiplier = 1.0
+        if let last = digits.last, let scale = multipliers[last] {
+            multiplier = scale
+            digits = digits.dropLast()
+        }
+        guard let value = Double(digits), value.isFinite, value > 0 else { return nil }
+        let bits = value * multiplier
+        return bits < 1e15 ? UInt64(bits) : nil
+    }
+}
