@@ -63,3 +63,44 @@ struct BadInputTests {
         }
     }
 }
+
+/// Bad input to `p2mpsend push` and to the daemon form of p2mpd.
+@Suite("Bad input, native commands")
+struct NativeBadInputTests {
+    static let cases: [BadInputTests.Case] = [
+        .init(program: "p2mpsend", arguments: ["push", "input.bin"], message: "expected at least one TARGET after FILE"),
+        .init(program: "p2mpsend", arguments: ["push", "missing.bin", "127.0.0.1"], message: "FILE 'missing.bin' cannot be sent"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1:0"], message: "TARGET '127.0.0.1:0' is not HOST, HOST:PORT or [IPV6]:PORT"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "no-such-host.invalid"], message: "host 'no-such-host.invalid' does not resolve"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--rate", "fast"], message: "--rate 'fast' is not a rate"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--segment-size", "70000"], message: "--segment-size '70000' is out of range"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--name", "../escape"], message: "--name '../escape' is not a name a receiver accepts"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "127.0.0.1:7735"], message: "is the same receiver as"),
+        .init(program: "p2mpd", arguments: ["--linger", "1"], message: "--bind and --linger belong to the seed form"),
+        .init(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--spool", "/tmp"], message: "the seed form (p2mpd PORT FILE P) takes only --bind and --linger"),
+    ]
+
+    @Test("exit status 2 and one line naming the value", arguments: cases)
+    func rejects(_ testCase: BadInputTests.Case) async throws {
+        try await BadInputTests().rejects(testCase)
+    }
+
+    @Test("an invalid configuration stops the daemon with file:line messages; --check-config says 0 or 1")
+    func configurationErrors() async throws {
+        let directory = try Harness.makeDirectory()
+        let file = directory.appendingPathComponent("p2mpd.toml")
+        try "loss = 0.5\nspool_dri = \"/tmp\"\nmax_transfers = 0\n".write(to: file, atomically: true, encoding: .utf8)
+        let check = try await ChildProcess.run("p2mpd", ["--check-config", "--config", file.path], in: directory)
+        #expect(check.status == 1)
+        #expect(check.stderr.contains { $0.hasPrefix("\(file.path):2: unknown key 'spool_dri'") }, "\(check.stderr)")
+        #expect(check.stderr.contains { $0.hasPrefix("\(file.path):3:") && $0.contains("max_transfers") }, "\(check.stderr)")
+        let run = try await ChildProcess.run("p2mpd", ["--config", file.path, "--spool", directory.path], in: directory)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains { $0.contains("unknown key 'spool_dri'") })
+        try "loss = 0.5\n".write(to: file, atomically: true, encoding: .utf8)
+        let good = try await ChildProcess.run("p2mpd", ["--check-config", "--config", file.path], in: directory)
+        #expect(good.status == 0)
+        #expect(good.stdout.first?.contains("configuration is valid") == true)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// A p2mpd daemon on a loopback address with its own spool, for one test.
+final class Daemon: @unchecked Sendable {
+    let address: String
+    let port: Int
+    let spool: URL
+    let child: ChildProcess
+
+    /// Starts `p2mpd --listen ADDRESS:PORT --spool DIR [extra]`, with a configuration file
+    /// holding `configuration` when given, and waits until it logged that it listens.
+    init(address: String, in directory: URL, configuration: String? = nil, extra: [String] = []) async throws {
+        self.address = address
+        port = Harness.port()
+        spool = directory.appendingPathComponent("spool-\(address)-\(port)")
+        var arguments = ["--listen", "\(address):\(port)", "--spool", spool.path]
+        if let configuration {
+            let file = directory.appendingPathComponent("p2mpd-\(port).toml")
+            try configuration.write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--config", file.path]
+        }
+        child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)")
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, child.process.isRunning, !child.stderrLines.contains(where: { $0.contains("listening on") }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard child.stderrLines.contains(where: { $0.contains("listening on") }) else {
+            throw DaemonError.didNotStart(child.stderrLines)
+        }
+    }
+
+    var target: String { "\(address):\(port)" }
+
+    func file(_ name: String) -> URL { spool.appendingPathComponent(name) }
+
+    /// Stops with SIGTERM and returns the exit status.
+    func stop() async -> Int32? {
+        child.process.terminate()
+        return await child.wait(timeout: 10)
+    }
+
+    enum DaemonError: Error { case didNotStart([String]) }
+}
