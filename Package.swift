@@ -96,6 +96,7 @@ let package = Package(
             dependencies: ["P2MPSystemd", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
+        .testTarget(name: "P2MPDaemonTests", dependencies: ["P2MPDaemon"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
     ],

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import P2MPConfiguration
+import P2MPSpool
+import P2MPWire
+import Testing
+
+@testable import P2MPDaemon
+
+@Suite("Admission of offers")
+struct AdmissionTests {
+    let peer = try! SocketAddress(ipAddress: "192.0.2.7", port: 5000)
+
+    func offer(name: String = "app.tar", size: UInt64 = 1_000, digest: UInt8 = 1, replace: Bool = false) -> NativeOffer {
+        NativeOffer(
+            segmentSize: 1_400, fileSize: size, sha256: SHA256Digest(Array(repeating: digest, count: 32))!, window: 64,
+            flags: replace ? .replaceExisting : [], name: name)
+    }
+
+    func withSpool(_ body: (Spool, URL) throws -> Void) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2mp-admission-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try body(try Spool(root: root.path), root)
+    }
+
+    func reason(_ admission: Admission) -> NativeRejectReason? {
+        if case .refuse(let rejection) = admission { rejection.reason } else { nil }
+    }
+
+    @Test("an ordinary offer is received under its name")
+    func accepted() throws {
+        try withSpool { spool, _ in
+            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: spool) else {
+                Issue.record("not accepted")
+                return
+            }
+            #expect(name.rawValue == "app.tar")
+        }
+    }
+
+    @Test("each limit refuses with its reason")
+    func refusals() throws {
+        try withSpool { spool, _ in
+            var configuration = DaemonConfiguration.defaults
+            configuration.allow = [try CIDR.parse("10.0.0.0/8").get()]
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: spool)) == .notAllowedFromAddress)
+            #expect(reason(Admission.decide(offer: offer(name: "../x"), from: peer, configuration: .defaults, spool: spool)) == .nameNotAllowed)
+            configuration = .defaults
+            configuration.maxFileSize = ByteSize(bytes: 999)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: spool)) == .tooLarge)
+            configuration = .defaults
+            configuration.minFreeSpace = ByteSize(bytes: .max / 2)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: spool)) == .noSpace)
+        }
+    }
+
+    @Test("an existing name: same content is already held; different content follows the conflict policy")
+    func conflicts() throws {
+        try withSpool { spool, root in
+            let content = Data(repeating: 7, count: 1_000)
+            try content.write(to: root.appendingPathComponent("app.tar"))
+            let digest = try #require(SHA256Digest(NativePushDigest.sha256(content)))
+            var same = offer()
+            same.sha256 = digest
+            guard case .alreadyHeld = Admission.decide(offer: same, from: peer, configuration: .defaults, spool: spool) else {
+                Issue.record("same content not recognized")
+                return
+            }
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: spool)) == .existsWithDifferentContent)
+            guard case .receive(_, true) = Admission.decide(offer: offer(replace: true), from: peer, configuration: .defaults, spool: spool) else {
+                Issue.record("--replace not honoured")
+                return
+            }
+            var keepBoth = DaemonConfiguration.defaults
+            keepBoth.conflict = .keepBoth
+            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: keepBoth, spool: spool) else {
+                Issue.record("keep-both did not pick a new name")
+                return
+            }
+            #expect(name.rawValue == "app.tar.1")
+        }
+    }
+}
+
+/// SHA-256 through the spool's own file digest, so the test needs no second implementation.
+enum NativePushDigest {
+    static func sha256(_ data: Data) throws -> [UInt8] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2mp-digest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spool = try Spool(root: directory.path)
+        try data.write(to: directory.appendingPathComponent("f"))
+        return try #require(try spool.existing(SpoolName(validating: "f"))).sha256
+    }
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# systemd-test.sh: p2mpd under a real systemd (booted in namespaces by scripts/sdns).
+#
+# Installs systemd/p2mpd.service, p2mpd.socket, p2mp.sysusers, p2mp.catalog and
+# etc/p2mp/p2mpd.toml into a throw-away instance and checks: Type=notify readiness and
+# STATUS=, a 4 MiB push with simulated loss, the journal fields and MESSAGE_IDs, reload
+# (good and broken configuration), a clean stop, socket activation, the watchdog restart
+# and the `systemd-analyze security` exposure (<= 1.5).
+#
+#   usage: [BIN=DIR] [ARTIFACTS=DIR] scripts/systemd-test.sh
+#   BIN        directory holding p2mpd and p2mpsend (default: swift build --show-bin-path)
+#   ARTIFACTS  where the instance's journal is saved (default: /tmp/p2mp-systemd-test)
+#
+# Needs root and namespaces; without them it prints "skipped: ..." and exits 0. Every step
+# is bounded (timeout), the whole run by P2MP_SYSTEMD_TEST_LIMIT seconds (default 140).
+# Exit 0 if every check passed; the last line is "N passed, M failed".
+# Nothing on the host is modified: units, users and configuration go to the instance's
+# /etc overlay, the binaries to its private /run.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SDNS=$HERE/sdns
+LIMIT=${P2MP_SYSTEMD_TEST_LIMIT:-140}
+N=p2mpst$$                       # instance name (unique per run)
+T=/run/p2mp-test                 # inside the instance: binaries, payloads (private tmpfs)
+SPOOL=/var/lib/p2mp/spool
+UNIT=p2mpd.service
+passed=0 failed=0
+
+pass() { echo "PASS  $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL  $*"; failed=$((failed + 1)); }
+info() { echo "INFO  $*"; }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+
+# --- preconditions: skip only without root or namespaces --------------------------
+if [[ $(id -u) != 0 ]]; then echo "skipped: not root"; exit 0; fi
+if ! err=$(timeout 10 unshare --pid --fork --mount --uts --ipc --net --cgroup \
+             --propagation private true 2>&1); then
+  echo "skipped: cannot create namespaces: ${err:-unshare failed}"; exit 0
+fi
+
+summary() { echo "$passed passed, $failed failed"; }
+abort() { fail "$*"; exit 1; }   # the EXIT trap cleans up and prints the summary
+
+if [[ -z ${BIN:-} ]]; then
+  command -v swift >/dev/null || { fail "BIN is not set and swift is not on PATH"; summary; exit 1; }
+  BIN=$(cd "$ROOT" && timeout 60 swift build --show-bin-path) || { fail "swift build --show-bin-path"; summary; exit 1; }
+fi
+for b in p2mpd p2mpsend; do
+  [[ -x $BIN/$b ]] || { fail "no executable $BIN/$b (build first, or set BIN=)"; summary; exit 1; }
+done
+for t in /lib/systemd/systemd nsenter setpriv python3 sha256sum; do
+  [[ -x $t ]] || command -v "$t" >/dev/null || { fail "missing $t"; summary; exit 1; }
+done
+ART=${ARTIFACTS:-/tmp/p2mp-systemd-test}/$N
+mkdir -p "$ART"
+
+# --- helpers ---------------------------------------------------------------------
+x() { timeout "${XT:-30}" "$SDNS" exec "$N" "$@"; }            # run inside the instance
+prop() { x systemctl show -P "$1" "${2:-$UNIT}" 2>/dev/null; }
+within() { local t=$1; shift; local end=$(( $(date +%s%N) + t * 1000000000 ))
+  until "$@"; do (( $(date +%s%N) > end )) && return 1; sleep 0.2; done; }
+prop_is() { [[ $(prop "$1" "${3:-$UNIT}") == "$2" ]]; }
+now_us() { echo $(( $(date +%s%N) / 1000 )); }                  # same clock as the instance
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b-a)/1e9}'; }
+put() { # put DST CONTENT: write a file inside the instance
+  printf '%s\n' "$2" | x sh -c 'mkdir -p "$(dirname "$1")" && cat > "$1"' sh "$1"; }
+# jcount SINCE_US PYTHON_CONDITION [journalctl args...]: number of p2mpd journal entries
+# since SINCE_US for which the condition holds (g(name) is the field's value as a string)
+jcount() { local since=$1 cond=$2; shift 2
+  x journalctl -q -u "$UNIT" -o json --no-pager "$@" 2>/dev/null | python3 -c '
+import json, sys
+since, cond = int(sys.argv[1]), sys.argv[2]
+n = 0
+for line in sys.stdin:
+    try: e = json.loads(line)
+    except ValueError: continue
+    def g(k):
+        v = e.get(k)
+        if isinstance(v, list) and v and isinstance(v[0], int): v = bytes(v).decode("utf-8", "replace")
+        elif isinstance(v, list): v = str(v[-1])
+        return "" if v is None else str(v)
+    if int(e.get("__REALTIME_TIMESTAMP", 0)) >= since and eval(cond): n += 1
+print(n)' "$since" "$cond"; }
+jhas() { (( $(jcount "$@") >= 1 )); }
+unit_dump() { x journalctl -u "$UNIT" -n 25 --no-pager 2>&1 | sed 's/^/      | /'; }
+
+cleanup() {
+  trap - EXIT TERM INT
+  [[ -n ${guard:-} ]] && kill "$guard" 2>/dev/null
+  if "$SDNS" pid "$N" >/dev/null 2>&1; then
+    XT=20 x journalctl -u "$UNIT" -u p2mpd.socket -o verbose --no-pager > "$ART/p2mpd.journal.verbose.txt" 2>&1
+    timeout 40 "$SDNS" down "$N" --timeout 20 --save-journal "$ART/journal.txt" >/dev/null 2>&1 \
+      || echo "WARN  sdns down $N failed"
+  fi
+  echo "artifacts: $ART"
+  summary
+  exit $(( failed > 0 ))
+}
+trap cleanup EXIT
+trap 'fail "time limit of ${LIMIT}s reached (P2MP_SYSTEMD_TEST_LIMIT)"; exit 1' TERM INT
+( trap 'kill "$sp" 2>/dev/null; exit 0' TERM; sleep "$LIMIT" & sp=$!; wait "$sp" && kill -TERM $$ ) 2>/dev/null &
+guard=$!
+
+# --- a. boot an instance, copy the binaries into its private /run ----------------
+t0=$(date +%s%N)
+timeout 60 "$SDNS" up "$N" --timeout 45 > "$ART/up.log" 2>&1 \
+  || { cat "$ART/up.log"; abort "a. sdns up $N"; }
+pass "a. instance $N booted in $(secs "$t0" "$(date +%s%N)")s"
+x mkdir -p "$T/payload" && "$SDNS" cp "$N" "$BIN/p2mpd" "$T/p2mpd" \
+  && "$SDNS" cp "$N" "$BIN/p2mpsend" "$T/p2mpsend" || abort "a. copy binaries to $T"
+pass "a. binaries copied to $T/ (instance-private tmpfs)"
+
+# --- b. install units, user, catalog, configuration ------------------------------
+"$SDNS" cp "$N" "$ROOT/systemd/p2mpd.service" /etc/systemd/system/p2mpd.service \
+  && "$SDNS" cp "$N" "$ROOT/systemd/p2mpd.socket" /etc/systemd/system/p2mpd.socket \
+  && put /etc/systemd/system/p2mpd.service.d/50-test.conf $'[Service]\nExecStart=\nExecStart='"$T"'/p2mpd' \
+  && "$SDNS" cp "$N" "$ROOT/systemd/p2mp.sysusers" /etc/sysusers.d/p2mp.conf \
+  && x systemd-sysusers /etc/sysusers.d/p2mp.conf > "$ART/sysusers.log" 2>&1 \
+  && "$SDNS" cp "$N" "$ROOT/etc/p2mp/p2mpd.toml" /etc/p2mp/p2mpd.toml \
+  && put /etc/p2mp/p2mpd.toml.d/50-test.toml $'loss = 0.02\nlisten = ["127.0.0.1:7735"]' \
+  && x systemctl daemon-reload || abort "b. install units and configuration"
+check "b. systemd-sysusers created user p2mp ($(x getent passwd p2mp | cut -d: -f3,4))" eval 'x getent passwd p2mp >/dev/null'
+check "b. units loaded (LoadState=loaded)" \
+  test "$(prop LoadState) $(prop LoadState p2mpd.socket)" == "loaded loaded"
+out=$(x systemd-analyze verify --man=no /etc/systemd/system/p2mpd.service /etc/systemd/system/p2mpd.socket 2>&1); rc=$?
+check "b. systemd-analyze verify p2mpd.service p2mpd.socket${out:+: $out}" test $rc -eq 0
+# catalog: the instance's /usr is the host's, so build the database from a private root
+# (systemd's own catalogs + ours) and put it in the instance's /var overlay
+x sh -c 'mkdir -p "$1/usr/lib/systemd/catalog" "$1/var/lib/systemd/catalog" &&
+  cp /usr/lib/systemd/catalog/*.catalog "$1/usr/lib/systemd/catalog/" 2>/dev/null; true' sh "$T/cat" \
+  && "$SDNS" cp "$N" "$ROOT/systemd/p2mp.catalog" "$T/cat/usr/lib/systemd/catalog/p2mp.catalog" \
+  && x journalctl --root="$T/cat" --update-catalog \
+  && x mkdir -p /var/lib/systemd/catalog \
+  && x cp "$T/cat/var/lib/systemd/catalog/database" /var/lib/systemd/catalog/database
+declare -A MID=()
+while read -r ev id; do [[ -n $ev && $ev != \#* ]] && MID[$ev]=$id; done < "$ROOT/systemd/message-ids.txt"
+ncat=$(x journalctl --list-catalog 2>/dev/null | grep -c ' p2mp: ')
+check "b. catalog: $ncat of ${#MID[@]} message ids (message-ids.txt) listed by journalctl --list-catalog" \
+  test "$ncat" -eq "${#MID[@]}"
+check "b. p2mpd --check-config accepts the default config + 50-test.toml" \
+  eval 'x "$T/p2mpd" --check-config > "$ART/check-config.log" 2>&1'
+
+# --- k. (early: needs no daemon) systemd-analyze security -------------------------
+sec=$(x systemd-analyze security --no-pager "$UNIT" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+info "k. systemd-analyze security $UNIT (in the instance): ${sec:-?}"
+check "k. exposure ${sec:-?} <= 1.5" awk -v s="${sec:-99}" 'BEGIN{exit !(s <= 1.5)}'
+
+# --- c. Type=notify start --------------------------------------------------------
+x systemctl start --no-block "$UNIT"
+states=$(for _ in 1 2 3 4 5 6 7 8 9 10; do prop ActiveState; sleep 0.1; done | uniq | tr '\n' ' ')
+info "c. ActiveState after 'start --no-block': ${states}"
+t0=$(date +%s%N); XT=40 x systemctl start "$UNIT"; rc=$?
+check "c. blocking systemctl start returned 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0
+s=$(x systemctl show -p ActiveState,SubState,Type,NotifyAccess --value "$UNIT" | tr '\n' ' ')
+if [[ $s == "notify main active running " || $s == "active running notify main " ]]; then
+  pass "c. ActiveState,SubState,Type,NotifyAccess = $s"
+else fail "c. ActiveState,SubState,Type,NotifyAccess = '$s' (want active running notify main)"; unit_dump; fi
+check "c. service runs as user p2mp" test "$(x ps -o user= -p "$(prop MainPID)" 2>/dev/null)" == p2mp
+
+# --- d. STATUS= ------------------------------------------------------------------
+st=$(prop StatusText)
+check "d. StatusText from STATUS=: '${st}'" test -n "$st"
+
+# --- e. 4 MiB push from inside the instance's netns ------------------------------
+push_check() { # STEP NAME: create a 4 MiB file, push it, compare the spool copy
+  local step=$1 name=$2 f="$T/payload/$2" sum got rc out
+  x sh -c 'head -c 4194304 /dev/urandom > "$1"' sh "$f" || { fail "$step. create payload"; return 1; }
+  sum=$(x sha256sum "$f" | cut -d' ' -f1)
+  t0=$(date +%s%N); out=$(XT=60 x "$T/p2mpsend" push "$f" 127.0.0.1:7735 2>&1); rc=$?
+  printf '%s\n' "$out" > "$ART/push-$name.log"
+  check "$step. p2mpsend push $name 127.0.0.1:7735 exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0 \
+    || printf '%s\n' "$out" | tail -n 5 | sed 's/^/      | /'
+  got=$(x sha256sum "$SPOOL/$name" 2>/dev/null | cut -d' ' -f1)
+  check "$step. $SPOOL/$name is byte-identical (sha256 ${sum:0:16}…)" test -n "$sum" -a "$got" == "$sum"
+  DIGEST=$sum
+}
+since_push=$(now_us)
+PAYLOAD=p2mp-test-$N.bin
+push_check e "$PAYLOAD"
+owner=$(x stat -c %U:%G "$SPOOL/$PAYLOAD" 2>/dev/null)
+check "e. spool file owned by p2mp:p2mp (${owner:-missing})" test "$owner" == p2mp:p2mp
+
+# --- f. journal fields -----------------------------------------------------------
+check "f. journal: P2MP_EVENT=loss with P2MP_SEQ and P2MP_PEER" \
+  within 5 jhas "$since_push" 'g("P2MP_SEQ") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss
+check "f. journal: P2MP_EVENT=complete with P2MP_SHA256 = ${DIGEST:0:16}…" \
+  within 5 jhas "$since_push" "g('P2MP_SHA256').lower() == '${DIGEST}'" P2MP_EVENT=complete
+for ev in complete loss; do
+  check "f. journal: P2MP_EVENT=$ev has MESSAGE_ID=${MID[$ev]} (message-ids.txt)" \
+    within 3 jhas "$since_push" "g('MESSAGE_ID') == '${MID[$ev]}'" P2MP_EVENT=$ev
+done
+check "f. journalctl -x shows the catalog text for the complete event" \
+  within 3 eval 'x journalctl -q -x -u "$UNIT" MESSAGE_ID="${MID[complete]}" --no-pager | grep -q "Transfer .* is complete"'
+
+# --- g. reload: a good and a broken configuration --------------------------------
+pid0=$(prop MainPID); nr0=$(prop NRestarts)
+put /etc/p2mp/p2mpd.toml.d/60-debug.toml 'log_level = "debug"'
+t=$(now_us); XT=40 x systemctl reload "$UNIT"; rc=$?
+check "g. systemctl reload returned 0 (rc $rc)" test $rc -eq 0
+check "g. active after reload" within 10 prop_is ActiveState active
+check "g. journal: P2MP_EVENT=reload after the reload" within 5 jhas "$t" True P2MP_EVENT=reload
+put /etc/p2mp/p2mpd.toml.d/70-broken.toml 'loss = 7'
+XT=15 x "$T/p2mpd" --check-config > /dev/null 2>&1; rc=$?
+check "g. p2mpd --check-config rejects loss = 7 with status 1 (rc $rc)" test $rc -eq 1
+t=$(now_us); XT=40 x systemctl reload "$UNIT"; rc=$?
+info "g. reload with the broken drop-in returned $rc"
+check "g. journal: config error naming 70-broken.toml:1" within 5 jhas "$t" \
+  '(g("P2MP_EVENT") == "config-error" or g("PRIORITY") in ("0", "1", "2", "3")) and "70-broken.toml:1" in g("MESSAGE")'
+sleep 1   # a daemon that dies on the bad file would be gone (or restarting) by now
+check "g. still active after the broken reload" within 10 prop_is ActiveState active
+check "g. old process kept running (MainPID $pid0, NRestarts $nr0)" \
+  eval '[[ $(prop MainPID) == "$pid0" && $(prop NRestarts) == "$nr0" ]]'
+x rm -f /etc/p2mp/p2mpd.toml.d/70-broken.toml /etc/p2mp/p2mpd.toml.d/60-debug.toml
+XT=40 x systemctl reload "$UNIT"; rc=$?
+check "g. reload after removing the broken drop-in: rc $rc, active" \
+  eval '[[ $rc == 0 ]] && within 10 prop_is ActiveState active'
+
+# --- h. stop ---------------------------------------------------------------------
+# An inactive unit is unloaded at once (its ExecMain* reset): the manager's debug message
+# "Main process exited, code=exited, status=0" (EXIT_CODE=, EXIT_STATUS=) is the evidence.
+tmo=$(prop TimeoutStopUSec)
+x systemctl log-level debug
+t=$(now_us); t0=$(date +%s%N); XT=40 x systemctl stop "$UNIT"; rc=$?; d=$(secs "$t0" "$(date +%s%N)")
+x systemctl log-level info
+check "h. systemctl stop returned 0 in ${d}s (TimeoutStopSec=$tmo)" \
+  eval '[[ $rc == 0 ]] && awk -v d="$d" "BEGIN{exit !(d < 30)}"'
+r="$(prop ActiveState) $(prop Result) $(prop ExecMainStatus)"
+check "h. ActiveState Result ExecMainStatus = $r (want inactive success 0)" test "$r" == "inactive success 0"
+check "h. main process exited with status 0 (code=exited, not killed)" within 5 jhas "$t" \
+  'g("MESSAGE_ID") == "98e322203f7a4ed290d09fe03c09fe15" and g("EXIT_CODE") == "exited" and g("EXIT_STATUS") == "0"'
+check "h. journal: P2MP_EVENT=stop" within 5 jhas "$t" True P2MP_EVENT=stop
+
+# --- i. socket activation --------------------------------------------------------
+x systemctl reset-failed "$UNIT" 2>/dev/null   # a failure in h must not hide this step's result
+XT=20 x systemctl start p2mpd.socket; rc=$?
+check "i. p2mpd.socket started (rc $rc), service still inactive" \
+  eval '[[ $rc == 0 && $(prop ActiveState p2mpd.socket) == active && $(prop ActiveState) == inactive ]]'
+listens=$(x ss -H -uln 'sport = :7735' 2>/dev/null | awk '{print $4}' | sort | tr '\n' ' ')
+check "i. systemd listens on ${listens}(want 0.0.0.0:7735 and [::]:7735)" \
+  eval '[[ $listens == *"0.0.0.0:7735"* ]] && [[ $listens == *"[::]:7735"* || $listens == *":::7735"* ]]'
+push_check i "p2mp-test-$N-socket.bin"
+check "i. service activated by the socket (TriggeredBy=$(prop TriggeredBy))" \
+  eval '[[ $(prop ActiveState) == active && $(prop TriggeredBy) == *p2mpd.socket* ]]'
+own=$(x ss -H -ulnp 'sport = :7735' 2>/dev/null)
+check "i. p2mpd uses the passed sockets (no socket of its own on :7735)" \
+  eval '[[ $own == *p2mpd* ]] && ! grep -q "127.0.0.1:7735" <<< "$own"'
+XT=40 x systemctl stop p2mpd.socket "$UNIT"; rc=$?
+check "i. stopped socket and service (rc $rc)" \
+  eval '[[ $rc == 0 && $(prop ActiveState p2mpd.socket) == inactive && $(prop ActiveState) == inactive ]]'
+
+# --- j. watchdog -----------------------------------------------------------------
+put /etc/systemd/system/p2mpd.service.d/60-watchdog.conf \
+  $'[Service]\nWatchdogSec=2s\nRestartSec=500ms\nTimeoutAbortSec=5s' && x systemctl daemon-reload
+XT=40 x systemctl start "$UNIT"; rc=$?
+nr0=$(prop NRestarts); pid0=$(prop MainPID)
+check "j. started with WatchdogSec=2s (rc $rc, WatchdogUSec=$(prop WatchdogUSec))" \
+  eval '[[ $rc == 0 && $(prop ActiveState) == active ]]'
+sleep 3   # > WatchdogSec: the daemon's own WATCHDOG=1 pings keep it alive
+check "j. still the same process after 3s (watchdog pings accepted)" \
+  eval '[[ $(prop NRestarts) == "$nr0" && $(prop MainPID) == "$pid0" ]]'
+x kill -STOP "$pid0"
+restarted() { local n p; n=$(prop NRestarts); p=$(prop MainPID)
+  [[ $n =~ ^[0-9]+$ ]] && (( n > nr0 )) && [[ $p != 0 && $p != "$pid0" && $(prop ActiveState) == active ]]; }
+t0=$(date +%s%N)
+check "j. SIGSTOPped daemon killed by the watchdog and restarted" within 20 restarted
+info "j. after $(secs "$t0" "$(date +%s%N)")s: NRestarts=$(prop NRestarts) MainPID=$(prop MainPID) (was $pid0)"
+check "j. manager logged the watchdog timeout" \
+  eval 'x journalctl -q -u "$UNIT" _PID=1 --no-pager | grep -qi "watchdog timeout"'
+x rm -f /etc/systemd/system/p2mpd.service.d/60-watchdog.conf
+x systemctl daemon-reload
+XT=40 x systemctl stop "$UNIT"
+
+# --- l. cleanup in the EXIT trap (journal saved to $ART) -------------------------
+exit 0
