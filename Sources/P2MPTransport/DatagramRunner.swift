@@ -11,8 +11,11 @@ public enum DatagramSocket: Sendable, Equatable {
 
 /// Binds UDP sockets and runs a `DatagramApplication` on them until it finishes.
 public enum DatagramRunner {
-    /// Largest UDP payload; receive buffers this size never truncate a datagram.
+    /// Largest UDP payload; receive slots this size never truncate a datagram.
     static let maximumDatagram = 65_536
+    /// Datagrams read per system call. NIO splits one pooled receive buffer evenly among
+    /// them, so the buffer holds `vectorReadCount` full-size slots (1 MiB, reused).
+    static let vectorReadCount = 16
 
     /// Binds one socket per address (all on `loop`), creates the application on the loop
     /// and returns its outcome once it calls `finish`.
@@ -51,8 +54,10 @@ public enum DatagramRunner {
         do {
             for socket in sockets {
                 let bootstrap = DatagramBootstrap(group: loop)
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: maximumDatagram))
-                    .channelOption(.datagramVectorReadMessageCount, value: 32)
+                    .channelOption(
+                        .recvAllocator,
+                        value: FixedSizeRecvByteBufferAllocator(capacity: maximumDatagram * vectorReadCount))
+                    .channelOption(.datagramVectorReadMessageCount, value: vectorReadCount)
                 switch socket {
                 case .bind(let address):
                     let channel =

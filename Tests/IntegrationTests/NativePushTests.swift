@@ -46,6 +46,18 @@ struct NativePushTests {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    @Test("segments of 60,000 bytes (datagrams near the UDP limit) arrive intact")
+    func largeSegments() async throws {
+        let directory = try Harness.makeDirectory()
+        let daemon = try await Daemon(address: "127.0.1.16", in: directory)
+        try Harness.randomFile(at: directory.appendingPathComponent("big.bin"), bytes: 3 << 20)
+        let push = try await ChildProcess.run("p2mpsend", ["push", "big.bin", daemon.target, "--segment-size", "60000"], in: directory)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(try Data(contentsOf: daemon.file("big.bin")) == Data(contentsOf: directory.appendingPathComponent("big.bin")))
+        #expect(await daemon.stop() == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     @Test("a repeated push of the same content is acknowledged at once, without data")
     func alreadyHeld() async throws {
         let directory = try Harness.makeDirectory()

@@ -98,8 +98,9 @@ struct SeedTransferTests {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    @Test("empty files and exact multiples of MSS arrive intact", arguments: [0, 1, 999, 1000, 3000])
-    func edgeSizes(bytes: Int) async throws {
+    @Test("empty files, exact multiples of MSS and datagrams near the UDP limit arrive intact",
+          arguments: [(0, 1000), (1, 1000), (999, 1000), (3000, 1000), (200_000, 65_499)])
+    func edgeSizes(bytes: Int, mss: Int) async throws {
         let directory = try Harness.makeDirectory()
         let input = directory.appendingPathComponent("input.bin")
         try Harness.randomFile(at: input, bytes: bytes)
@@ -107,7 +108,7 @@ struct SeedTransferTests {
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0", "--bind", "127.0.0.5", "--linger", "0.5"], in: directory, label: "receiver")
         try await Task.sleep(for: .milliseconds(300))
-        let sender = try await ChildProcess.run("p2mpsend", ["127.0.0.5", "\(port)", "input.bin", "1000"], in: directory)
+        let sender = try await ChildProcess.run("p2mpsend", ["127.0.0.5", "\(port)", "input.bin", "\(mss)"], in: directory)
         #expect(sender.status == 0, "sender: \(sender.stderr)")
         #expect(await receiver.wait(timeout: 30) == 0)
         #expect(try Data(contentsOf: directory.appendingPathComponent("out.bin")) == Data(contentsOf: input))
