@@ -120,6 +120,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             notifier.stopping()
             endpoint.shutDown(into: &outputs)
             carryOut(io, datagram: nil, now: io.now)
+            for session in sessions.values { try? session.flush() }
             sessions.removeAll()
             log(.stop, .notice, "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed")
             io.finish(DaemonSummary(completed: statistics.completed, failed: statistics.failed))
@@ -165,6 +166,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 ])
             case .ended(let id, let reason):
                 guard let session = sessions.removeValue(forKey: id) else { continue }
+                try? session.flush()  // Keep what arrived, for a resume.
                 let why: String
                 switch reason {
                 case .idle: why = "sender silent for \(configuration.idleTimeout) (partial kept for a resume)"

@@ -81,7 +81,7 @@ public struct NativeSender<Source: SegmentSource> {
     private var reoffers: [Int]
     private var control: DeadlineQueue
     private var actions: [SenderEngine.Action] = []
-    private var payloadCache: PayloadCache
+    private var blockCache: BlockCache
     private let offer: NativeOffer
     /// The current transfer id of each receiver's session.
     public private(set) var transferIDs: [UInt64]
@@ -103,7 +103,7 @@ public struct NativeSender<Source: SegmentSource> {
         phases = Array(repeating: .done(.noAnswer(phase: "offer", after: .zero)), count: receiverCount)
         reoffers = Array(repeating: 0, count: receiverCount)
         control = DeadlineQueue(keys: receiverCount)
-        payloadCache = PayloadCache(segmentSize: Int(size))
+        blockCache = BlockCache(segmentSize: Int(size))
         offer = NativeOffer(
             segmentSize: UInt32(size), fileSize: fileSize, sha256: configuration.sha256,
             window: UInt32(configuration.window),
@@ -265,13 +265,18 @@ public struct NativeSender<Source: SegmentSource> {
     private mutating func dataPacket(_ segment: UInt64, for receiver: Int, now: Instant) throws -> [UInt8] {
         let offset = segment * UInt64(configuration.segmentSize)
         let length = Int(min(UInt64(configuration.segmentSize), fileSize - offset))
-        let payload = try payloadCache.payload(of: segment, offset: offset, length: length, from: source)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(NativeDatagram.dataHeaderSize + length + NativeDatagram.checksumSize)
-        payload.withUnsafeBytes {
+        let id = transferIDs[receiver]
+        let timestamp = Self.timestamp(now)
+        if length == 0 {
             NativeDatagram.encodeData(
-                transferID: transferIDs[receiver], segment: segment, timestamp: Self.timestamp(now), payload: $0,
+                transferID: id, segment: segment, timestamp: timestamp, payload: UnsafeRawBufferPointer(start: nil, count: 0),
                 into: &bytes)
+            return bytes
+        }
+        try blockCache.withBytes(at: offset, length: length, from: source) { payload in
+            NativeDatagram.encodeData(transferID: id, segment: segment, timestamp: timestamp, payload: payload, into: &bytes)
         }
         return bytes
     }
@@ -303,28 +308,43 @@ public struct NativeSender<Source: SegmentSource> {
     }
 }
 
-/// Recently read segment payloads, direct-mapped by segment number, so receivers that are
-/// close to each other in the file share one read.
-struct PayloadCache {
-    private static let slots = 256
-    private var entries: [(segment: UInt64, bytes: [UInt8])?]
-    private let segmentSize: Int
+/// Recently read blocks of the file, so each byte is read once however many receivers
+/// need it (as long as they are within a few MiB of each other) and a segment costs a
+/// memory copy, not a system call. A block holds whole segments, so no segment spans two.
+struct BlockCache {
+    private static let targetBlockBytes = 256 << 10
+    private static let blockCount = 16
+    private var blocks: [(index: UInt64, bytes: [UInt8], used: UInt64)] = []
+    private let blockBytes: Int
+    private var clock: UInt64 = 0
 
     init(segmentSize: Int) {
-        self.segmentSize = segmentSize
-        entries = Array(repeating: nil, count: Self.slots)
+        blockBytes = max(1, Self.targetBlockBytes / segmentSize) * segmentSize
     }
 
-    mutating func payload<Source: SegmentSource>(
-        of segment: UInt64, offset: UInt64, length: Int, from source: Source
-    ) throws -> [UInt8] {
-        let slot = Int(segment % UInt64(Self.slots))
-        if let entry = entries[slot], entry.segment == segment { return entry.bytes }
-        var bytes = [UInt8](repeating: 0, count: length)
-        if length > 0 {
-            try bytes.withUnsafeMutableBytes { try source.read(offset: offset, into: $0) }
+    /// Calls `body` with the `length` bytes at `offset` (within one segment).
+    mutating func withBytes<Source: SegmentSource, Result>(
+        at offset: UInt64, length: Int, from source: Source, _ body: (UnsafeRawBufferPointer) -> Result
+    ) throws -> Result {
+        let index = offset / UInt64(blockBytes)
+        let start = Int(offset - index * UInt64(blockBytes))
+        clock += 1
+        let slot: Int
+        if let found = blocks.firstIndex(where: { $0.index == index }) {
+            slot = found
+        } else {
+            let blockStart = index * UInt64(blockBytes)
+            var bytes = [UInt8](repeating: 0, count: Int(min(UInt64(blockBytes), source.byteCount - blockStart)))
+            try bytes.withUnsafeMutableBytes { try source.read(offset: blockStart, into: $0) }
+            if blocks.count < Self.blockCount {
+                blocks.append((index, bytes, clock))
+                slot = blocks.count - 1
+            } else {
+                slot = blocks.indices.min { blocks[$0].used < blocks[$1].used }!
+                blocks[slot] = (index, bytes, clock)
+            }
         }
-        entries[slot] = (segment, bytes)
-        return bytes
+        blocks[slot].used = clock
+        return blocks[slot].bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
     }
 }

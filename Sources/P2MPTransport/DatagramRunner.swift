@@ -73,6 +73,7 @@ public enum DatagramRunner {
             for channel in channels { try? await channel.close() }
             throw error
         }
+        for channel in channels { await enlargeBuffers(of: channel) }
         let bound = channels
         return try await loop.flatSubmit { () -> EventLoopFuture<Application.Outcome> in
             let promise = loop.makePromise(of: Application.Outcome.self)
@@ -92,6 +93,35 @@ public enum DatagramRunner {
             }
             return promise.futureResult
         }.get()
+    }
+}
+
+extension DatagramRunner {
+    /// Socket buffers sized for bursts at high rates: a full receive buffer drops
+    /// datagrams, which congestion control then mistakes for network loss.
+    static let socketBufferBytes = 4 << 20
+
+    /// Asks for `socketBufferBytes` of receive and send buffer. The kernel caps the plain
+    /// options at net.core.rmem_max / wmem_max; a privileged process may go beyond with the
+    /// FORCE variants. Either way failure is harmless, so it is ignored.
+    static func enlargeBuffers(of channel: any Channel) async {
+        let size = SocketOptionValue(socketBufferBytes)
+        #if os(Linux)
+        let forced: [(NIOBSDSocket.Option, NIOBSDSocket.Option)] = [
+            (NIOBSDSocket.Option(rawValue: 33), .so_rcvbuf),  // SO_RCVBUFFORCE
+            (NIOBSDSocket.Option(rawValue: 32), .so_sndbuf),  // SO_SNDBUFFORCE
+        ]
+        for (force, plain) in forced {
+            do {
+                try await channel.setOption(.socketOption(force), value: size).get()
+            } catch {
+                try? await channel.setOption(.socketOption(plain), value: size).get()
+            }
+        }
+        #else
+        try? await channel.setOption(.socketOption(.so_rcvbuf), value: size).get()
+        try? await channel.setOption(.socketOption(.so_sndbuf), value: size).get()
+        #endif
     }
 }
 
