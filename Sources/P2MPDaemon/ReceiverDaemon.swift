@@ -273,6 +273,13 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             self.metadata(session))
         endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now, into: &outputs)
         notifier.status(statistics.statusLine(active: endpoint.activeSessions))
+        if let command = configuration.postReceive, !command.isEmpty {
+            PostReceiveHook(command: command, timeout: configuration.postReceiveTimeout).run(
+                .init(
+                    path: spool.path(of: session.name), name: session.name.rawValue, bytes: session.offer.fileSize,
+                    sha256: "\(digest)", peer: session.peer.displayString, transferID: hex(id)),
+                logger: logger)
+        }
     }
 
     private func fail(_ session: ReceiveSession, _ reason: String, now: Instant) {

@@ -22,13 +22,14 @@ public struct NativeSender<Source: SegmentSource> {
         public var giveUpAfter: Duration
         /// Cap on the total send rate over all receivers, bytes per second.
         public var rateLimit: UInt64?
-        /// How often a receiver may lose its session and be offered the file again.
+        /// How often a receiver may lose its session and be offered the file again: a
+        /// safety bound against a receiver that aborts forever, far above real restarts.
         public var maximumReoffers: Int
 
         public init(
             transferID: UInt64, name: String, sha256: SHA256Digest, segmentSize: Int = 1_400, window: Int = 4_096,
             replaceExisting: Bool = false, giveUpAfter: Duration = .seconds(30), rateLimit: UInt64? = nil,
-            maximumReoffers: Int = 10
+            maximumReoffers: Int = 1_000
         ) {
             self.transferID = transferID
             self.name = name

@@ -10,17 +10,22 @@ final class Daemon: @unchecked Sendable {
 
     /// Starts `p2mpd --listen ADDRESS:PORT --spool DIR [extra]`, with a configuration file
     /// holding `configuration` when given, and waits until it logged that it listens.
-    init(address: String, in directory: URL, configuration: String? = nil, extra: [String] = []) async throws {
+    init(
+        address: String, in directory: URL, configuration: String? = nil, extra: [String] = [], port: Int? = nil,
+        spool: URL? = nil
+    ) async throws {
         self.address = address
-        port = Harness.port()
-        spool = directory.appendingPathComponent("spool-\(address)-\(port)")
+        let port = port ?? Harness.port()
+        self.port = port
+        let spool = spool ?? directory.appendingPathComponent("spool-\(address)-\(port)")
+        self.spool = spool
         var arguments = ["--listen", "\(address):\(port)", "--spool", spool.path]
         if let configuration {
             let file = directory.appendingPathComponent("p2mpd-\(port).toml")
             try configuration.write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", file.path]
         }
-        child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)")
+        child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)-\(UUID().uuidString)")
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, child.process.isRunning, !child.stderrLines.contains(where: { $0.contains("listening on") }) {
             try await Task.sleep(for: .milliseconds(20))
@@ -33,6 +38,12 @@ final class Daemon: @unchecked Sendable {
     var target: String { "\(address):\(port)" }
 
     func file(_ name: String) -> URL { spool.appendingPathComponent(name) }
+
+    /// Kills with SIGKILL, as a crash would.
+    func crash() async {
+        kill(child.process.processIdentifier, SIGKILL)
+        _ = await child.wait(timeout: 10)
+    }
 
     /// Stops with SIGTERM and returns the exit status.
     func stop() async -> Int32? {

@@ -28,10 +28,19 @@ enum Harness {
         PortAllocator.shared.next()
     }
 
+    /// A file of `bytes` random bytes, copied from /dev/urandom in 1 MiB chunks.
     static func randomFile(at url: URL, bytes: Int) throws {
-        var generator = SystemRandomNumberGenerator()
-        let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        try data.write(to: url)
+        let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
+        defer { try? random.close() }
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let output = try FileHandle(forWritingTo: url)
+        defer { try? output.close() }
+        var remaining = bytes
+        while remaining > 0 {
+            let chunk = try random.read(upToCount: min(remaining, 1 << 20)) ?? Data()
+            try output.write(contentsOf: chunk)
+            remaining -= chunk.count
+        }
     }
 }
 
