@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The quick-start demo: three receivers on 127.0.0.1, .2 and .3 with simulated loss, one
-# push of a random sample file, and a check that every copy is byte-identical.
-# Knobs: DEMO_SIZE_MIB (2), DEMO_LOSS (0.1), DEMO_MSS (1000), DEMO_PORT (first free from 7735).
+# The quick-start demo. Part 1, the main job: three p2mpd daemons on 127.0.0.1, .2 and .3
+# (embedded defaults, 10 % simulated loss) receive one push from p2mpsend; every copy is
+# checked. Part 2: the seed's Stop-and-Wait protocol on the same three addresses.
+# Knobs: DEMO_SIZE_MIB (16), DEMO_LOSS (0.1), DEMO_PORT (first free from 7735).
 set -euo pipefail
 
 bin=${BIN:-$(swift build --show-bin-path)}
-size_mib=${DEMO_SIZE_MIB:-2}
+size_mib=${DEMO_SIZE_MIB:-16}
 loss=${DEMO_LOSS:-0.1}
-mss=${DEMO_MSS:-1000}
 port=${DEMO_PORT:-7735}
 while ss -Hlun "sport = :$port" 2>/dev/null | grep -q .; do port=$((port + 1)); done
 
@@ -17,38 +17,61 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+fail() {
+    echo "== FAILED: $*" >&2
+    exit 1
+}
 
 head -c $((size_mib * 1024 * 1024)) /dev/urandom > "$work/sample.bin"
-echo "== p2mp demo: ${size_mib} MiB to 3 receivers on loopback, simulated loss p = $loss, MSS $mss, UDP port $port"
+: > "$work/empty.toml"  # embedded defaults, whatever /etc/p2mp holds on this machine
+echo "== p2mp demo, part 1: p2mpsend push of ${size_mib} MiB to 3 daemons on loopback, simulated loss p = $loss"
 echo "   (files and logs in $work)"
 for i in 1 2 3; do
-    "$bin/p2mpd" "$port" "$work/receiver$i.bin" "$loss" --bind "127.0.0.$i" --linger 1 > "$work/receiver$i.log" 2>&1 &
+    "$bin/p2mpd" --config "$work/empty.toml" --listen "127.0.0.$i:$port" --spool "$work/spool$i" --loss "$loss" \
+        2> "$work/p2mpd$i.log" &
+    pids+=($!)
+done
+for i in 1 2 3; do
+    for _ in $(seq 50); do grep -q "listening on" "$work/p2mpd$i.log" && break; sleep 0.1; done
+    grep -q "listening on" "$work/p2mpd$i.log" || fail "p2mpd on 127.0.0.$i did not start: $(cat "$work/p2mpd$i.log")"
+done
+echo "== p2mpsend push sample.bin 127.0.0.1:$port 127.0.0.2:$port 127.0.0.3:$port"
+(cd "$work" && "$bin/p2mpsend" push sample.bin "127.0.0.1:$port" "127.0.0.2:$port" "127.0.0.3:$port") \
+    || fail "p2mpsend push exited $?"
+for i in 1 2 3; do
+    kill -TERM "${pids[$((i - 1))]}"
+    wait "${pids[$((i - 1))]}" || fail "p2mpd on 127.0.0.$i exited $? after SIGTERM"
+    losses=$(grep -c 'p2mp_event=loss' "$work/p2mpd$i.log" || true)
+    echo "== p2mpd 127.0.0.$i: $losses loss events logged, e.g."
+    grep -m1 'p2mp_event=loss' "$work/p2mpd$i.log" | cut -c1-150 || true
+    grep -m1 'p2mp_event=complete' "$work/p2mpd$i.log" | cut -c1-150
+done
+pids=()
+echo "== SHA-256"
+(cd "$work" && sha256sum sample.bin spool1/sample.bin spool2/sample.bin spool3/sample.bin)
+for i in 1 2 3; do
+    cmp -s "$work/sample.bin" "$work/spool$i/sample.bin" || fail "spool$i/sample.bin differs from sample.bin"
+done
+echo "== OK: all three daemons hold a byte-identical copy"
+
+echo
+echo "== p2mp demo, part 2: the seed protocol (Stop-and-Wait), 512 KiB to the same three addresses"
+head -c $((512 * 1024)) "$work/sample.bin" > "$work/seed.bin"
+for i in 1 2 3; do
+    "$bin/p2mpd" "$port" "$work/seed$i.bin" "$loss" --bind "127.0.0.$i" --linger 1 > "$work/seed$i.log" 2>&1 &
     pids+=($!)
 done
 sleep 0.5
-
-echo "== p2mpsend 127.0.0.1 127.0.0.2 127.0.0.3 $port sample.bin $mss"
-status=0
-"$bin/p2mpsend" 127.0.0.1 127.0.0.2 127.0.0.3 "$port" "$work/sample.bin" "$mss" > "$work/sender.log" 2>&1 || status=$?
-grep '^Timeout' "$work/sender.log" | head -3 || true
-echo "   ... $(grep -c '^Timeout' "$work/sender.log" || true) timeout lines in all"
-grep -v '^Timeout' "$work/sender.log"
-
+"$bin/p2mpsend" 127.0.0.1 127.0.0.2 127.0.0.3 "$port" "$work/seed.bin" 1000 > "$work/seed-sender.log" 2>&1 \
+    || fail "seed p2mpsend exited $?: $(tail -3 "$work/seed-sender.log")"
+grep -m2 '^Timeout' "$work/seed-sender.log" || true
+echo "   ... $(grep -c '^Timeout' "$work/seed-sender.log" || true) timeout lines in all"
+grep -v '^Timeout' "$work/seed-sender.log"
 for i in 1 2 3; do
-    wait "${pids[$((i - 1))]}" || status=$?
-    echo "== receiver 127.0.0.$i: $(grep -c '^Packet loss' "$work/receiver$i.log" || true) 'Packet loss' lines, e.g. $(grep -m1 '^Packet loss' "$work/receiver$i.log" || echo none)"
-    tail -n 1 "$work/receiver$i.log"
+    wait "${pids[$((i - 1))]}" || fail "seed p2mpd on 127.0.0.$i exited $?"
+    echo "   127.0.0.$i: $(grep -c '^Packet loss' "$work/seed$i.log" || true) 'Packet loss' lines, e.g. $(grep -m1 '^Packet loss' "$work/seed$i.log" || echo none)"
+    cmp -s "$work/seed.bin" "$work/seed$i.bin" || fail "seed$i.bin differs"
 done
 pids=()
-
-echo "== SHA-256"
-(cd "$work" && sha256sum sample.bin receiver1.bin receiver2.bin receiver3.bin)
-for i in 1 2 3; do
-    if ! cmp -s "$work/sample.bin" "$work/receiver$i.bin"; then
-        echo "== FAILED: receiver$i.bin differs from sample.bin" >&2
-        exit 1
-    fi
-done
-[ "$status" -eq 0 ] || { echo "== FAILED: a program exited with status $status" >&2; exit 1; }
-echo "== OK: all three copies are byte-identical to the sample"
+echo "== OK: the seed protocol delivered three byte-identical copies too"
 rm -rf "$work"
