@@ -20,7 +20,8 @@ def crc32c(data: bytes) -> int:
 
 assert crc32c(b"123456789") == 0xE3069283
 
-TYPES = {"offer": 1, "accept": 2, "reject": 3, "data": 4, "ack": 5, "complete": 6, "probe": 7, "abort": 8}
+TYPES = {"offer": 1, "accept": 2, "reject": 3, "data": 4, "ack": 5, "complete": 6, "probe": 7, "abort": 8,
+         "list": 9, "listing": 10, "move": 11, "remove": 12, "result": 13}
 
 
 def datagram(kind: str, transfer: int, fields: list[bytes]):
@@ -63,6 +64,13 @@ vectors = [
     ("complete-digest-mismatch", datagram("complete", T, [bytes([1]), EMPTY] + text("digest mismatch"))),
     ("probe", datagram("probe", T, [])),
     ("abort", datagram("abort", T, [struct.pack(">H", 5)] + text("shutting down"))),
+    ("list", datagram("list", T, [struct.pack(">I", 0)])),
+    ("listing", datagram("listing", T, [
+        struct.pack(">I", 2), struct.pack(">I", 1), struct.pack(">H", 1),
+        struct.pack(">Q", 5), struct.pack(">Q", 1_795_000_000), HELLO, struct.pack(">H", 9), b"hello.txt"])),
+    ("move", datagram("move", T, [struct.pack(">H", 5), b"a.bin", struct.pack(">H", 9), b"dir/b.bin"])),
+    ("remove", datagram("remove", T, [struct.pack(">H", 5), b"a.bin"])),
+    ("result", datagram("result", T, [bytes([2])] + text("no such file"))),
 ]
 
 print("```native-test-vectors")

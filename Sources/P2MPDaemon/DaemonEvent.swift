@@ -6,6 +6,8 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
     case offer, accept, reject, loss, retransmit, complete, fail
     /// The post-receive command ran (or could not).
     case hook
+    /// A fleet command renamed or removed a file, or was refused.
+    case manage
 
     /// MESSAGE_ID per event kind, for `journalctl MESSAGE_ID=…` and the catalog; the same
     /// table is systemd/message-ids.txt (a test keeps them equal). Never change a released id.
@@ -20,6 +22,7 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
         "loss": "700e575445a24cae9e3f6db01aba2fdc",
         "retransmit": "0a1cb595b4374b1cb87d383b36201b27",
         "complete": "fec0d8643ca747f281f37b833c6bbdc0",
+        "manage": "10b0be5367874f919652bb05382a3223",
         "hook": "97147834e962417e88385017c8514236",
         "fail": "df7bcbb046154fdfafaaed73f93ebb53",
     ]

@@ -40,6 +40,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var sessions: [UInt64: ReceiveSession] = [:]
     private var outputs: [Endpoint.Output] = []
     private var statistics = DaemonStatistics()
+    private var fleetQueries = FleetQueryResponder()
     private var nextStatusUpdate = Instant.zero
     private var nextWatchdog: Instant?
 
@@ -164,6 +165,21 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 log(.retransmit, .debug, "segment \(segment) arrived again", [
                     "p2mp_transfer_id": "\(hex(id))", "p2mp_seq": "\(segment)",
                 ])
+            case .query(let requestID, let peer, let query):
+                let (response, line) = fleetQueries.answer(
+                    query, requestID: requestID, from: peer, configuration: configuration, spool: spool, now: now)
+                var bytes: [UInt8] = []
+                NativeDatagram(transferID: requestID, packet: response).encode(into: &bytes)
+                io.send(bytes, to: peer)
+                if let line {
+                    let file: String
+                    switch query {
+                    case .move(let from, _): file = from
+                    case .remove(let name): file = name
+                    case .list: file = ""
+                    }
+                    log(.manage, .notice, line, ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(file)"])
+                }
             case .ended(let id, let reason):
                 guard let session = sessions.removeValue(forKey: id) else { continue }
                 try? session.flush()  // Keep what arrived, for a resume.

@@ -48,6 +48,15 @@ where Random: Sendable {
         case duplicate(transferID: UInt64, segment: UInt64)
         /// The session is gone without a commit; any partial stays for a resume.
         case ended(transferID: UInt64, reason: EndReason)
+        /// A fleet query (ls, mv, rm): answer `peer` under the same `requestID`.
+        case query(requestID: UInt64, peer: Peer, FleetQuery)
+    }
+
+    /// What `p2mpsend ls`, `mv` and `rm` ask of a receiver.
+    public enum FleetQuery: Equatable, Sendable {
+        case list(cursor: UInt32)
+        case move(from: String, to: String)
+        case remove(name: String)
     }
 
     public enum EndReason: Equatable, Sendable {
@@ -150,7 +159,13 @@ where Random: Sendable {
             }
             sessions[id] = nil
             outputs.append(.ended(transferID: id, reason: .abortedBySender(rejection)))
-        case .accept, .reject, .ack, .complete:
+        case .list(let cursor):
+            outputs.append(.query(requestID: id, peer: peer, .list(cursor: cursor)))
+        case .move(let from, let to):
+            outputs.append(.query(requestID: id, peer: peer, .move(from: from, to: to)))
+        case .remove(let name):
+            outputs.append(.query(requestID: id, peer: peer, .remove(name: name)))
+        case .accept, .reject, .ack, .complete, .listing, .result:
             statistics.malformed += 1  // Sender-bound packets have no business here.
         }
     }

@@ -135,7 +135,7 @@ public enum NativeSimulation {
                     endpoints[index].finalized(
                         id, NativeCompletion(status: intact ? .committed : .digestMismatch, sha256: digest),
                         now: now, into: &endpointOutputs)
-                case .discarded, .duplicate, .ended:
+                case .discarded, .duplicate, .ended, .query:
                     break
                 }
             }

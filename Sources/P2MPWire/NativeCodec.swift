@@ -133,11 +133,13 @@ extension NativeDatagram {
         case .probe:
             try require(length == 0)
             return .probe
+        case .list, .listing, .move, .remove, .result:
+            return try decodeFleetBody(type, &body, require: require)
         }
     }
 
     /// A u16 length and exactly that many bytes of UTF-8, ending the body.
-    private static func decodeText(
+    static func decodeText(
         _ body: inout NativeReader, require: (Bool) throws(NativeDecodingError) -> Void
     ) throws(NativeDecodingError) -> String {
         let textLength = Int(body.readUInt16())
@@ -212,6 +214,8 @@ extension NativeDatagram {
             buffer.append(completion.status.rawValue)
             completion.sha256.append(to: &buffer)
             Self.appendText(completion.text, to: &buffer)
+        case .list, .listing, .move, .remove, .result:
+            Self.appendFleetBody(packet, to: &buffer)
         case .probe, .data:
             break
         }
@@ -248,7 +252,7 @@ extension NativeDatagram {
     }
 
     /// Appends a u16 length and the text's UTF-8, cut to at most 1024 bytes at a scalar boundary.
-    private static func appendText(_ text: String, to buffer: inout [UInt8]) {
+    static func appendText(_ text: String, to buffer: inout [UInt8]) {
         let utf8 = text.utf8
         var length = utf8.count
         if length > maximumTextLength {
@@ -265,7 +269,7 @@ extension NativeDatagram {
 
 /// Sequential big-endian reads over `bytes[offset..<end]`. Reads do not check bounds: the
 /// decoder checks the remaining length before each group of reads.
-private struct NativeReader {
+struct NativeReader {
     let bytes: UnsafeRawBufferPointer
     private(set) var offset: Int
     let end: Int
@@ -300,6 +304,14 @@ private struct NativeReader {
 
     mutating func readDigest() -> SHA256Digest {
         SHA256Digest(words: (readUInt64(), readUInt64(), readUInt64(), readUInt64()))
+    }
+
+    /// The next `length` bytes as validated UTF-8; the caller checked they are there.
+    mutating func readString(length: Int) throws(NativeDecodingError) -> String {
+        let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]), as: UTF8.self)
+        guard let text else { throw .invalidUTF8 }
+        offset += length
+        return text
     }
 
     /// The rest of the body as validated UTF-8.

@@ -16,6 +16,16 @@ public enum NativePacketType: UInt8, CaseIterable, Hashable, Sendable {
     case probe = 0x07
     /// Either direction: the transfer is abandoned.
     case abort = 0x08
+    /// Client → daemon: list the spool from an entry on.
+    case list = 0x09
+    /// Daemon → client: one page of the spool's listing.
+    case listing = 0x0A
+    /// Client → daemon: rename a file in the spool.
+    case move = 0x0B
+    /// Client → daemon: delete a file from the spool.
+    case remove = 0x0C
+    /// Daemon → client: the outcome of a MOVE or REMOVE.
+    case result = 0x0D
 }
 
 /// The fixed part of every native packet.
@@ -40,6 +50,11 @@ public enum NativePacket: Equatable, Sendable {
     case complete(NativeCompletion)
     case probe
     case abort(NativeRejection)
+    case list(cursor: UInt32)
+    case listing(NativeListing)
+    case move(from: String, to: String)
+    case remove(name: String)
+    case result(NativeResult)
 
     /// The type byte this packet is sent with.
     public var type: NativePacketType {
@@ -52,6 +67,11 @@ public enum NativePacket: Equatable, Sendable {
         case .complete: .complete
         case .probe: .probe
         case .abort: .abort
+        case .list: .list
+        case .listing: .listing
+        case .move: .move
+        case .remove: .remove
+        case .result: .result
         }
     }
 }

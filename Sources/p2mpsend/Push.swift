@@ -71,9 +71,6 @@ struct Push: AsyncParsableCommand {
 
     private func pushOptions() throws -> NativePush.Options {
         guard !targets.isEmpty else { throw UsageError("expected at least one TARGET after FILE") }
-        guard (1...65_535).contains(port) else {
-            throw UsageError("--port '\(port)' is not a port number (expected an integer in 1-65535)")
-        }
         guard (1...NativeDatagram.maximumPayload).contains(segmentSize) else {
             throw UsageError("--segment-size '\(segmentSize)' is out of range (expected 1-\(NativeDatagram.maximumPayload))")
         }
@@ -101,40 +98,10 @@ struct Push: AsyncParsableCommand {
         } catch {
             throw UsageError("--name '\(name)' is not a name a receiver accepts: \(error)")
         }
-        var resolved: [(name: String, address: SocketAddress)] = []
-        for target in targets {
-            guard let (host, port) = Self.split(target, defaultPort: port) else {
-                throw UsageError("TARGET '\(target)' is not HOST, HOST:PORT or [IPV6]:PORT with a port in 1-65535")
-            }
-            guard let address = Endpoint.resolve(host: host, port: port) else {
-                throw UsageError("TARGET '\(target)': host '\(host)' does not resolve to an address")
-            }
-            if let twin = resolved.first(where: { $0.address == address }) {
-                throw UsageError("TARGET '\(target)' is the same receiver as '\(twin.name)' (\(address.displayString))")
-            }
-            resolved.append((target, address))
-        }
+        let resolved = try Targets.resolve(targets, defaultPort: port)
         return NativePush.Options(
             targets: resolved, source: source, name: name, segmentSize: segmentSize, window: window,
             rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
-    }
-
-    /// HOST, HOST:PORT, [V6]:PORT or a bare IPv6 literal.
-    static func split(_ target: String, defaultPort: Int) -> (host: String, port: Int)? {
-        if target.hasPrefix("[") {
-            guard let close = target.firstIndex(of: "]") else { return nil }
-            let host = String(target[target.index(after: target.startIndex)..<close])
-            let rest = target[target.index(after: close)...]
-            if rest.isEmpty { return (host, defaultPort) }
-            guard rest.hasPrefix(":"), let port = Endpoint.parsePort(String(rest.dropFirst())) else { return nil }
-            return (host, port)
-        }
-        let colons = target.filter { $0 == ":" }.count
-        if colons == 1, let colon = target.firstIndex(of: ":") {
-            guard let port = Endpoint.parsePort(String(target[target.index(after: colon)...])) else { return nil }
-            return (String(target[..<colon]), port)
-        }
-        return target.isEmpty ? nil : (target, defaultPort)
     }
 
     /// "200M" → 200,000,000 bits per second; plain numbers are bits per second.

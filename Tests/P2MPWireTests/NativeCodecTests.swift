@@ -138,6 +138,11 @@ private let samples: [NativeDatagram] = {
         add(t, .abort(NativeRejection(reason: reason)))
     }
     add(t, .reject(NativeRejection(reason: .busy, text: longText)))
+    add(t, .list(cursor: 7))
+    add(t, .listing(NativeListing(total: 1, cursor: 0, entries: [.init(name: longName, size: .max, modified: .max, sha256: maxDigest)])))
+    add(t, .move(from: "a", to: longName))
+    add(t, .remove(name: "dir/😀"))
+    add(t, .result(NativeResult(status: .exists, text: longText)))
     add(0, .abort(NativeRejection(reason: .internalError, text: longText)))
     return datagrams
 }()
@@ -240,6 +245,16 @@ struct NativeDocumentedVector: CustomTestStringConvertible, Sendable {
             "probe": NativeDatagram(transferID: t, packet: .probe),
             "abort": NativeDatagram(
                 transferID: t, packet: .abort(NativeRejection(reason: .busy, text: "shutting down"))),
+            "list": NativeDatagram(transferID: t, packet: .list(cursor: 0)),
+            "listing": NativeDatagram(
+                transferID: t,
+                packet: .listing(
+                    NativeListing(
+                        total: 2, cursor: 1,
+                        entries: [.init(name: "hello.txt", size: 5, modified: 1_795_000_000, sha256: helloDigest)]))),
+            "move": NativeDatagram(transferID: t, packet: .move(from: "a.bin", to: "dir/b.bin")),
+            "remove": NativeDatagram(transferID: t, packet: .remove(name: "a.bin")),
+            "result": NativeDatagram(transferID: t, packet: .result(NativeResult(status: .notFound, text: "no such file"))),
         ]
     }()
 }
@@ -390,7 +405,7 @@ struct NativeCodecTests {
                 #expect(NativeDatagram.peekHeader($0) == nil)
             }
         }
-        frame(type: 9, body: []).withUnsafeBytes {
+        frame(type: 0x0E, body: []).withUnsafeBytes {
             #expect(NativeDatagram.peekTransferID($0) == 0x0123_4567_89AB_CDEF)
             #expect(NativeDatagram.peekHeader($0) == nil)
         }
@@ -413,7 +428,7 @@ struct NativeCodecTests {
         var badBody = frame(type: 4, body: cat(u64(1), u32(2), [1, 2, 3]))
         badBody[25] ^= 1
         #expect(decode(badBody) == .failure(.badChecksum))
-        for type: UInt8 in [0, 9, 0x10, 0x81, 0xFF] {
+        for type: UInt8 in [0, 0x0E, 0x10, 0x81, 0xFF] {
             #expect(decode(frame(type: type, body: [])) == .failure(.unknownType(type)))
         }
         // The type is only believed once the CRC holds.

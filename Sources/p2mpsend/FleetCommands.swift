@@ -1,0 +1,164 @@
+import ArgumentParser
+import P2MPClient
+import P2MPCommandLine
+import P2MPTransport
+import P2MPWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every fleet query shares.
+struct QueryOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("Port for targets given without one.", valueName: "port"))
+    var port = Endpoint.defaultPort
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for answers.", valueName: "seconds"))
+    var timeout = 5.0
+
+    var deadline: Duration {
+        get throws {
+            guard timeout.isFinite, timeout > 0, timeout <= 3_600 else {
+                throw UsageError("--timeout '\(timeout)' is not a number of seconds in (0, 3600]")
+            }
+            return .milliseconds(Int64(timeout * 1000))
+        }
+    }
+}
+
+/// `p2mpsend ls TARGET...`: what each receiver's spool holds.
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List the files in receivers' spools.",
+        discussion: """
+            With one TARGET: its files with size, SHA-256 and time. With several: one merged \
+            table saying which host holds which version of each name; a host that does not \
+            answer is listed as down. Exit status: 0 every host answered, 1 some did not, \
+            2 bad input, 3 none did.
+            """)
+
+    @Argument(help: ArgumentHelp("Receivers: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "target"))
+    var targets: [String] = []
+
+    @OptionGroup var options: QueryOptions
+
+    func run() async throws {
+        guard !targets.isEmpty else { throw UsageError("expected at least one TARGET") }
+        let resolved = try Targets.resolve(targets, defaultPort: options.port)
+        let answers = try await FleetQuery.run(.list, targets: resolved, deadline: try options.deadline)
+        var listings: [(host: String, entries: [NativeListing.Entry])] = []
+        var down: [String] = []
+        var refusals: [String] = []
+        for (target, answer) in zip(resolved, answers) {
+            switch answer {
+            case .listing(let entries): listings.append((target.name, entries))
+            case .result(let result): refusals.append("\(target.name): \(result.text)")
+            case .noAnswer: down.append(target.name)
+            }
+        }
+        for line in Self.table(listings, hostCount: resolved.count) { CommandRunner.printLine(line) }
+        for host in down { CommandRunner.printLine("\(host)  down: no answer in \(options.timeout) s") }
+        for refusal in refusals { CommandRunner.printError("p2mpsend: \(refusal)") }
+        if listings.isEmpty { throw CommandFailure(down.count == resolved.count ? .unreachable : .failure) }
+        if !down.isEmpty || !refusals.isEmpty { throw CommandFailure(.failure) }
+    }
+
+    /// One host: NAME SIZE SHA256 MODIFIED. Several: NAME SIZE SHA256 HOSTS, one row per
+    /// version of a name.
+    static func table(_ listings: [(host: String, entries: [NativeListing.Entry])], hostCount: Int) -> [String] {
+        if listings.count == 1, hostCount == 1 {
+            let rows = listings[0].entries.map { entry in
+                [entry.name, "\(entry.size)", String("\(entry.sha256)".prefix(16)), timestamp(entry.modified)]
+            }
+            return columns(["NAME", "SIZE", "SHA256", "MODIFIED"], rows)
+        }
+        var versions: [String: (size: UInt64, hosts: [String])] = [:]
+        var order: [String] = []
+        for (host, entries) in listings {
+            for entry in entries {
+                let key = "\(entry.name)\u{0}\(entry.sha256)"
+                if versions[key] == nil {
+                    versions[key] = (entry.size, [])
+                    order.append(key)
+                }
+                versions[key]!.hosts.append(host)
+            }
+        }
+        let rows = order.sorted().map { key -> [String] in
+            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            let version = versions[key]!
+            let hosts = version.hosts.count == hostCount ? "all \(hostCount)" : version.hosts.joined(separator: ",")
+            return [parts[0], "\(version.size)", String(parts[1].prefix(16)), hosts]
+        }
+        return columns(["NAME", "SIZE", "SHA256", "HOSTS"], rows)
+    }
+
+    static func columns(_ header: [String], _ rows: [[String]]) -> [String] {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            row.indices.map { column in
+                column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+
+    static func timestamp(_ seconds: UInt64) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min))Z"
+    }
+}
+
+/// `p2mpsend mv TARGET OLD NEW`.
+struct Move: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mv",
+        abstract: "Rename a file in a receiver's spool (allowed by its manage_allow).",
+        discussion: "Exit status: 0 renamed, 1 refused or failed, 2 bad input, 3 no answer.")
+
+    @Argument(help: ArgumentHelp("The receiver.", valueName: "target")) var target: String
+    @Argument(help: ArgumentHelp("The current name.", valueName: "old")) var old: String
+    @Argument(help: ArgumentHelp("The new name.", valueName: "new")) var new: String
+    @OptionGroup var options: QueryOptions
+
+    func run() async throws {
+        try await FleetChange.run(.move(from: old, to: new), target: target, options: options)
+    }
+}
+
+/// `p2mpsend rm TARGET NAME`.
+struct Remove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm",
+        abstract: "Delete a file from a receiver's spool (allowed by its manage_allow).",
+        discussion: "Exit status: 0 removed, 1 refused or not found, 2 bad input, 3 no answer.")
+
+    @Argument(help: ArgumentHelp("The receiver.", valueName: "target")) var target: String
+    @Argument(help: ArgumentHelp("The file to delete.", valueName: "name")) var name: String
+    @OptionGroup var options: QueryOptions
+
+    func run() async throws {
+        try await FleetChange.run(.remove(name: name), target: target, options: options)
+    }
+}
+
+/// mv and rm: one request, one answer, printed.
+enum FleetChange {
+    static func run(_ request: FleetQuery.Request, target: String, options: QueryOptions) async throws {
+        let resolved = try Targets.resolve([target], defaultPort: options.port)
+        let answers = try await FleetQuery.run(request, targets: resolved, deadline: try options.deadline)
+        switch answers.first {
+        case .result(let result)? where result.status == .done:
+            CommandRunner.printLine("\(target): \(result.text)")
+        case .result(let result)?:
+            throw CommandFailure(.failure, "\(target): \(result.status): \(result.text)")
+        case .listing?:
+            throw CommandFailure(.failure, "\(target): unexpected answer")
+        case .noAnswer?, nil:
+            throw CommandFailure(.unreachable, "\(target): no answer in \(options.timeout) s")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// `p2mpsend ls`, `mv` and `rm` against real daemons.
+@Suite("Fleet queries over loopback")
+struct FleetQueryTests {
+    @Test("ls merges several hosts, shows a down host, and mv/rm obey manage_allow")
+    func listMoveRemove() async throws {
+        let directory = try Harness.makeDirectory()
+        let managed = try await Daemon(address: "127.0.3.1", in: directory, configuration: "manage_allow = [\"127.0.0.0/8\"]")
+        let locked = try await Daemon(address: "127.0.3.2", in: directory)
+        try Harness.randomFile(at: directory.appendingPathComponent("a.bin"), bytes: 10_000)
+        try Harness.randomFile(at: directory.appendingPathComponent("b.bin"), bytes: 20_000)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "a.bin", managed.target, locked.target], in: directory).status == 0)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "b.bin", managed.target, "--name", "dir/b.bin"], in: directory).status == 0)
+
+        let one = try await ChildProcess.run("p2mpsend", ["ls", managed.target], in: directory)
+        #expect(one.status == 0)
+        #expect(one.stdout.first?.hasPrefix("NAME") == true)
+        #expect(one.stdout.contains { $0.hasPrefix("a.bin") && $0.contains("10000") })
+        #expect(one.stdout.contains { $0.hasPrefix("dir/b.bin") && $0.contains("20000") })
+
+        let silent = "127.0.3.9:\(Harness.port())"
+        let merged = try await ChildProcess.run("p2mpsend", ["ls", managed.target, locked.target, silent, "--timeout", "1"], in: directory)
+        #expect(merged.status == 1, "a down host makes ls exit 1")
+        #expect(merged.stdout.contains { $0.hasPrefix("a.bin") && $0.hasSuffix("all 3") == false && $0.contains("\(managed.target),\(locked.target)") })
+        #expect(merged.stdout.contains { $0.hasPrefix("dir/b.bin") && $0.hasSuffix(managed.target) })
+        #expect(merged.stdout.contains { $0 == "\(silent)  down: no answer in 1.0 s" })
+
+        let moved = try await ChildProcess.run("p2mpsend", ["mv", managed.target, "a.bin", "archive/a.bin"], in: directory)
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(FileManager.default.fileExists(atPath: managed.file("archive/a.bin").path))
+        #expect(!FileManager.default.fileExists(atPath: managed.file("a.bin").path))
+        let relisted = try await ChildProcess.run("p2mpsend", ["ls", managed.target], in: directory)
+        #expect(relisted.stdout.contains { $0.hasPrefix("archive/a.bin") })
+
+        let refused = try await ChildProcess.run("p2mpsend", ["rm", locked.target, "a.bin"], in: directory)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains { $0.contains("refused: mv and rm are not allowed from 127.0.0.1 (see manage_allow)") }, "\(refused.stderr)")
+        #expect(FileManager.default.fileExists(atPath: locked.file("a.bin").path))
+
+        let removed = try await ChildProcess.run("p2mpsend", ["rm", managed.target, "dir/b.bin"], in: directory)
+        #expect(removed.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: managed.file("dir/b.bin").path))
+        let missing = try await ChildProcess.run("p2mpsend", ["rm", managed.target, "dir/b.bin"], in: directory)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains { $0.contains("notFound: no such file") })
+        let escape = try await ChildProcess.run("p2mpsend", ["mv", managed.target, "archive/a.bin", "../outside"], in: directory)
+        #expect(escape.status == 1)
+        #expect(escape.stderr.contains { $0.contains("name not allowed") })
+
+        let nobody = try await ChildProcess.run("p2mpsend", ["ls", silent, "--timeout", "0.5"], in: directory)
+        #expect(nobody.status == 3)
+        #expect(await managed.stop() == 0)
+        #expect(await locked.stop() == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
