@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all prerequisites build demo test bench install systemd-test clean
+.PHONY: all prerequisites build demo test bench install systemd-test deb deb-test clean
 
 all: build
 
@@ -18,10 +18,12 @@ build: prerequisites
 demo: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/demo.sh
 
-# Every test: p2mpd under a real systemd booted in namespaces (it says why when it must
-# skip: no root, no namespaces), then the Swift suites, whose summary is the last line.
+# Every test: p2mpd under a real systemd booted in namespaces, then the Debian package
+# installed, used and purged there (both say why when they must skip: no root, no
+# namespaces), then the Swift suites, whose summary is the last line.
 test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/systemd-test.sh
+	$(MAKE) deb-test
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
 # p2mpd under a real systemd booted in namespaces alone (root; ~30 s).
@@ -75,6 +77,18 @@ install:
 	  set -x; systemd-sysusers '$(SYSUSERSDIR)/p2mp.conf'; journalctl --update-catalog; \
 	  systemctl daemon-reload; \
 	fi
+
+# Debian package .build/deb/p2mp_<version>_<arch>.deb (packaging/README.md): a release build
+# with the Swift runtime linked statically, stripped, then dpkg-deb and lintian (if
+# installed; errors fail). BIN= packages already-built binaries instead of building.
+DEB_OUTDIR ?= $(CURDIR)/.build/deb
+deb: prerequisites
+	BIN='$(BIN)' SWIFT='$(SWIFT)' SWIFT_FLAGS='$(SWIFT_FLAGS)' OUTDIR='$(DEB_OUTDIR)' packaging/build-deb.sh
+
+# The package under a real systemd booted in namespaces, /usr /etc /var overlaid and the
+# toolchain hidden: dpkg -i, push, reinstall, apt-get remove, purge (root; ~10 s).
+deb-test: deb
+	OUTDIR='$(DEB_OUTDIR)' scripts/deb-test.sh
 
 clean:
 	rm -rf .build

@@ -8,8 +8,10 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
-# Debian packages: libsystemd (sd_notify, journald), pkg-config to find it, iproute2 for `ss`.
-packages=(libsystemd-dev pkg-config iproute2)
+# Debian packages: libsystemd (sd_notify, journald), pkg-config to find it, iproute2 for
+# `ss`; for the Debian package and its test: dpkg-dev (dpkg-shlibdeps), binutils (strip),
+# man-db (`man -w` in the test) and lintian.
+packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
