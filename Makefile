@@ -20,10 +20,12 @@ demo: build
 
 # Every test: p2mpd under a real systemd booted in namespaces, then the Debian package
 # installed, used and purged there (both say why when they must skip: no root, no
-# namespaces), then the Swift suites, whose summary is the last line.
+# namespaces), the live progress display in a tmux pane against a pipe, then the Swift
+# suites, whose summary is the last line.
 test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/systemd-test.sh
 	$(MAKE) deb-test
+	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/progress-test.sh
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
 # p2mpd under a real systemd booted in namespaces alone (root; ~30 s).

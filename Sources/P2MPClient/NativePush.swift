@@ -5,6 +5,10 @@ import P2MPSpool
 import P2MPTransport
 import P2MPWire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `p2mpsend push`: one file to many receivers over the native protocol.
 public enum NativePush {
     public struct Options: Sendable {
@@ -16,6 +20,8 @@ public enum NativePush {
         public var rateLimit: UInt64?
         public var giveUpAfter: Duration
         public var replaceExisting: Bool
+        /// Draw the live progress display on standard output when it is a terminal.
+        public var showsProgress = false
 
         public init(
             targets: [(name: String, address: SocketAddress)], source: FileSegmentSource, name: String,
@@ -60,6 +66,10 @@ final class NativePushApplication: DatagramApplication {
     private var finishedAt: [Instant?]
     private var resumedFrom: [UInt64]
     private var startedAt = Instant.zero
+    private var progress: ProgressState?
+    private let display: ProgressDisplay?
+    private var nextRedraw = Instant.zero
+    static let redrawInterval: Duration = .milliseconds(100)
 
     init(options: NativePush.Options, configuration: NativeSender<FileSegmentSource>.Configuration) {
         self.options = options
@@ -67,10 +77,16 @@ final class NativePushApplication: DatagramApplication {
         receiverIndex = Dictionary(uniqueKeysWithValues: options.targets.enumerated().map { ($0.element.address, $0.offset) })
         finishedAt = Array(repeating: nil, count: options.targets.count)
         resumedFrom = Array(repeating: 0, count: options.targets.count)
+        let display = options.showsProgress ? ProgressDisplay(descriptor: STDOUT_FILENO) : nil
+        self.display = display?.isTerminal == true ? display : nil
     }
 
     func start(io: DatagramIO<Outcome>) {
         startedAt = io.now
+        if display != nil {
+            progress = ProgressState(
+                names: options.targets.map(\.name), fileSize: sender.fileSize, startTime: Self.seconds(startedAt))
+        }
         sender.start(now: startedAt, into: &outputs)
         carryOut(io, now: startedAt)
     }
@@ -112,12 +128,49 @@ final class NativePushApplication: DatagramApplication {
             }
         }
         outputs.removeAll(keepingCapacity: true)
+        updateProgress(now: now, final: sender.isFinished)
         if sender.isFinished {
             io.finish(report(now: now))
         } else {
-            io.setTimer(sender.nextDeadline())
+            let redraw: Instant? = display == nil ? nil : nextRedraw
+            io.setTimer([sender.nextDeadline(), redraw].compactMap { $0 }.min())
         }
     }
+
+    /// Brings the progress display up to date, at most every 100 ms (always at the end).
+    private func updateProgress(now: Instant, final: Bool) {
+        guard let display, var state = progress, final || now >= nextRedraw else { return }
+        let segmentSize = UInt64(options.segmentSize)
+        for index in state.receivers.indices {
+            let acknowledged = min(sender.engine.acknowledgedSegments(of: index) * segmentSize, sender.fileSize)
+            state.receivers[index].resumedBytes = min(resumedFrom[index] * segmentSize, sender.fileSize)
+            switch sender.outcome(of: index) {
+            case .committed?:
+                state.receivers[index].phase = .committed
+                state.receivers[index].bytesAcknowledged = sender.fileSize
+            case let outcome?:
+                if state.receivers[index].phase != .failed { state.fail(index, reason: "\(outcome)") }
+            case nil:
+                switch sender.engine.state(of: index) {
+                case .pending: state.receivers[index].phase = .offering
+                case .active: state.receivers[index].phase = .sending
+                case .completed: state.receivers[index].phase = .verifying
+                case .failed: break
+                }
+                state.receivers[index].bytesAcknowledged = acknowledged
+            }
+        }
+        state.advance(to: Self.seconds(now))
+        progress = state
+        nextRedraw = now + Self.redrawInterval
+        if final {
+            display.finish(state)
+        } else {
+            display.redraw(state)
+        }
+    }
+
+    private static func seconds(_ instant: Instant) -> Double { Double(instant.nanoseconds) / 1e9 }
 
     private func report(now: Instant) -> PushReport {
         let receivers = options.targets.indices.map { index in

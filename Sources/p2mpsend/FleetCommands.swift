@@ -41,11 +41,14 @@ struct List: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Receivers: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "target"))
     var targets: [String] = []
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("A file of targets, one per line.", valueName: "file"))
+    var fleet: String?
+
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
-        guard !targets.isEmpty else { throw UsageError("expected at least one TARGET") }
-        let resolved = try Targets.resolve(targets, defaultPort: options.port)
+        guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET, or --fleet") }
+        let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: options.port)
         let answers = try await FleetQuery.run(.list, targets: resolved, deadline: try options.deadline)
         var listings: [(host: String, entries: [NativeListing.Entry])] = []
         var down: [String] = []

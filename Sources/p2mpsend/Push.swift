@@ -11,7 +11,9 @@ struct Push: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Push a file to receivers (p2mpd) over the native protocol.",
         discussion: """
-            Each TARGET is HOST, HOST:PORT or [IPV6]:PORT. The file lands in each receiver's \
+            Each TARGET is HOST, HOST:PORT or [IPV6]:PORT; --fleet adds the targets of a file, \
+            one per line. On a terminal a live display shows the whole push (bytes, rate, ETA) \
+            and each receiver (or counts, for more than 10). The file lands in each receiver's \
             spool under --name (default: the file's base name) once its SHA-256 matched. \
             Receivers are independent: a slow or silent one never holds back the others. \
             Exit status: 0 every receiver committed the file, 1 some failed, 2 bad input, \
@@ -23,6 +25,14 @@ struct Push: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp("Receivers: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "target"))
     var targets: [String] = []
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("A file of targets, one per line ('#' comments, blank lines).", valueName: "file"))
+    var fleet: String?
+
+    @Flag(help: "No live progress display (it is drawn only on a terminal anyway).")
+    var quiet = false
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Name in the receivers' spool.", valueName: "name"))
     var name: String?
@@ -70,7 +80,7 @@ struct Push: AsyncParsableCommand {
     }
 
     private func pushOptions() throws -> NativePush.Options {
-        guard !targets.isEmpty else { throw UsageError("expected at least one TARGET after FILE") }
+        guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET after FILE, or --fleet") }
         guard (1...NativeDatagram.maximumPayload).contains(segmentSize) else {
             throw UsageError("--segment-size '\(segmentSize)' is out of range (expected 1-\(NativeDatagram.maximumPayload))")
         }
@@ -98,10 +108,12 @@ struct Push: AsyncParsableCommand {
         } catch {
             throw UsageError("--name '\(name)' is not a name a receiver accepts: \(error)")
         }
-        let resolved = try Targets.resolve(targets, defaultPort: port)
-        return NativePush.Options(
+        let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: port)
+        var options = NativePush.Options(
             targets: resolved, source: source, name: name, segmentSize: segmentSize, window: window,
             rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
+        options.showsProgress = !quiet && !json
+        return options
     }
 
     /// "200M" → 200,000,000 bits per second; plain numbers are bits per second.

@@ -68,7 +68,7 @@ struct BadInputTests {
 @Suite("Bad input, native commands")
 struct NativeBadInputTests {
     static let cases: [BadInputTests.Case] = [
-        .init(program: "p2mpsend", arguments: ["push", "input.bin"], message: "expected at least one TARGET after FILE"),
+        .init(program: "p2mpsend", arguments: ["push", "input.bin"], message: "expected at least one TARGET after FILE, or --fleet"),
         .init(program: "p2mpsend", arguments: ["push", "missing.bin", "127.0.0.1"], message: "FILE 'missing.bin' cannot be sent"),
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1:0"], message: "TARGET '127.0.0.1:0' is not HOST, HOST:PORT or [IPV6]:PORT"),
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "no-such-host.invalid"], message: "host 'no-such-host.invalid' does not resolve"),
