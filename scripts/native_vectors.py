@@ -21,7 +21,8 @@ def crc32c(data: bytes) -> int:
 assert crc32c(b"123456789") == 0xE3069283
 
 TYPES = {"offer": 1, "accept": 2, "reject": 3, "data": 4, "ack": 5, "complete": 6, "probe": 7, "abort": 8,
-         "list": 9, "listing": 10, "move": 11, "remove": 12, "result": 13}
+         "list": 9, "listing": 10, "move": 11, "remove": 12, "result": 13,
+         "get": 14}
 
 
 def datagram(kind: str, transfer: int, fields: list[bytes]):
@@ -71,6 +72,7 @@ vectors = [
     ("move", datagram("move", T, [struct.pack(">H", 5), b"a.bin", struct.pack(">H", 9), b"dir/b.bin"])),
     ("remove", datagram("remove", T, [struct.pack(">H", 5), b"a.bin"])),
     ("result", datagram("result", T, [bytes([2])] + text("no such file"))),
+    ("get", datagram("get", T, [struct.pack(">H", 9), b"hello.txt"])),
 ]
 
 print("```native-test-vectors")

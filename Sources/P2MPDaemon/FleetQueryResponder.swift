@@ -49,6 +49,8 @@ struct FleetQueryResponder {
             }
             remember(result, for: requestID)
             return (.result(result), "rm \(name) from \(peer.displayString): \(result.status) \(result.text)")
+        case .get:
+            preconditionFailure("GET is answered by OutgoingTransfers")
         }
     }
 

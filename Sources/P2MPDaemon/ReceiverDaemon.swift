@@ -41,6 +41,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var outputs: [Endpoint.Output] = []
     private var statistics = DaemonStatistics()
     private var fleetQueries = FleetQueryResponder()
+    private var outgoing = OutgoingTransfers()
     private var nextStatusUpdate = Instant.zero
     private var nextWatchdog: Instant?
 
@@ -78,6 +79,11 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         statistics.datagramsReceived += 1
         let now = io.now
         datagram.withUnsafeReadableBytes { bytes in
+            if let id = NativeDatagram.peekTransferID(bytes), outgoing.handles(id) {
+                let ended = outgoing.receive(bytes, transferID: id, from: sender, now: now) { io.send($1, to: $0) }
+                if let ended { logSent(ended) }
+                return
+            }
             endpoint.receive(bytes, from: sender, now: now, into: &outputs)
             carryOut(io, datagram: bytes, now: now)
         }
@@ -93,6 +99,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         let now = io.now
         endpoint.handleTimer(now: now, into: &outputs)
         carryOut(io, datagram: nil, now: now)
+        for ended in outgoing.handleTimer(now: now, send: { io.send($1, to: $0) }) { logSent(ended) }
         if let due = nextWatchdog, due <= now, let interval = notifier.watchdogInterval {
             notifier.watchdog()
             nextWatchdog = now + interval
@@ -165,6 +172,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 log(.retransmit, .debug, "segment \(segment) arrived again", [
                     "p2mp_transfer_id": "\(hex(id))", "p2mp_seq": "\(segment)",
                 ])
+            case .query(let requestID, let peer, .get(let name)):
+                guard configuration.allows(ipAddress: peer.addressBytes ?? []) else {
+                    send(.result(NativeResult(status: .refused, text: "not allowed from \(peer.ipAddress ?? "?")")), id: requestID, to: peer, io)
+                    continue
+                }
+                if let refusal = outgoing.start(name: name, requestID: requestID, to: peer, spool: spool, now: now, send: { io.send($1, to: $0) }) {
+                    send(.result(refusal), id: requestID, to: peer, io)
+                } else {
+                    log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])
+                }
             case .query(let requestID, let peer, let query):
                 let (response, line) = fleetQueries.answer(
                     query, requestID: requestID, from: peer, configuration: configuration, spool: spool, now: now)
@@ -176,7 +193,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     switch query {
                     case .move(let from, _): file = from
                     case .remove(let name): file = name
-                    case .list: file = ""
+                    case .list, .get: file = ""
                     }
                     log(.manage, .notice, line, ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(file)"])
                 }
@@ -316,7 +333,22 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     }
 
     private func rearm(_ io: DatagramIO<Outcome>) {
-        io.setTimer([endpoint.nextDeadline, nextStatusUpdate, nextWatchdog].compactMap { $0 }.min())
+        io.setTimer([endpoint.nextDeadline, outgoing.nextDeadline(), nextStatusUpdate, nextWatchdog].compactMap { $0 }.min())
+    }
+
+    private func send(_ packet: NativePacket, id: UInt64, to peer: SocketAddress, _ io: DatagramIO<Outcome>) {
+        var bytes: [UInt8] = []
+        NativeDatagram(transferID: id, packet: packet).encode(into: &bytes)
+        io.send(bytes, to: peer)
+    }
+
+    private func logSent(_ ended: (name: String, peer: SocketAddress, outcome: OutgoingTransfers.Sender.Outcome)) {
+        let fields: Logger.Metadata = ["p2mp_peer": "\(ended.peer.displayString)", "p2mp_file": "\(ended.name)"]
+        if case .committed = ended.outcome {
+            log(.complete, .notice, "sent '\(ended.name)' to \(ended.peer.displayString)", fields)
+        } else {
+            log(.fail, .warning, "sending '\(ended.name)' to \(ended.peer.displayString) failed: \(ended.outcome)", fields)
+        }
     }
 
     // MARK: - Logging

@@ -57,6 +57,8 @@ where Random: Sendable {
         case list(cursor: UInt32)
         case move(from: String, to: String)
         case remove(name: String)
+        /// Send this file to the asker (`p2mpsend get`).
+        case get(name: String)
     }
 
     public enum EndReason: Equatable, Sendable {
@@ -165,6 +167,8 @@ where Random: Sendable {
             outputs.append(.query(requestID: id, peer: peer, .move(from: from, to: to)))
         case .remove(let name):
             outputs.append(.query(requestID: id, peer: peer, .remove(name: name)))
+        case .get(let name):
+            outputs.append(.query(requestID: id, peer: peer, .get(name: name)))
         case .accept, .reject, .ack, .complete, .listing, .result:
             statistics.malformed += 1  // Sender-bound packets have no business here.
         }

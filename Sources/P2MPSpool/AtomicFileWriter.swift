@@ -13,7 +13,7 @@ public final class AtomicFileWriter {
     public let destination: String
     public private(set) var temporaryPath: String
     public private(set) var bytesWritten: UInt64 = 0
-    private var descriptor: Int32
+    private(set) var descriptor: Int32
     private var isClosed = false
 
     /// Creates the temporary file; fails when the destination's directory does not exist
@@ -39,7 +39,21 @@ public final class AtomicFileWriter {
     public func append(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
         var done = 0
         while done < bytes.count {
-            let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            let count = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError("cannot write", path: temporaryPath)
+            }
+            done += count
+        }
+        bytesWritten += UInt64(bytes.count)
+    }
+
+    /// Writes `bytes` at `offset` (for files received out of order).
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(FileSystemError) {
+        var done = 0
+        while done < bytes.count {
+            let count = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if count < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError("cannot write", path: temporaryPath)

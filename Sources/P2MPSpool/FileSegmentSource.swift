@@ -33,6 +33,19 @@ public final class FileSegmentSource: SegmentSource, Sendable {
         self.byteCount = UInt64(status.st_size)
     }
 
+    /// Takes over an open descriptor of a regular file (closed with the source).
+    public init(descriptor: Int32, path: String) throws(FileSystemError) {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let error = FileSystemError("cannot stat", path: path)
+            close(descriptor)
+            throw error
+        }
+        self.path = path
+        self.descriptor = descriptor
+        self.byteCount = UInt64(status.st_size)
+    }
+
     deinit {
         close(descriptor)
     }

@@ -107,3 +107,20 @@ extension SpoolError {
         return false
     }
 }
+
+extension Spool {
+    /// Opens the committed file `name` for sending (`p2mpsend get`), resolved beneath the
+    /// root without following links, with its size and SHA-256; nil when there is none.
+    public func openForReading(_ name: SpoolName) throws(SpoolError) -> (source: FileSegmentSource, file: ExistingFile)? {
+        guard let existing = try existing(name), let parent = try rootDirectory.parent(of: name, create: false),
+            let descriptor = try parent.openRegularFile(name.leaf)
+        else { return nil }
+        do throws(FileSystemError) {
+            let source = try FileSegmentSource(descriptor: descriptor, path: parent.path(of: name.leaf))
+            guard source.byteCount == existing.size else { return nil }  // Changed meanwhile.
+            return (source, existing)
+        } catch {
+            throw SpoolError(error)
+        }
+    }
+}

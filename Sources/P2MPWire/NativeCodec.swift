@@ -133,7 +133,7 @@ extension NativeDatagram {
         case .probe:
             try require(length == 0)
             return .probe
-        case .list, .listing, .move, .remove, .result:
+        case .list, .listing, .move, .remove, .result, .get:
             return try decodeFleetBody(type, &body, require: require)
         }
     }
@@ -214,7 +214,7 @@ extension NativeDatagram {
             buffer.append(completion.status.rawValue)
             completion.sha256.append(to: &buffer)
             Self.appendText(completion.text, to: &buffer)
-        case .list, .listing, .move, .remove, .result:
+        case .list, .listing, .move, .remove, .result, .get:
             Self.appendFleetBody(packet, to: &buffer)
         case .probe, .data:
             break

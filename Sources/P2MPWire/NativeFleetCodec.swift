@@ -29,10 +29,10 @@ extension NativeDatagram {
             let to = try readName(&body, require: require)
             try require(body.remaining == 0)
             return .move(from: from, to: to)
-        case .remove:
+        case .remove, .get:
             let name = try readName(&body, require: require)
             try require(body.remaining == 0)
-            return .remove(name: name)
+            return type == .get ? .get(name: name) : .remove(name: name)
         case .result:
             try require(body.remaining >= 3)
             let status = NativeResult.Status(rawValue: body.readUInt8())
@@ -70,7 +70,7 @@ extension NativeDatagram {
         case .move(let from, let to):
             appendName(from, to: &buffer)
             appendName(to, to: &buffer)
-        case .remove(let name):
+        case .remove(let name), .get(let name):
             appendName(name, to: &buffer)
         case .result(let result):
             buffer.append(result.status.rawValue)

@@ -24,8 +24,10 @@ public enum NativePacketType: UInt8, CaseIterable, Hashable, Sendable {
     case move = 0x0B
     /// Client → daemon: delete a file from the spool.
     case remove = 0x0C
-    /// Daemon → client: the outcome of a MOVE or REMOVE.
+    /// Daemon → client: the outcome of a MOVE or REMOVE, or why a GET is refused.
     case result = 0x0D
+    /// Client → daemon: send me this file (the daemon answers with an OFFER of it).
+    case get = 0x0E
 }
 
 /// The fixed part of every native packet.
@@ -55,6 +57,7 @@ public enum NativePacket: Equatable, Sendable {
     case move(from: String, to: String)
     case remove(name: String)
     case result(NativeResult)
+    case get(name: String)
 
     /// The type byte this packet is sent with.
     public var type: NativePacketType {
@@ -72,6 +75,7 @@ public enum NativePacket: Equatable, Sendable {
         case .move: .move
         case .remove: .remove
         case .result: .result
+        case .get: .get
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import P2MPClient
+import P2MPSpool
 import P2MPCommandLine
 import P2MPTransport
 import P2MPWire
@@ -163,5 +164,57 @@ enum FleetChange {
         case .noAnswer?, nil:
             throw CommandFailure(.unreachable, "\(target): no answer in \(options.timeout) s")
         }
+    }
+}
+
+/// `p2mpsend get TARGET NAME... [-o PATH]`.
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch files from a receiver's spool, reliably and concurrently.",
+        discussion: """
+            Each NAME is fetched over the native protocol (selective repeat, congestion control, \
+            SHA-256 checked before the file is renamed into place). With one NAME, -o is the \
+            file to write (default: the name's last component, here); with several, -o is a \
+            directory. Exit status: 0 all fetched, 1 some failed, 2 bad input, 3 no answer.
+            """)
+
+    @Argument(help: ArgumentHelp("The receiver.", valueName: "target")) var target: String
+    @Argument(help: ArgumentHelp("Names in its spool.", valueName: "name")) var names: [String] = []
+    @Option(name: .shortAndLong, parsing: .unconditional, help: ArgumentHelp("Where to write.", valueName: "path"))
+    var output: String?
+    @OptionGroup var options: QueryOptions
+
+    func run() async throws {
+        guard !names.isEmpty else { throw UsageError("expected at least one NAME after TARGET") }
+        let resolved = try Targets.resolve([target], defaultPort: options.port)
+        var files: [(name: String, destination: String)] = []
+        for name in names {
+            let leaf = String(name.split(separator: "/").last ?? Substring(name))
+            let destination: String
+            if names.count == 1 {
+                destination = output ?? leaf
+            } else {
+                destination = (output.map { $0.hasSuffix("/") ? $0 : $0 + "/" } ?? "") + leaf
+            }
+            if let problem = AtomicFileWriter.destinationProblem(destination) {
+                throw UsageError("cannot write '\(destination)': \(problem)")
+            }
+            files.append((name, destination))
+        }
+        let results = try await Fetch.run(files, from: resolved[0].address, deadline: try options.deadline)
+        var failures = 0
+        var unanswered = 0
+        for (file, result) in zip(files, results) {
+            switch result {
+            case .fetched(let path, let bytes):
+                CommandRunner.printLine("\(file.name) -> \(path) (\(bytes) bytes, SHA-256 verified)")
+            case .failed(let reason):
+                failures += 1
+                if reason.hasPrefix("no answer") { unanswered += 1 }
+                CommandRunner.printError("p2mpsend: \(target): \(file.name): \(reason)")
+            }
+        }
+        if unanswered == files.count { throw CommandFailure(.unreachable) }
+        if failures > 0 { throw CommandFailure(.failure) }
     }
 }

@@ -56,3 +56,33 @@ struct FleetQueryTests {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+@Suite("Fetching with get")
+struct GetTests {
+    @Test("get fetches several names at once, SHA-256 verified, and names a missing one")
+    func getSeveral() async throws {
+        let directory = try Harness.makeDirectory()
+        let daemon = try await Daemon(address: "127.0.3.21", in: directory)
+        try Harness.randomFile(at: directory.appendingPathComponent("big.bin"), bytes: 16 << 20)
+        try Harness.randomFile(at: directory.appendingPathComponent("small.bin"), bytes: 3_000)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "big.bin", daemon.target], in: directory).status == 0)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "small.bin", daemon.target, "--name", "dir/small.bin"], in: directory).status == 0)
+        let out = directory.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let get = try await ChildProcess.run(
+            "p2mpsend", ["get", daemon.target, "big.bin", "dir/small.bin", "-o", out.path], in: directory, timeout: 120)
+        #expect(get.status == 0, "\(get.stderr)")
+        #expect(try Data(contentsOf: out.appendingPathComponent("big.bin")) == Data(contentsOf: directory.appendingPathComponent("big.bin")))
+        #expect(try Data(contentsOf: out.appendingPathComponent("small.bin")) == Data(contentsOf: directory.appendingPathComponent("small.bin")))
+        #expect(get.stdout.contains { $0.contains("SHA-256 verified") })
+
+        let missing = try await ChildProcess.run("p2mpsend", ["get", daemon.target, "nothere", "-o", out.appendingPathComponent("x").path], in: directory)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains { $0.contains("nothere: notFound: no such file") })
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("x").path))
+        let nobody = try await ChildProcess.run("p2mpsend", ["get", "127.0.3.29:\(Harness.port())", "a", "--timeout", "0.5"], in: directory)
+        #expect(nobody.status == 3)
+        #expect(await daemon.stop() == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

@@ -142,6 +142,7 @@ private let samples: [NativeDatagram] = {
     add(t, .listing(NativeListing(total: 1, cursor: 0, entries: [.init(name: longName, size: .max, modified: .max, sha256: maxDigest)])))
     add(t, .move(from: "a", to: longName))
     add(t, .remove(name: "dir/😀"))
+    add(t, .get(name: longName))
     add(t, .result(NativeResult(status: .exists, text: longText)))
     add(0, .abort(NativeRejection(reason: .internalError, text: longText)))
     return datagrams
@@ -255,6 +256,7 @@ struct NativeDocumentedVector: CustomTestStringConvertible, Sendable {
             "move": NativeDatagram(transferID: t, packet: .move(from: "a.bin", to: "dir/b.bin")),
             "remove": NativeDatagram(transferID: t, packet: .remove(name: "a.bin")),
             "result": NativeDatagram(transferID: t, packet: .result(NativeResult(status: .notFound, text: "no such file"))),
+            "get": NativeDatagram(transferID: t, packet: .get(name: "hello.txt")),
         ]
     }()
 }
@@ -405,7 +407,7 @@ struct NativeCodecTests {
                 #expect(NativeDatagram.peekHeader($0) == nil)
             }
         }
-        frame(type: 0x0E, body: []).withUnsafeBytes {
+        frame(type: 0x0F, body: []).withUnsafeBytes {
             #expect(NativeDatagram.peekTransferID($0) == 0x0123_4567_89AB_CDEF)
             #expect(NativeDatagram.peekHeader($0) == nil)
         }
@@ -428,7 +430,7 @@ struct NativeCodecTests {
         var badBody = frame(type: 4, body: cat(u64(1), u32(2), [1, 2, 3]))
         badBody[25] ^= 1
         #expect(decode(badBody) == .failure(.badChecksum))
-        for type: UInt8 in [0, 0x0E, 0x10, 0x81, 0xFF] {
+        for type: UInt8 in [0, 0x0F, 0x10, 0x81, 0xFF] {
             #expect(decode(frame(type: type, body: [])) == .failure(.unknownType(type)))
         }
         // The type is only believed once the CRC holds.

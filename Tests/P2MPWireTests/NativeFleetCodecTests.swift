@@ -18,6 +18,7 @@ struct NativeFleetCodecTests {
                 ])),
         .move(from: "a.bin", to: "dir/b.bin"),
         .remove(name: "a.bin"),
+        .get(name: "releases/app.tar"),
         .result(NativeResult(status: .done, text: "renamed")),
         .result(NativeResult(status: .refused, text: "")),
         .result(NativeResult(status: .notFound)),

@@ -1,0 +1,104 @@
+import NIOCore
+import P2MPProtocol
+import P2MPSpool
+import P2MPWire
+
+/// Files the daemon sends (`p2mpsend get`): one `NativeSender` per request, to the one
+/// client that asked, routed by the transfer id its session uses. At most
+/// `maximumTransfers` at once.
+struct OutgoingTransfers {
+    typealias Sender = NativeSender<FileSegmentSource>
+
+    struct Transfer {
+        var peer: SocketAddress
+        var name: String
+        var sender: Sender
+    }
+
+    static let maximumTransfers = 16
+    private(set) var transfers: [UInt64: Transfer] = [:]
+    private var outputs: [Sender.Output] = []
+
+    /// True when `transferID` belongs to a file being sent.
+    func handles(_ transferID: UInt64) -> Bool { transfers[transferID] != nil }
+
+    /// Starts sending `name` to `peer`, or says why not.
+    mutating func start(
+        name: String, requestID: UInt64, to peer: SocketAddress, spool: Spool, now: Instant,
+        send: (SocketAddress, [UInt8]) -> Void
+    ) -> NativeResult? {
+        guard transfers.count < Self.maximumTransfers else {
+            return NativeResult(status: .failed, text: "busy: \(Self.maximumTransfers) files are being sent")
+        }
+        let opened: (source: FileSegmentSource, file: ExistingFile)?
+        do {
+            opened = try spool.openForReading(try SpoolName(validating: name))
+        } catch {
+            return NativeResult(status: .failed, text: "cannot read '\(name)': \(error)")
+        }
+        guard let opened, let digest = SHA256Digest(opened.file.sha256) else {
+            return NativeResult(status: .notFound, text: "no such file")
+        }
+        var sender = Sender(
+            source: opened.source, receiverCount: 1,
+            configuration: .init(transferID: requestID, name: name, sha256: digest))
+        sender.start(now: now, into: &outputs)
+        let id = sender.transferIDs[0]
+        transfers[id] = Transfer(peer: peer, name: name, sender: sender)
+        carryOut(id, send: send)
+        return nil
+    }
+
+    /// Hands a datagram to the transfer `transferID`; returns how it ended, once it has.
+    mutating func receive(
+        _ bytes: UnsafeRawBufferPointer, transferID: UInt64, from peer: SocketAddress, now: Instant,
+        send: (SocketAddress, [UInt8]) -> Void
+    ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
+        guard var transfer = transfers[transferID], transfer.peer == peer else { return nil }
+        try? transfer.sender.receive(bytes, from: 0, now: now, into: &outputs)
+        transfers[transferID] = transfer
+        return carryOut(transferID, send: send)
+    }
+
+    /// Runs every transfer's timers; returns those that ended.
+    mutating func handleTimer(
+        now: Instant, send: (SocketAddress, [UInt8]) -> Void
+    ) -> [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] {
+        var ended: [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] = []
+        for id in Array(transfers.keys) {
+            guard var transfer = transfers[id], let due = transfer.sender.nextDeadline(), due <= now else { continue }
+            try? transfer.sender.handleTimer(now: now, into: &outputs)
+            transfers[id] = transfer
+            if let end = carryOut(id, send: send) { ended.append(end) }
+        }
+        return ended
+    }
+
+    /// The earliest deadline of any transfer.
+    mutating func nextDeadline() -> Instant? {
+        var earliest: Instant?
+        for id in Array(transfers.keys) {
+            if let due = transfers[id]!.sender.nextDeadline(), earliest.map({ due < $0 }) ?? true { earliest = due }
+        }
+        return earliest
+    }
+
+    /// Sends what the transfer asked for; removes it (re-keyed when its session id changed)
+    /// and returns its outcome when it is over.
+    @discardableResult
+    private mutating func carryOut(
+        _ id: UInt64, send: (SocketAddress, [UInt8]) -> Void
+    ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
+        guard let transfer = transfers[id] else { return nil }
+        for output in outputs {
+            if case .send(_, let bytes) = output { send(transfer.peer, bytes) }
+        }
+        outputs.removeAll(keepingCapacity: true)
+        transfers[id] = nil
+        if let outcome = transfer.sender.outcome(of: 0) {
+            return (transfer.name, transfer.peer, outcome)
+        }
+        transfers[transfer.sender.transferIDs[0]] = transfer
+        return nil
+    }
+}
