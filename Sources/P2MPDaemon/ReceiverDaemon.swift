@@ -44,8 +44,11 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var outgoing = OutgoingTransfers()
     private var nextStatusUpdate = Instant.zero
     private var nextWatchdog: Instant?
+    private var nextPartialSweep = Instant.zero
 
     static let statusInterval: Duration = .seconds(2)
+    /// How often partials older than `partial_max_age` are looked for (also at start).
+    static let partialSweepInterval: Duration = .seconds(3_600)
 
     init(configuration: DaemonConfiguration, spool: Spool, logger: Logger, notifier: SystemdNotifier) {
         self.configuration = configuration
@@ -72,6 +75,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             notifier.watchdog()
         }
         nextStatusUpdate = io.now + Self.statusInterval
+        nextPartialSweep = io.now + Self.partialSweepInterval
         rearm(io)
     }
 
@@ -107,6 +111,12 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         if nextStatusUpdate <= now {
             notifier.status(statistics.statusLine(active: endpoint.activeSessions))
             nextStatusUpdate = now + Self.statusInterval
+        }
+        if nextPartialSweep <= now {
+            nextPartialSweep = now + Self.partialSweepInterval
+            if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
+                log(.fail, .info, "removed \(removed) partial files older than \(configuration.partialMaxAge)")
+            }
         }
         rearm(io)
     }
@@ -333,7 +343,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     }
 
     private func rearm(_ io: DatagramIO<Outcome>) {
-        io.setTimer([endpoint.nextDeadline, outgoing.nextDeadline(), nextStatusUpdate, nextWatchdog].compactMap { $0 }.min())
+        io.setTimer(
+            [endpoint.nextDeadline, outgoing.nextDeadline(), nextStatusUpdate, nextWatchdog, nextPartialSweep]
+                .compactMap { $0 }.min())
     }
 
     private func send(_ packet: NativePacket, id: UInt64, to peer: SocketAddress, _ io: DatagramIO<Outcome>) {
