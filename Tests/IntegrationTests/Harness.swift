@@ -64,8 +64,10 @@ final class ChildProcess: @unchecked Sendable {
     let stdoutURL: URL
     let stderrURL: URL
 
-    init(_ executable: String, _ arguments: [String], in directory: URL, label: String) throws {
-        process.executableURL = Harness.binDirectory.appendingPathComponent(executable)
+    init(_ executable: String, _ arguments: [String], in directory: URL, label: String, input: URL? = nil) throws {
+        process.executableURL =
+            executable.hasPrefix("/")
+            ? URL(fileURLWithPath: executable) : Harness.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.currentDirectoryURL = directory
         stdoutURL = directory.appendingPathComponent("\(label).stdout")
@@ -74,7 +76,7 @@ final class ChildProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = try input.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
         try process.run()
     }
 
@@ -102,9 +104,11 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Runs to completion and returns (status, stdout lines, stderr lines); status nil on timeout.
     static func run(
-        _ executable: String, _ arguments: [String], in directory: URL, timeout: Double = 30
+        _ executable: String, _ arguments: [String], in directory: URL, timeout: Double = 30, input: URL? = nil
     ) async throws -> (status: Int32?, stdout: [String], stderr: [String]) {
-        let child = try ChildProcess(executable, arguments, in: directory, label: "\(executable)-\(UUID().uuidString)")
+        let child = try ChildProcess(
+            executable, arguments, in: directory,
+            label: "\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString)", input: input)
         let status = await child.wait(timeout: timeout)
         return (status, child.stdoutLines, child.stderrLines)
     }

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Dispatch
+import NIOCore
+import P2MPClient
+import P2MPCommandLine
+import P2MPSpool
+import P2MPTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `p2mpsend shell TARGET`: the seeds' interactive client.
+struct Shell: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "An interactive prompt for one receiver: get, put, rename, rm, list, exit.",
+        discussion: """
+            Reads commands from standard input (a prompt is shown on a terminal); type help for \
+            the list. A failed command prints why and the prompt comes back. End of input, exit \
+            or Ctrl-C leave (status 0; 130 after Ctrl-C).
+            """)
+
+    @Argument(help: ArgumentHelp("The receiver.", valueName: "target")) var target: String
+    @OptionGroup var options: QueryOptions
+
+    func run() async throws {
+        let resolved = try Targets.resolve([target], defaultPort: options.port)[0]
+        let deadline = try options.deadline
+        let interactive = isatty(STDIN_FILENO) == 1
+        let interrupt = Self.leaveOnInterrupt()
+        defer { interrupt.cancel() }
+        while true {
+            if interactive { Self.prompt("p2mp \(target)> ") }
+            guard let line = readLine() else {
+                if interactive { CommandRunner.printLine("") }
+                return
+            }
+            switch ShellCommand.parse(line) {
+            case .empty: continue
+            case .exit: return
+            case .help: CommandRunner.printLine(ShellCommand.usage)
+            case .invalid(let message): CommandRunner.printError(message)
+            case .list: await list(resolved, deadline: deadline)
+            case .get(let name, let destination): await get(name, to: destination, from: resolved, deadline: deadline)
+            case .put(let file, let name): await put(file, as: name, to: resolved)
+            case .rename(let from, let to): await change(.move(from: from, to: to), resolved, deadline: deadline)
+            case .remove(let name): await change(.remove(name: name), resolved, deadline: deadline)
+            }
+        }
+    }
+
+    private func list(_ target: (name: String, address: SocketAddress), deadline: Duration) async {
+        switch try? await FleetQuery.run(.list, targets: [target], deadline: deadline).first {
+        case .listing(let entries)?:
+            for line in List.table([(target.name, entries)], hostCount: 1) { CommandRunner.printLine(line) }
+        case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
+        default: CommandRunner.printError("no answer from \(target.name)")
+        }
+    }
+
+    private func get(_ name: String, to destination: String?, from target: (name: String, address: SocketAddress), deadline: Duration) async {
+        let path = destination ?? String(name.split(separator: "/").last ?? Substring(name))
+        if let problem = AtomicFileWriter.destinationProblem(path) {
+            CommandRunner.printError("cannot write '\(path)': \(problem)")
+            return
+        }
+        switch try? await Fetch.run([(name, path)], from: target.address, deadline: deadline).first {
+        case .fetched(let written, let bytes)?: CommandRunner.printLine("\(name) -> \(written) (\(bytes) bytes, SHA-256 verified)")
+        case .failed(let reason)?: CommandRunner.printError("\(name): \(reason)")
+        case nil: CommandRunner.printError("\(name): no answer from \(target.name)")
+        }
+    }
+
+    private func put(_ file: String, as name: String?, to target: (name: String, address: SocketAddress)) async {
+        let source: FileSegmentSource
+        do {
+            source = try FileSegmentSource(path: file)
+        } catch {
+            CommandRunner.printError("no such file: \(file) (\(error))")
+            return
+        }
+        let spoolName = name ?? String(file.split(separator: "/").last ?? Substring(file))
+        let options = NativePush.Options(
+            targets: [target], source: source, name: spoolName, segmentSize: 1_400, window: 4_096, rateLimit: nil,
+            giveUpAfter: .seconds(30), replaceExisting: false)
+        guard let report = try? await NativePush.run(options), let receiver = report.receivers.first else {
+            CommandRunner.printError("put \(file): the push could not run")
+            return
+        }
+        switch receiver.status {
+        case .completed: CommandRunner.printLine("\(file) -> \(spoolName) (\(report.bytes) bytes)")
+        case .failed(let reason): CommandRunner.printError("put \(file): \(reason)")
+        }
+    }
+
+    private func change(_ request: FleetQuery.Request, _ target: (name: String, address: SocketAddress), deadline: Duration) async {
+        switch try? await FleetQuery.run(request, targets: [target], deadline: deadline).first {
+        case .result(let result)? where result.status == .done: CommandRunner.printLine(result.text)
+        case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
+        default: CommandRunner.printError("no answer from \(target.name)")
+        }
+    }
+
+    private static func prompt(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+    }
+
+    /// Ctrl-C leaves at once: a new line, status 130. A file being fetched then leaves at
+    /// most a hidden temporary file beside its destination, never a half-written final name.
+    private static func leaveOnInterrupt() -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue(label: "p2mpsend.shell.signals"))
+        source.setEventHandler {
+            CommandRunner.printLine("")
+            Glibc.exit(130)
+        }
+        source.resume()
+        return source
+    }
+}
