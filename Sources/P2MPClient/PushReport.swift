@@ -33,11 +33,18 @@ public struct PushReport: Sendable {
             var line = "  \(receiver.address)  "
             switch receiver.status {
             case .completed where receiver.alreadyHeld: line += "already held this file"
-            case .completed: line += "complete in \(receiver.elapsed.formattedSeconds) s"
+            case .completed:
+                let goodput = receiver.elapsed.seconds > 0 ? Double(bytes - receiver.resumedBytes) / 1e6 / receiver.elapsed.seconds : 0
+                line += "complete in \(receiver.elapsed.formattedSeconds) s (\(goodput.formatted(decimals: 2)) MB/s)"
             case .failed(let reason): line += "FAILED: \(reason)"
             }
             if receiver.resumedBytes > 0 { line += ", resumed after \(receiver.resumedBytes) bytes" }
-            line += ", retransmissions \(receiver.retransmissions), timeouts \(receiver.timeouts)"
+            line += ", retransmissions \(receiver.retransmissions)"
+            if receiver.transmissions > 0 {
+                let loss = Double(receiver.retransmissions) * 100 / Double(receiver.transmissions)
+                line += " (\(loss.formatted(decimals: 1))% loss)"
+            }
+            line += ", timeouts \(receiver.timeouts)"
             if let rtt = receiver.smoothedRTT { line += ", srtt \((rtt.seconds * 1000).formatted(decimals: 2)) ms" }
             lines.append(line)
         }

@@ -237,3 +237,18 @@ enum DocumentedHex {
         return result
     }
 }
+
+@Suite("Push exit status 3")
+struct PushUnreachableTests {
+    @Test("a push to receivers that never answer exits 3 and names them")
+    func noReceiverAnswers() async throws {
+        let directory = try Harness.makeDirectory()
+        try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 1_000)
+        let port = Harness.port()
+        let push = try await ChildProcess.run(
+            "p2mpsend", ["push", "f.bin", "127.0.3.41:\(port)", "127.0.3.42:\(port)", "--give-up", "1"], in: directory)
+        #expect(push.status == 3)
+        #expect(push.stderr.filter { $0.contains("no answer") && $0.contains("(offer)") }.count == 2, "\(push.stderr)")
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
