@@ -51,14 +51,10 @@ public final class AtomicFileWriter {
 
     /// Writes `bytes` at `offset` (for files received out of order).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(FileSystemError) {
-        var done = 0
-        while done < bytes.count {
-            let count = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError("cannot write", path: temporaryPath)
-            }
-            done += count
+        do throws(SpoolError) {
+            try FileIO.writeAll(descriptor, bytes, at: offset, path: temporaryPath)
+        } catch {
+            throw error.fileSystemError
         }
         bytesWritten += UInt64(bytes.count)
     }

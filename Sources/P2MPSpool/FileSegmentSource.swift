@@ -51,15 +51,7 @@ public final class FileSegmentSource: SegmentSource, Sendable {
     }
 
     public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError("cannot read", path: path)
-            }
-            guard count > 0 else { throw FileSystemError("file shrank while sending", path: path, code: EIO) }
-            done += count
-        }
+        // A file that ends early shrank while sending: an error, never short segments.
+        try FileIO.readAll(descriptor, into: buffer, at: offset, path: path)
     }
 }
