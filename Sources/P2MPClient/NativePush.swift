@@ -192,7 +192,6 @@ final class NativePushApplication: DatagramApplication {
                 status: status, elapsed: (finishedAt[index] ?? now).duration(since: startedAt),
                 transmissions: statistics.transmissions, retransmissions: statistics.retransmissions,
                 timeouts: statistics.timeouts, smoothedRTT: statistics.smoothedRTT)
-            receiver.bytesSent = UInt64(statistics.transmissions) * segmentSize
             receiver.resumedBytes = resumedBytes
             receiver.alreadyHeld = sender.outcome(of: index) == .committed(alreadyHeld: true)
             receiver.wasReached = statistics.transmissions > 0 || {

@@ -69,8 +69,6 @@ public struct ReceiverReport: Sendable {
     public var retransmissions: Int
     public var timeouts: Int
     public var smoothedRTT: Duration?
-    /// Payload bytes sent to this receiver, retransmissions included.
-    public var bytesSent: UInt64 = 0
     /// Bytes the receiver already held and did not need again (resume).
     public var resumedBytes: UInt64 = 0
     /// The receiver held this exact content already; nothing was sent.

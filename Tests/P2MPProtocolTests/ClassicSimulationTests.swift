@@ -6,7 +6,7 @@ import Testing
 /// Seeded end-to-end runs of the classic protocol over a faulty in-memory network.
 ///
 /// A failure prints the seed and the scenario. Replay one seed alone with
-/// `P2MP_SIM_SEED=<seed> swift test --filter ClassicSimulationTests/replay`.
+/// `P2MP_SIM_SEED=<seed> [P2MP_TRACE=1] swift test --filter ClassicSimulationTests/replay`.
 @Suite("Classic protocol simulation")
 struct ClassicSimulationTests {
     static let scenarioCount: UInt64 = 2_000
@@ -67,7 +67,8 @@ struct ClassicSimulationTests {
     func replay() throws {
         guard let text = ProcessInfo.processInfo.environment["P2MP_SIM_SEED"] else { return }
         let seed = try #require(UInt64(text), "P2MP_SIM_SEED must be an unsigned integer")
-        let result = ClassicSimulation.run(ClassicScenario(seed: seed))
+        let trace = ProcessInfo.processInfo.environment["P2MP_TRACE"] != nil
+        let result = ClassicSimulation.run(ClassicScenario(seed: seed), trace: trace ? { print($0) } : nil)
         print("\(result.scenario)\n  events \(result.events), virtual time \(result.elapsed), timeouts \(result.timeouts)")
         #expect(result.violations.isEmpty, "\(result.violations)")
     }
