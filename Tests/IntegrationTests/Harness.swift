@@ -80,6 +80,12 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// A child still running when its handle goes (a test failed or threw before waiting
+    /// for it) is killed, so no daemon outlives the test that started it.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Waits up to `timeout` seconds; a process still running then is killed and nil returned.
     func wait(timeout: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
