@@ -33,11 +33,7 @@ SPOOL=/var/lib/p2mp/spool
 UNIT=p2mpd.service
 passed=0 failed=0
 
-pass() { echo "PASS  $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL  $*"; failed=$((failed + 1)); }
-info() { echo "INFO  $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-summary() { echo "$passed passed, $failed failed"; }
+source "$(dirname "${BASH_SOURCE[0]}")/sdns-test-lib.sh"  # pass, fail, check, summary, x, prop, …
 
 # --- preconditions: skip only without root or namespaces --------------------------
 if [[ $(id -u) != 0 ]]; then echo "skipped: not root"; exit 0; fi
@@ -62,12 +58,6 @@ ART=${ARTIFACTS:-/tmp/p2mp-deb-test}/$N
 mkdir -p "$ART"
 
 # --- helpers ---------------------------------------------------------------------
-x() { timeout "${XT:-30}" "$SDNS" exec "$N" "$@"; }            # run inside the instance
-prop() { x systemctl show -P "$1" "${2:-$UNIT}" 2>/dev/null; }
-within() { local t=$1; shift; local end=$(( $(date +%s%N) + t * 1000000000 ))
-  until "$@"; do (( $(date +%s%N) > end )) && return 1; sleep 0.2; done; }
-prop_is() { [[ $(prop "$1" "${3:-$UNIT}") == "$2" ]]; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b-a)/1e9}'; }
 tailed() { sed 's/^/      | /' "$1" | tail -n "${2:-8}"; }
 dstatus() { x dpkg-query -W -f='${db:Status-Abbrev}' p2mp 2>/dev/null | tr -d ' '; }
 # the host state the test must leave alone

@@ -28,10 +28,7 @@ SPOOL=/var/lib/p2mp/spool
 UNIT=p2mpd.service
 passed=0 failed=0
 
-pass() { echo "PASS  $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL  $*"; failed=$((failed + 1)); }
-info() { echo "INFO  $*"; }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/sdns-test-lib.sh"  # pass, fail, check, summary, x, prop, …
 
 # --- preconditions: skip only without root or namespaces --------------------------
 if [[ $(id -u) != 0 ]]; then echo "skipped: not root"; exit 0; fi
@@ -40,7 +37,6 @@ if ! err=$(timeout 10 unshare --pid --fork --mount --uts --ipc --net --cgroup \
   echo "skipped: cannot create namespaces: ${err:-unshare failed}"; exit 0
 fi
 
-summary() { echo "$passed passed, $failed failed"; }
 abort() { fail "$*"; exit 1; }   # the EXIT trap cleans up and prints the summary
 
 if [[ -z ${BIN:-} ]]; then
@@ -57,13 +53,7 @@ ART=${ARTIFACTS:-/tmp/p2mp-systemd-test}/$N
 mkdir -p "$ART"
 
 # --- helpers ---------------------------------------------------------------------
-x() { timeout "${XT:-30}" "$SDNS" exec "$N" "$@"; }            # run inside the instance
-prop() { x systemctl show -P "$1" "${2:-$UNIT}" 2>/dev/null; }
-within() { local t=$1; shift; local end=$(( $(date +%s%N) + t * 1000000000 ))
-  until "$@"; do (( $(date +%s%N) > end )) && return 1; sleep 0.2; done; }
-prop_is() { [[ $(prop "$1" "${3:-$UNIT}") == "$2" ]]; }
 now_us() { echo $(( $(date +%s%N) / 1000 )); }                  # same clock as the instance
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b-a)/1e9}'; }
 put() { # put DST CONTENT: write a file inside the instance
   printf '%s\n' "$2" | x sh -c 'mkdir -p "$(dirname "$1")" && cat > "$1"' sh "$1"; }
 # jcount SINCE_US PYTHON_CONDITION [journalctl args...]: number of p2mpd journal entries
