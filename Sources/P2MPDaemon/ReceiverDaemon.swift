@@ -195,9 +195,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             case .query(let requestID, let peer, let query):
                 let (response, line) = fleetQueries.answer(
                     query, requestID: requestID, from: peer, configuration: configuration, spool: spool, now: now)
-                var bytes: [UInt8] = []
-                NativeDatagram(transferID: requestID, packet: response).encode(into: &bytes)
-                io.send(bytes, to: peer)
+                send(response, id: requestID, to: peer, io)
                 if let line {
                     let file: String
                     switch query {
