@@ -11,8 +11,8 @@ enum Admission {
     case alreadyHeld
     case refuse(NativeRejection)
 
-    /// Checks, in order: the sender's network, the name, the size, free space, and what
-    /// the spool already holds under the name.
+    /// Checks, in order: the sender's network, the name, the size, free space (less what a
+    /// partial of the same content already holds), and what the spool holds under the name.
     static func decide(
         offer: NativeOffer, from peer: SocketAddress, configuration: DaemonConfiguration, spool: Spool
     ) -> Admission {
@@ -32,7 +32,9 @@ enum Admission {
                     text: "\(offer.fileSize) bytes is larger than the limit of \(configuration.maxFileSize.bytes) bytes"))
         }
         let free = spool.freeBytes()
-        let needed = offer.fileSize + configuration.minFreeSpace.bytes
+        // A resumed push's partial already holds its space.
+        let reserved = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize).map { spool.reservedBytes(for: $0) } ?? 0
+        let needed = (offer.fileSize - reserved) + configuration.minFreeSpace.bytes
         if free < needed {
             return .refuse(
                 NativeRejection(

@@ -62,6 +62,16 @@ public final class Spool {
         return UInt64(status.f_bavail).multipliedReportingOverflow(by: UInt64(status.f_frsize)).partialValue
     }
 
+    /// Bytes the partial of `content` already occupies on disk (it was preallocated), so a
+    /// resumed push needs only the rest; 0 when there is none.
+    public func reservedBytes(for content: ContentKey) -> UInt64 {
+        var status = stat()
+        guard fstatat(partialDirectory.descriptor, content.hexKey + ".data", &status, AT_SYMLINK_NOFOLLOW) == 0,
+            status.st_mode & S_IFMT == S_IFREG
+        else { return 0 }
+        return min(UInt64(max(0, status.st_blocks)) * 512, content.size)
+    }
+
     // MARK: committed files
 
     /// The size and SHA-256 of what is committed under `name`, nil when nothing is. The

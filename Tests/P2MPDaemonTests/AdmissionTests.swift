@@ -54,6 +54,24 @@ struct AdmissionTests {
         }
     }
 
+    @Test("a resumed push is not refused for space its own partial already holds")
+    func resumeOnAFullDisk() throws {
+        try withSpool { spool, _ in
+            let size: UInt64 = 64 << 20
+            let resumed = offer(size: size, digest: 9)
+            let key = try #require(ContentKey(sha256: resumed.sha256.bytes, size: size))
+            _ = try spool.openPartial(for: key)  // preallocates the whole file; it stays on disk
+            // Leave half the file's size of headroom: a new file of this size would not fit.
+            var configuration = DaemonConfiguration.defaults
+            configuration.minFreeSpace = ByteSize(bytes: spool.freeBytes() - size / 2)
+            #expect(reason(Admission.decide(offer: offer(size: size, digest: 8), from: peer, configuration: configuration, spool: spool)) == .noSpace)
+            guard case .receive = Admission.decide(offer: resumed, from: peer, configuration: configuration, spool: spool) else {
+                Issue.record("the resumed push was refused although its space is reserved")
+                return
+            }
+        }
+    }
+
     @Test("an existing name: same content is already held; different content follows the conflict policy")
     func conflicts() throws {
         try withSpool { spool, root in
