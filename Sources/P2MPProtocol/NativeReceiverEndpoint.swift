@@ -88,6 +88,15 @@ where Random: Sendable {
         var phase: Phase
         var lastHeard: Instant
         var acknowledgementPending = false
+
+        /// Moves the window of a receiving session out, leaving a placeholder phase until
+        /// the caller puts it back. A copy left behind in `phase` would make every DATA
+        /// datagram copy the window's bitmap when the window changes.
+        mutating func takeReceivingWindow() -> NativeReceiveWindow? {
+            guard case .receiving(let window) = phase else { return nil }
+            phase = .finished(NativeCompletion(status: .committed, sha256: .zero))
+            return window
+        }
     }
 
     private struct Check: Comparable, Sendable {
@@ -314,63 +323,57 @@ where Random: Sendable {
     private mutating func handleData(
         _ data: NativeDataSegment, id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]
     ) {
-        guard var session = sessions[id] else {
+        // The session is updated in place through its index (no structural change to the
+        // table happens here), so the window's bitmap is never shared while it changes.
+        guard let index = sessions.index(forKey: id) else {
             replyUnknown(id: id, peer: peer, now: now, into: &outputs)
             return
         }
-        session.lastHeard = now
-        switch session.phase {
-        case .admitting:
-            sessions[id] = session
-        case .finished(let completion):
-            sessions[id] = session
-            send(.complete(completion), id: id, to: peer, into: &outputs)
-        case .finalizing:
-            markAcknowledgementPending(id, &session)
-            sessions[id] = session
-        case .receiving(var window):
-            if loss.shouldDiscard() {
-                statistics.discarded += 1
-                sessions[id] = session
-                outputs.append(.discarded(transferID: id, peer: peer, segment: data.segment))
-                return
+        sessions.values[index].lastHeard = now
+        guard var window = sessions.values[index].takeReceivingWindow() else {
+            switch sessions.values[index].phase {
+            case .finished(let completion):
+                send(.complete(completion), id: id, to: peer, into: &outputs)
+            case .finalizing:
+                markAcknowledgementPending(at: index, id: id)
+            case .admitting, .receiving:
+                break
             }
-            let verdict = window.receive(segment: data.segment, length: data.payload.count, timestamp: data.timestamp)
-            switch verdict {
-            case .store(let offset):
-                outputs.append(.store(transferID: id, offset: offset, payload: data.payload))
-            case .duplicate:
-                statistics.duplicates += 1
-                outputs.append(.duplicate(transferID: id, segment: data.segment))
-            case .outsideWindow, .wrongLength:
-                statistics.malformed += 1
-            }
-            markAcknowledgementPending(id, &session)
-            if window.isComplete {
-                session.phase = .finalizing(window)
-                sessions[id] = session
-                outputs.append(.finalize(transferID: id))
-            } else {
-                session.phase = .receiving(window)
-                sessions[id] = session
-            }
+            return
         }
+        if loss.shouldDiscard() {
+            sessions.values[index].phase = .receiving(window)
+            statistics.discarded += 1
+            outputs.append(.discarded(transferID: id, peer: peer, segment: data.segment))
+            return
+        }
+        switch window.receive(segment: data.segment, length: data.payload.count, timestamp: data.timestamp) {
+        case .store(let offset):
+            outputs.append(.store(transferID: id, offset: offset, payload: data.payload))
+        case .duplicate:
+            statistics.duplicates += 1
+            outputs.append(.duplicate(transferID: id, segment: data.segment))
+        case .outsideWindow, .wrongLength:
+            statistics.malformed += 1
+        }
+        let isComplete = window.isComplete
+        sessions.values[index].phase = isComplete ? .finalizing(window) : .receiving(window)
+        markAcknowledgementPending(at: index, id: id)
+        if isComplete { outputs.append(.finalize(transferID: id)) }
     }
 
     private mutating func handleProbe(id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]) {
-        guard var session = sessions[id] else {
+        guard let index = sessions.index(forKey: id) else {
             replyUnknown(id: id, peer: peer, now: now, into: &outputs)
             return
         }
-        session.lastHeard = now
-        switch session.phase {
+        sessions.values[index].lastHeard = now
+        switch sessions.values[index].phase {
         case .admitting:
-            sessions[id] = session
+            break
         case .receiving, .finalizing:
-            markAcknowledgementPending(id, &session)
-            sessions[id] = session
+            markAcknowledgementPending(at: index, id: id)
         case .finished(let completion):
-            sessions[id] = session
             send(.complete(completion), id: id, to: peer, into: &outputs)
         }
     }
@@ -388,11 +391,10 @@ where Random: Sendable {
         schedule(id, at: now + configuration.linger)
     }
 
-    private mutating func markAcknowledgementPending(_ id: UInt64, _ session: inout Session) {
-        if !session.acknowledgementPending {
-            session.acknowledgementPending = true
-            pendingAcknowledgements.append(id)
-        }
+    private mutating func markAcknowledgementPending(at index: [UInt64: Session].Index, id: UInt64) {
+        guard !sessions.values[index].acknowledgementPending else { return }
+        sessions.values[index].acknowledgementPending = true
+        pendingAcknowledgements.append(id)
     }
 
     private mutating func replyUnknown(id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]) {
