@@ -97,6 +97,7 @@ let package = Package(
             name: "P2MPSystemdTests",
             dependencies: ["P2MPSystemd", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "P2MPTransportTests", dependencies: ["P2MPTransport"]),
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
         .testTarget(name: "P2MPDaemonTests", dependencies: ["P2MPDaemon"]),
         .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient"]),

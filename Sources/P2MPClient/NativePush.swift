@@ -94,23 +94,13 @@ final class NativePushApplication: DatagramApplication {
     func receive(_ datagram: ByteBuffer, from address: SocketAddress, io: DatagramIO<Outcome>) {
         guard let receiver = receiverIndex[address] else { return }
         let now = io.now
-        do {
-            try datagram.withUnsafeReadableBytes { try sender.receive($0, from: receiver, now: now, into: &outputs) }
-        } catch {
-            io.fail(error)
-            return
-        }
+        datagram.withUnsafeReadableBytes { sender.receive($0, from: receiver, now: now, into: &outputs) }
         carryOut(io, now: now)
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
         let now = io.now
-        do {
-            try sender.handleTimer(now: now, into: &outputs)
-        } catch {
-            io.fail(error)
-            return
-        }
+        sender.handleTimer(now: now, into: &outputs)
         carryOut(io, now: now)
     }
 
@@ -119,6 +109,16 @@ final class NativePushApplication: DatagramApplication {
             switch output {
             case .send(let receiver, let bytes):
                 io.send(bytes, to: options.targets[receiver].address)
+            case .sendData(let transmission):
+                do {
+                    try io.sendDatagram(
+                        size: sender.datagramSize(of: transmission), to: options.targets[transmission.receiver].address
+                    ) { try sender.writeData(transmission, to: $0) }
+                } catch {
+                    io.fail(error)
+                    outputs.removeAll()
+                    return
+                }
             case .accepted(let receiver, let resumeFrom):
                 resumedFrom[receiver] = resumeFrom
             case .finished(let receiver, _):

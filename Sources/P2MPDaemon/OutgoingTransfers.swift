@@ -55,7 +55,7 @@ struct OutgoingTransfers {
         send: (SocketAddress, [UInt8]) -> Void
     ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
         guard var transfer = transfers[transferID], transfer.peer == peer else { return nil }
-        try? transfer.sender.receive(bytes, from: 0, now: now, into: &outputs)
+        transfer.sender.receive(bytes, from: 0, now: now, into: &outputs)
         transfers[transferID] = transfer
         return carryOut(transferID, send: send)
     }
@@ -67,7 +67,7 @@ struct OutgoingTransfers {
         var ended: [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] = []
         for id in Array(transfers.keys) {
             guard var transfer = transfers[id], let due = transfer.sender.nextDeadline(), due <= now else { continue }
-            try? transfer.sender.handleTimer(now: now, into: &outputs)
+            transfer.sender.handleTimer(now: now, into: &outputs)
             transfers[id] = transfer
             if let end = carryOut(id, send: send) { ended.append(end) }
         }
@@ -89,9 +89,18 @@ struct OutgoingTransfers {
     private mutating func carryOut(
         _ id: UInt64, send: (SocketAddress, [UInt8]) -> Void
     ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
-        guard let transfer = transfers[id] else { return nil }
+        guard var transfer = transfers[id] else { return nil }
         for output in outputs {
-            if case .send(_, let bytes) = output { send(transfer.peer, bytes) }
+            switch output {
+            case .send(_, let bytes):
+                send(transfer.peer, bytes)
+            case .sendData(let transmission):
+                // A file that shrank or vanished while served yields no datagram; the
+                // requester stops hearing from us and reports it.
+                if let bytes = try? transfer.sender.dataDatagram(transmission) { send(transfer.peer, bytes) }
+            case .accepted, .timedOut, .lossDetected, .finished:
+                break
+            }
         }
         outputs.removeAll(keepingCapacity: true)
         transfers[id] = nil

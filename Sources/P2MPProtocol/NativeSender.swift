@@ -56,8 +56,19 @@ public struct NativeSender<Source: SegmentSource> {
         case noAnswer(phase: String, after: Duration)
     }
 
+    /// One DATA datagram to send, encoded by the caller with `writeData(_:to:)` straight
+    /// into its socket buffer (so a burst of them can leave in one system call).
+    public struct DataTransmission: Sendable, Equatable {
+        public var receiver: Int
+        public var transferID: UInt64
+        public var segment: UInt64
+        public var timestamp: UInt32
+    }
+
     public enum Output: Sendable {
+        /// A control datagram (OFFER, PROBE), encoded.
         case send(receiver: Int, bytes: [UInt8])
+        case sendData(DataTransmission)
         case accepted(receiver: Int, resumeFrom: UInt64)
         case timedOut(receiver: Int, segment: UInt64)
         case lossDetected(receiver: Int, count: Int)
@@ -132,7 +143,7 @@ public struct NativeSender<Source: SegmentSource> {
 
     public mutating func receive(
         _ bytes: UnsafeRawBufferPointer, from receiver: Int, now: Instant, into outputs: inout [Output]
-    ) throws {
+    ) {
         guard phases.indices.contains(receiver), let datagram = try? NativeDatagram.decode(bytes),
             datagram.transferID == transferIDs[receiver]
         else {
@@ -180,12 +191,12 @@ public struct NativeSender<Source: SegmentSource> {
         default:
             return  // Duplicates and packets that no longer matter.
         }
-        try translateActions(now: now, into: &outputs)
+        translateActions(now: now, into: &outputs)
     }
 
-    public mutating func handleTimer(now: Instant, into outputs: inout [Output]) throws {
+    public mutating func handleTimer(now: Instant, into outputs: inout [Output]) {
         engine.handleTimer(now: now, into: &actions)
-        try translateActions(now: now, into: &outputs)
+        translateActions(now: now, into: &outputs)
         while let receiver = control.popDue(now: now) {
             switch phases[receiver] {
             case .offering(let since, var estimator):
@@ -237,14 +248,18 @@ public struct NativeSender<Source: SegmentSource> {
         outputs.append(.finished(receiver: receiver, outcome))
     }
 
-    private mutating func translateActions(now: Instant, into outputs: inout [Output]) throws {
+    private mutating func translateActions(now: Instant, into outputs: inout [Output]) {
         var index = 0
         while index < actions.count {
             let action = actions[index]
             index += 1
             switch action {
             case .transmit(let receiver, let segment, _):
-                outputs.append(.send(receiver: receiver, bytes: try dataPacket(segment, for: receiver, now: now)))
+                outputs.append(
+                    .sendData(
+                        DataTransmission(
+                            receiver: receiver, transferID: transferIDs[receiver], segment: segment,
+                            timestamp: Self.timestamp(now))))
             case .timedOut(let receiver, let segment):
                 outputs.append(.timedOut(receiver: receiver, segment: segment))
             case .lossDetected(let receiver, let count):
@@ -263,23 +278,38 @@ public struct NativeSender<Source: SegmentSource> {
         actions.removeAll(keepingCapacity: true)
     }
 
-    private mutating func dataPacket(_ segment: UInt64, for receiver: Int, now: Instant) throws -> [UInt8] {
-        let offset = segment * UInt64(configuration.segmentSize)
-        let length = Int(min(UInt64(configuration.segmentSize), fileSize - offset))
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(NativeDatagram.dataHeaderSize + length + NativeDatagram.checksumSize)
-        let id = transferIDs[receiver]
-        let timestamp = Self.timestamp(now)
-        if length == 0 {
-            NativeDatagram.encodeData(
-                transferID: id, segment: segment, timestamp: timestamp, payload: UnsafeRawBufferPointer(start: nil, count: 0),
-                into: &bytes)
-            return bytes
+    /// The size of `transmission`'s datagram.
+    public func datagramSize(of transmission: DataTransmission) -> Int {
+        NativeDatagram.dataDatagramSize(payload: payloadLength(of: transmission.segment))
+    }
+
+    /// Writes `transmission`'s DATA datagram at the start of `destination` (at least
+    /// `datagramSize(of:)` bytes) and returns its size. Reads the file through a small block
+    /// cache, so a burst to many receivers reads each byte once.
+    public mutating func writeData(
+        _ transmission: DataTransmission, to destination: UnsafeMutableRawBufferPointer
+    ) throws -> Int {
+        let length = payloadLength(of: transmission.segment)
+        let write = { (payload: UnsafeRawBufferPointer) in
+            NativeDatagram.writeData(
+                transferID: transmission.transferID, segment: transmission.segment,
+                timestamp: transmission.timestamp, payload: payload, to: destination)
         }
-        try blockCache.withBytes(at: offset, length: length, from: source) { payload in
-            NativeDatagram.encodeData(transferID: id, segment: segment, timestamp: timestamp, payload: payload, into: &bytes)
-        }
+        guard length > 0 else { return write(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return try blockCache.withBytes(
+            at: transmission.segment * UInt64(configuration.segmentSize), length: length, from: source, write)
+    }
+
+    /// `transmission`'s DATA datagram as a new array (for simulations and tests).
+    public mutating func dataDatagram(_ transmission: DataTransmission) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: datagramSize(of: transmission))
+        _ = try bytes.withUnsafeMutableBytes { try writeData(transmission, to: $0) }
         return bytes
+    }
+
+    private func payloadLength(of segment: UInt64) -> Int {
+        let offset = segment * UInt64(configuration.segmentSize)
+        return Int(min(UInt64(configuration.segmentSize), fileSize - min(offset, fileSize)))
     }
 
     private func encode(_ packet: NativePacket, for receiver: Int) -> [UInt8] {

@@ -98,6 +98,12 @@ public enum NativeSimulation {
                 switch output {
                 case .send(let receiver, let bytes):
                     network.send(bytes, from: senderNode, to: receiver, now: now, conditions: conditions(for: receiver))
+                case .sendData(let transmission):
+                    // An in-memory source cannot fail to read.
+                    let bytes = try! sender.dataDatagram(transmission)
+                    network.send(
+                        bytes, from: senderNode, to: transmission.receiver, now: now,
+                        conditions: conditions(for: transmission.receiver))
                 case .timedOut: timeouts += 1
                 case .lossDetected(_, let count): losses += count
                 case .accepted, .finished: break
@@ -159,7 +165,7 @@ public enum NativeSimulation {
             } else if let delivery = network.nextDeliveryTime, delivery == now, let datagram = network.popDelivery() {
                 if datagram.to == senderNode {
                     datagram.bytes.withUnsafeBytes { bytes in
-                        try! sender.receive(bytes, from: datagram.from, now: now, into: &senderOutputs)
+                        sender.receive(bytes, from: datagram.from, now: now, into: &senderOutputs)
                     }
                     dispatchSender()
                 } else {
@@ -171,7 +177,7 @@ public enum NativeSimulation {
                     dispatchEndpoint(index, datagram: datagram.bytes)
                 }
             } else {
-                try! sender.handleTimer(now: now, into: &senderOutputs)
+                sender.handleTimer(now: now, into: &senderOutputs)
                 dispatchSender()
                 for index in endpoints.indices {
                     if let due = endpoints[index].nextDeadline, due <= now {

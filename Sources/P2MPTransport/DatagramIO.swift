@@ -11,6 +11,12 @@ public final class DatagramIO<Outcome: Sendable> {
     private var scheduledDeadline: Instant?
     private var needsFlush: [Bool]
     private var isFinished = false
+    private var batch: SegmentBatch?
+    /// Cleared for good when the kernel refuses a segmented send (a segment larger than
+    /// the route's MTU, say); datagrams then leave one by one.
+    var segmentsInOneSend = System.supportsUDPSegmentationOffload
+    /// Sends that carried several datagrams (for tests).
+    private(set) var segmentedSends = 0
     var onTimer: (() -> Void)?
 
     init(loop: any EventLoop, channels: [any Channel], promise: EventLoopPromise<Outcome>) {
@@ -37,8 +43,59 @@ public final class DatagramIO<Outcome: Sendable> {
     }
 
     public func send(_ buffer: ByteBuffer, to address: SocketAddress) {
+        closeBatch()
+        write(buffer, to: address, segmentSize: nil)
+    }
+
+    /// Queues one datagram of `size` bytes for `address`, written in place by `write` (which
+    /// returns the bytes it wrote, at most `size`). Consecutive datagrams of one size for one
+    /// address share one buffer and leave in one UDP GSO send, which the kernel cuts into
+    /// datagrams again, where the system supports it: one system call and one trip through
+    /// the stack for up to 64 datagrams.
+    public func sendDatagram(
+        size: Int, to address: SocketAddress, write: (UnsafeMutableRawBufferPointer) throws -> Int
+    ) rethrows {
+        guard !isFinished else { return }
+        if let open = batch, !open.accepts(size: size, for: address) { closeBatch() }
+        if batch == nil {
+            batch = SegmentBatch(
+                address: address, segmentSize: size,
+                buffer: allocator.buffer(capacity: SegmentBatch.capacity(forSegmentSize: size)))
+        }
+        try batch!.append(size: size, write)
+    }
+
+    /// Hands the open batch to its channel.
+    private func closeBatch() {
+        guard let closed = batch else { return }
+        batch = nil
+        if closed.count == 1 {
+            write(closed.buffer, to: closed.address, segmentSize: nil)
+        } else if segmentsInOneSend {
+            segmentedSends += 1
+            write(closed.buffer, to: closed.address, segmentSize: closed.segmentSize)
+        } else {
+            var buffer = closed.buffer
+            while buffer.readableBytes > 0, let datagram = buffer.readSlice(length: min(closed.segmentSize, buffer.readableBytes)) {
+                write(datagram, to: closed.address, segmentSize: nil)
+            }
+        }
+    }
+
+    private func write(_ buffer: ByteBuffer, to address: SocketAddress, segmentSize: Int?) {
         guard !isFinished, let index = channelIndex(for: address) else { return }
-        channels[index].write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+        guard let segmentSize else {
+            channels[index].write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+            needsFlush[index] = true
+            return
+        }
+        let metadata = AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: segmentSize)
+        let written = loop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenFailure { [weak self] _ in
+            // These datagrams are lost (retransmission recovers them); later ones go singly.
+            self?.segmentsInOneSend = false
+        }
+        channels[index].write(AddressedEnvelope(remoteAddress: address, data: buffer, metadata: metadata), promise: written)
         needsFlush[index] = true
     }
 
@@ -78,6 +135,7 @@ public final class DatagramIO<Outcome: Sendable> {
     }
 
     func flush() {
+        closeBatch()
         for index in channels.indices where needsFlush[index] {
             needsFlush[index] = false
             channels[index].flush()

@@ -73,7 +73,10 @@ public enum DatagramRunner {
             for channel in channels { try? await channel.close() }
             throw error
         }
-        for channel in channels { await enlargeBuffers(of: channel) }
+        for channel in channels {
+            await enlargeBuffers(of: channel)
+            await enableReceiveOffload(on: channel)
+        }
         let bound = channels
         return try await loop.flatSubmit { () -> EventLoopFuture<Application.Outcome> in
             let promise = loop.makePromise(of: Application.Outcome.self)
@@ -125,6 +128,21 @@ extension DatagramRunner {
     }
 }
 
+extension DatagramRunner {
+    /// Lets the kernel hand over a burst of equal-sized datagrams from one sender (a UDP GSO
+    /// send, or datagrams a NIC coalesced) in one read, with their size beside it; the
+    /// handler cuts them apart again. Where the system lacks it, datagrams come singly.
+    static func enableReceiveOffload(on channel: any Channel) async {
+        guard System.supportsUDPReceiveOffload else { return }
+        do {
+            try await channel.setOption(.datagramReceiveOffload, value: true).get()
+            try await channel.setOption(.datagramReceiveSegmentSize, value: true).get()
+        } catch {
+            try? await channel.setOption(.datagramReceiveOffload, value: false).get()
+        }
+    }
+}
+
 /// Hands datagrams from one socket to the application and flushes its replies in batches.
 final class DatagramHandler<Application: DatagramApplication>: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
@@ -139,7 +157,17 @@ final class DatagramHandler<Application: DatagramApplication>: ChannelInboundHan
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        application.receive(envelope.data, from: envelope.remoteAddress, io: io)
+        guard let segmentSize = envelope.metadata?.segmentSize, segmentSize > 0,
+            envelope.data.readableBytes > segmentSize
+        else {
+            application.receive(envelope.data, from: envelope.remoteAddress, io: io)
+            return
+        }
+        // Coalesced datagrams: every one is `segmentSize` bytes but the last.
+        var coalesced = envelope.data
+        while let datagram = coalesced.readSlice(length: min(segmentSize, coalesced.readableBytes)), datagram.readableBytes > 0 {
+            application.receive(datagram, from: envelope.remoteAddress, io: io)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
