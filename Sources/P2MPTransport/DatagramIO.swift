@@ -17,6 +17,9 @@ public final class DatagramIO<Outcome: Sendable> {
     var segmentsInOneSend = System.supportsUDPSegmentationOffload
     /// Sends that carried several datagrams (for tests).
     private(set) var segmentedSends = 0
+    /// Per destination, the largest datagram that leaves unfragmented: the kernel refuses a
+    /// segmented send whose segments would need fragmenting, so larger ones go singly.
+    private var largestUnfragmented: [SocketAddress: Int] = [:]
     var onTimer: (() -> Void)?
 
     init(loop: any EventLoop, channels: [any Channel], promise: EventLoopPromise<Outcome>) {
@@ -71,7 +74,7 @@ public final class DatagramIO<Outcome: Sendable> {
         batch = nil
         if closed.count == 1 {
             write(closed.buffer, to: closed.address, segmentSize: nil)
-        } else if segmentsInOneSend {
+        } else if segmentsInOneSend, closed.segmentSize <= largestUnfragmentedDatagram(toward: closed.address) {
             segmentedSends += 1
             write(closed.buffer, to: closed.address, segmentSize: closed.segmentSize)
         } else {
@@ -80,6 +83,13 @@ public final class DatagramIO<Outcome: Sendable> {
                 write(datagram, to: closed.address, segmentSize: nil)
             }
         }
+    }
+
+    private func largestUnfragmentedDatagram(toward address: SocketAddress) -> Int {
+        if let known = largestUnfragmented[address] { return known }
+        let largest = PathMTU.largestDatagram(toward: address) ?? 0
+        largestUnfragmented[address] = largest
+        return largest
     }
 
     private func write(_ buffer: ByteBuffer, to address: SocketAddress, segmentSize: Int?) {

@@ -45,8 +45,12 @@ struct Push: AsyncParsableCommand {
         help: ArgumentHelp("Cap on the total send rate, bits per second with K, M or G (200M = 200 Mbit/s).", valueName: "rate"))
     var rate: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Payload bytes per datagram (1-65000).", valueName: "bytes"))
-    var segmentSize = 1_400
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Payload bytes per datagram, 1-65000 (default: 1400, or up to 8944 on routes with a larger MTU).",
+            valueName: "bytes"))
+    var segmentSize: Int?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Most segments in flight per receiver.", valueName: "segments"))
     var window = 4_096
@@ -81,7 +85,7 @@ struct Push: AsyncParsableCommand {
 
     private func pushOptions() throws -> NativePush.Options {
         guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET after FILE, or --fleet") }
-        guard (1...NativeDatagram.maximumPayload).contains(segmentSize) else {
+        if let segmentSize, !(1...NativeDatagram.maximumPayload).contains(segmentSize) {
             throw UsageError("--segment-size '\(segmentSize)' is out of range (expected 1-\(NativeDatagram.maximumPayload))")
         }
         guard (1...65_536).contains(window) else {
@@ -110,7 +114,8 @@ struct Push: AsyncParsableCommand {
         }
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: port)
         var options = NativePush.Options(
-            targets: resolved, source: source, name: name, segmentSize: segmentSize, window: window,
+            targets: resolved, source: source, name: name,
+            segmentSize: segmentSize ?? NativePush.automaticSegmentSize(toward: resolved.map(\.address)), window: window,
             rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
         options.showsProgress = !quiet && !json
         return options

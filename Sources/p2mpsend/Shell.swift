@@ -81,7 +81,8 @@ struct Shell: AsyncParsableCommand {
         }
         let spoolName = name ?? String(file.split(separator: "/").last ?? Substring(file))
         let options = NativePush.Options(
-            targets: [target], source: source, name: spoolName, segmentSize: 1_400, window: 4_096, rateLimit: nil,
+            targets: [target], source: source, name: spoolName,
+            segmentSize: NativePush.automaticSegmentSize(toward: [target.address]), window: 4_096, rateLimit: nil,
             giveUpAfter: .seconds(30), replaceExisting: false)
         guard let report = try? await NativePush.run(options), let receiver = report.receivers.first else {
             CommandRunner.printError("put \(file): the push could not run")

@@ -1,0 +1,23 @@
+import NIOCore
+import P2MPClient
+import P2MPTransport
+import Testing
+
+@Suite("Automatic segment size")
+struct SegmentSizeTests {
+    @Test("loopback (MTU above 1,500) gets a jumbo frame's payload: 9,000 - 28 IP/UDP - 28 DATA header and CRC")
+    func loopback() throws {
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 7735)
+        guard let mtu = PathMTU.toward(address), mtu > 1_500 else {
+            // Not Linux, or a loopback MTU shrunk by hand: the standard size applies.
+            #expect(NativePush.automaticSegmentSize(toward: [address]) == NativePush.standardSegmentSize)
+            return
+        }
+        #expect(NativePush.automaticSegmentSize(toward: [address]) == 8_944)
+    }
+
+    @Test("with no route to ask about, the standard 1,400 bytes")
+    func standard() {
+        #expect(NativePush.automaticSegmentSize(toward: []) == 1_400)
+    }
+}
