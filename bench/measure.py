@@ -61,29 +61,37 @@ def main():
                 r["per"] = r["size"] / r["wall"] / MB
             rows.append(r)
 
-    uftp = {r["n"]: r["good"] for r in rows
-            if r["tool"] == "uftp" and r["status"] == "ok" and r["wall"]}
+    def goodputs(tool):
+        return {r["n"]: r["good"] for r in rows if r["tool"] == tool and r["status"] == "ok" and r["wall"]}
+
+    uftp = goodputs("uftp")
+    # Like for like: each p2mp native row against the uftp row with datagrams of about its size.
+    peers = {"p2mp": goodputs("uftp-8800"), "p2mp-1400": uftp}
 
     def fmt(x, spec):
         return "–" if x is None else format(x, spec)
 
     header = ["tool", "rcv", "MiB", "status", "wall s", "goodput MB/s", "per-rcv MB/s",
-              "sender CPU s", "rcv CPU s (sum)", "sender RSS MiB", "max rcv RSS MiB", "vs uftp"]
+              "sender CPU s", "rcv CPU s (sum)", "sender RSS MiB", "max rcv RSS MiB", "vs uftp",
+              "vs uftp, like datagrams"]
     table = []
     for r in rows:
         if r["wall"] is None:
             table.append([r["tool"], str(r["n"]), fmt(r["size"] / MIB, ".0f"), r["status"]]
-                         + ["–"] * 8)
+                         + ["–"] * 9)
             continue
         ok = r["status"] == "ok"
         ratio = r["good"] / uftp[r["n"]] if ok and r["n"] in uftp else None
+        peer = peers.get(r["tool"], {})
+        like = r["good"] / peer[r["n"]] if ok and r["n"] in peer else None
         table.append([r["tool"], str(r["n"]), fmt(r["size"] / MIB, ".0f"),
                       "ok" if ok else r["status"],
                       fmt(r["wall"], ".2f"), fmt(r["good"] if ok else None, ".1f"),
                       fmt(r["per"] if ok else None, ".1f"),
                       fmt(r.get("scpu"), ".2f"), fmt(r.get("rcpu"), ".2f"),
                       fmt(r.get("srss"), ".1f"), fmt(r.get("rrss"), ".1f"),
-                      fmt(ratio, ".2f") + ("×" if ratio is not None else "")])
+                      fmt(ratio, ".2f") + ("×" if ratio is not None else ""),
+                      fmt(like, ".2f") + ("×" if like is not None else "")])
 
     # Terminal table: status may be long, so it goes last-but-notes in a separate list.
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h)

@@ -22,9 +22,9 @@ fgw() { "$@" & wait $!; }
 # without SO_REUSEADDR, so 4 receivers on one host need multicast on lo plus a tiny
 # LD_PRELOAD shim that sets SO_REUSEADDR before bind(). The namespace has nothing but lo:
 # no datagram can leave the machine, and the host's lo is not modified.
-# Args: OUT_DIR FILE PORT SHIM
+# Args: OUT_DIR FILE PORT SHIM BLOCK
 if [ "${1:-}" = "--uftp-multicast-inner" ]; then
-    out=$2 file=$3 port=$4 shim=$5
+    out=$2 file=$3 port=$4 shim=$5 block=$6
     ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo || {
         echo "cannot set up multicast on lo in the namespace" > "$out/reason"; exit 1; }
     tpids=()
@@ -39,7 +39,7 @@ if [ "${1:-}" = "--uftp-multicast-inner" ]; then
     sleep 0.5
     start=$(date +%s.%N)
     fgw /usr/bin/time -o "$out/send.time" -f "$fmt" timeout "$tmo" uftp -I lo -M 230.4.4.1 -P 230.5.5.1 \
-        -p "$port" -R -1 -b 1300 -H 0x00000001,0x00000002,0x00000003,0x00000004 "$file" > "$out/send.log" 2>&1
+        -p "$port" -R -1 -b "$block" -H 0x00000001,0x00000002,0x00000003,0x00000004 "$file" > "$out/send.log" 2>&1
     rc=$?
     end=$(date +%s.%N)
     echo "$start $end $rc" > "$out/wall"
@@ -56,7 +56,7 @@ if [ "$quick" = 1 ]; then size_mib=${BENCH_SIZE_MIB:-64}; else size_mib=${BENCH_
 saw_mib=${BENCH_SAW_MIB:-64}
 [ "$saw_mib" -gt "$size_mib" ] && saw_mib=$size_mib
 base_port=${BENCH_PORT:-47000}
-tools=${BENCH_TOOLS:-uftp p2mp saw socat}
+tools=${BENCH_TOOLS:-uftp uftp-8800 p2mp p2mp-1400 saw socat}
 
 say() { echo "== $*" >&2; }
 
@@ -140,10 +140,11 @@ last_line() { [ -s "$1" ] && grep -v '^\s*$' "$1" | tail -n 1 | cut -c1-120 | tr
 prepare() { stop_daemons; rm -rf "$1"; mkdir -p "$1"; sync; }   # sync: no writeback from the last run
 
 # --- uftp --------------------------------------------------------------------------------
+# run_uftp N BLOCK TOOL: uftp with BLOCK-byte data blocks, reported as TOOL.
 run_uftp() {
-    local n=$1 d=$work/uftp$1 file=$work/input.bin
+    local n=$1 block=$2 tool=$3 d=$work/$3-$1 file=$work/input.bin
     prepare "$d"
-    if ! command -v uftp >/dev/null; then na uftp "$n" "$(stat -c %s "$file")" "uftp not installed"; return; fi
+    if ! command -v uftp >/dev/null; then na "$tool" "$n" "$(stat -c %s "$file")" "uftp not installed"; return; fi
     local start end rc note
     if [ "$n" = 1 ]; then
         mkdir -p "$d/r1"
@@ -151,16 +152,16 @@ run_uftp() {
         tpids+=($!)
         sleep 0.5
         start=$(now)
-        fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" uftp -M 127.0.0.1 -p "$port_uftp" -R -1 -b 1300 \
+        fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" uftp -M 127.0.0.1 -p "$port_uftp" -R -1 -b "$block" \
             -H 0x00000001 "$file" > "$d/send.log" 2>&1
         rc=$?; end=$(now)
         sleep 0.2; stop_daemons
         note="unicast"
     else
         if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then
-            na uftp "$n" "$(stat -c %s "$file")" "needs root for unshare -n (multicast on a private lo)"; return; fi
+            na "$tool" "$n" "$(stat -c %s "$file")" "needs root for unshare -n (multicast on a private lo)"; return; fi
         if ! command -v cc >/dev/null; then
-            na uftp "$n" "$(stat -c %s "$file")" "needs cc for the SO_REUSEADDR shim"; return; fi
+            na "$tool" "$n" "$(stat -c %s "$file")" "needs cc for the SO_REUSEADDR shim"; return; fi
         cat > "$d/reuse.c" <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -177,10 +178,10 @@ int bind(int fd, const struct sockaddr *a, socklen_t l) {
 }
 EOF
         cc -shared -fPIC -O2 -o "$d/reuse.so" "$d/reuse.c" -ldl 2> "$d/cc.log" || {
-            na uftp "$n" "$(stat -c %s "$file")" "shim build failed: $(last_line "$d/cc.log")"; return; }
-        fgw timeout --foreground $((tmo + 30)) unshare -n -- bash "$here/run.sh" --uftp-multicast-inner "$d" "$file" "$port_uftp" "$d/reuse.so"
+            na "$tool" "$n" "$(stat -c %s "$file")" "shim build failed: $(last_line "$d/cc.log")"; return; }
+        fgw timeout --foreground $((tmo + 30)) unshare -n -- bash "$here/run.sh" --uftp-multicast-inner "$d" "$file" "$port_uftp" "$d/reuse.so" "$block"
         if [ ! -s "$d/wall" ]; then
-            na uftp "$n" "$(stat -c %s "$file")" "multicast namespace run failed: $(cat "$d/reason" 2>/dev/null)"; return; fi
+            na "$tool" "$n" "$(stat -c %s "$file")" "multicast namespace run failed: $(cat "$d/reason" 2>/dev/null)"; return; fi
         read -r start end rc < "$d/wall"
         note="multicast on lo in a private netns, 4 uftpd share the port (SO_REUSEADDR shim)"
     fi
@@ -190,18 +191,20 @@ EOF
     local status=ok why; why=$(verify "$file" "${copies[@]}")
     [ "$rc" -ne 0 ] && status="FAILED: uftp exited $rc ($(last_line "$d/send.log"))"
     [ -n "$why" ] && [ "$status" = ok ] && status="FAILED: $why"
-    row uftp "$n" "$(stat -c %s "$file")" "$status" "$start" "$end" "$d/send.time" \
-        "$(ls "$d"/recv*.time 2>/dev/null | tr '\n' ' ')" max "$note"
-    say "uftp x$n: $status"
+    row "$tool" "$n" "$(stat -c %s "$file")" "$status" "$start" "$end" "$d/send.time" \
+        "$(ls "$d"/recv*.time 2>/dev/null | tr '\n' ' ')" max "$note; -b $block"
+    say "$tool x$n: $status"
     rm -rf "$d"/r*/
 }
 
 # --- p2mp native (daemon + push) ---------------------------------------------------------
+# run_p2mp N TOOL [SEGMENT]: p2mp native with the default segment size or SEGMENT, as TOOL.
 run_p2mp() {
-    local n=$1 d=$work/p2mp$1 file=$work/input.bin size
+    local n=$1 tool=$2 d=$work/$2-$1 file=$work/input.bin size
+    local segment=(); [ -n "${3:-}" ] && segment=(--segment-size "$3")
     size=$(stat -c %s "$file")
     prepare "$d"
-    if [ ! -x "$BIN/p2mpd" ] || [ ! -x "$BIN/p2mpsend" ]; then na p2mp "$n" "$size" "no p2mpd/p2mpsend in $BIN"; return; fi
+    if [ ! -x "$BIN/p2mpd" ] || [ ! -x "$BIN/p2mpsend" ]; then na "$tool" "$n" "$size" "no p2mpd/p2mpsend in $BIN"; return; fi
     local targets=() i
     for i in $(seq 1 "$n"); do
         mkdir -p "$d/spool$i"
@@ -216,27 +219,29 @@ run_p2mp() {
         for i in $(seq 1 "$n"); do
             if ! kill -0 "${tpids[$((i - 1))]}" 2>/dev/null; then
                 why=$(last_line "$d/recv$i.log"); stop_daemons
-                na p2mp "$n" "$size" "p2mpd --listen exited at start (${why:-no output})"; return
+                na "$tool" "$n" "$size" "p2mpd --listen exited at start (${why:-no output})"; return
             fi
             ss -Hlun "src 127.0.0.$i:$port_native" | grep -q . && up=$((up + 1))
         done
         [ "$up" -eq "$n" ] && break
         if [ "$waited" -ge 50 ]; then
-            stop_daemons; na p2mp "$n" "$size" "p2mpd --listen: not listening on UDP 127.0.0.x:$port_native after 5 s"; return
+            stop_daemons; na "$tool" "$n" "$size" "p2mpd --listen: not listening on UDP 127.0.0.x:$port_native after 5 s"; return
         fi
         sleep 0.1; waited=$((waited + 1))
     done
     local start end rc
     start=$(now)
-    fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" "$BIN/p2mpsend" push "$file" "${targets[@]}" > "$d/send.log" 2>&1
+    fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" "$BIN/p2mpsend" push "$file" "${targets[@]}" "${segment[@]}" > "$d/send.log" 2>&1
     rc=$?; end=$(now)
     stop_daemons
-    if [ "$rc" -ne 0 ]; then na p2mp "$n" "$size" "p2mpsend push exited $rc ($(last_line "$d/send.log"))"; return; fi
+    if [ "$rc" -ne 0 ]; then na "$tool" "$n" "$size" "p2mpsend push exited $rc ($(last_line "$d/send.log"))"; return; fi
     local copies=(); for i in $(seq 1 "$n"); do copies+=("$d/spool$i/input.bin"); done
     local status=ok why; why=$(verify "$file" "${copies[@]}")
     [ -n "$why" ] && status="FAILED: $why"
-    row p2mp "$n" "$size" "$status" "$start" "$end" "$d/send.time" "$(ls "$d"/recv*.time | tr '\n' ' ')" max ""
-    say "p2mp x$n: $status"
+    local note="default segment size (8,944 bytes on loopback)"
+    [ -n "${3:-}" ] && note="--segment-size $3"
+    row "$tool" "$n" "$size" "$status" "$start" "$end" "$d/send.time" "$(ls "$d"/recv*.time | tr '\n' ' ')" max "$note"
+    say "$tool x$n: $status"
     rm -rf "$d"/spool*/
 }
 
@@ -306,7 +311,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in 1 4; do
     for t in $tools; do
         case $t in
-            uftp) run_uftp "$n" ;; p2mp) run_p2mp "$n" ;; saw) run_saw "$n" ;; socat) run_socat "$n" ;;
+            uftp) run_uftp "$n" 1300 uftp ;; uftp-8800) run_uftp "$n" 8800 uftp-8800 ;;
+            p2mp) run_p2mp "$n" p2mp ;; p2mp-1400) run_p2mp "$n" p2mp-1400 1400 ;;
+            saw) run_saw "$n" ;; socat) run_socat "$n" ;;
             *) say "unknown tool $t" ;;
         esac
     done
