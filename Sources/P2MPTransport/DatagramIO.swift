@@ -12,8 +12,8 @@ public final class DatagramIO<Outcome: Sendable> {
     private var needsFlush: [Bool]
     private var isFinished = false
     private var batch: SegmentBatch?
-    /// Cleared for good when the kernel refuses a segmented send (a segment larger than
-    /// the route's MTU, say); datagrams then leave one by one.
+    /// Cleared for good when a segmented send fails (its datagrams are lost and
+    /// retransmitted); datagrams then leave one by one.
     var segmentsInOneSend = System.supportsUDPSegmentationOffload
     /// Sends that carried several datagrams (for tests).
     private(set) var segmentedSends = 0
@@ -79,7 +79,9 @@ public final class DatagramIO<Outcome: Sendable> {
             write(closed.buffer, to: closed.address, segmentSize: closed.segmentSize)
         } else {
             var buffer = closed.buffer
-            while buffer.readableBytes > 0, let datagram = buffer.readSlice(length: min(closed.segmentSize, buffer.readableBytes)) {
+            while buffer.readableBytes > 0,
+                let datagram = buffer.readSlice(length: min(closed.segmentSize, buffer.readableBytes))
+            {
                 write(datagram, to: closed.address, segmentSize: nil)
             }
         }
@@ -99,13 +101,15 @@ public final class DatagramIO<Outcome: Sendable> {
             needsFlush[index] = true
             return
         }
-        let metadata = AddressedEnvelope<ByteBuffer>.Metadata(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: segmentSize)
+        let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
+            ecnState: .transportNotCapable, packetInfo: nil, segmentSize: segmentSize)
         let written = loop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenFailure { [weak self] _ in
             // These datagrams are lost (retransmission recovers them); later ones go singly.
             self?.segmentsInOneSend = false
         }
-        channels[index].write(AddressedEnvelope(remoteAddress: address, data: buffer, metadata: metadata), promise: written)
+        channels[index].write(
+            AddressedEnvelope(remoteAddress: address, data: buffer, metadata: metadata), promise: written)
         needsFlush[index] = true
     }
 

@@ -165,7 +165,9 @@ final class DatagramHandler<Application: DatagramApplication>: ChannelInboundHan
         }
         // Coalesced datagrams: every one is `segmentSize` bytes but the last.
         var coalesced = envelope.data
-        while let datagram = coalesced.readSlice(length: min(segmentSize, coalesced.readableBytes)), datagram.readableBytes > 0 {
+        while coalesced.readableBytes > 0,
+            let datagram = coalesced.readSlice(length: min(segmentSize, coalesced.readableBytes))
+        {
             application.receive(datagram, from: envelope.remoteAddress, io: io)
         }
     }
