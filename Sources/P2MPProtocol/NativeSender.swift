@@ -58,7 +58,7 @@ public struct NativeSender<Source: SegmentSource> {
 
     /// One DATA datagram to send, encoded by the caller with `writeData(_:to:)` straight
     /// into its socket buffer (so a burst of them can leave in one system call).
-    public struct DataTransmission: Sendable, Equatable {
+    public struct DataTransmission: Sendable {
         public var receiver: Int
         public var transferID: UInt64
         public var segment: UInt64

@@ -24,7 +24,7 @@ public struct CRC32C: Sendable {
     }
 
     /// Whether `add` uses the CPU's CRC-32C instruction.
-    public static let hasHardwareInstruction = p2mp_crc32c_hardware_available() != 0
+    static let hasHardwareInstruction = p2mp_crc32c_hardware_available() != 0
 
     /// The portable path: advances the register `state` over `bytes` with the tables.
     static func softwareUpdate(_ state: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
