@@ -63,6 +63,8 @@ let package = Package(
             name: "P2MPDaemon",
             dependencies: [
                 "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

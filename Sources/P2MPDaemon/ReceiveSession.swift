@@ -1,19 +1,18 @@
-import Crypto
 import NIOCore
 import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// What the daemon keeps beside the protocol state for one transfer: the partial file, the
-/// running SHA-256 of its contiguous prefix, and counters for the log.
+/// What the daemon keeps beside the protocol state for one transfer: the partial file, its
+/// `ReceiveStorage` (writes, hashing and syncs off the loop) and counters for the log.
 ///
 /// Writes are coalesced: consecutive segments collect in a 256 KiB buffer that goes to the
-/// file in one `pwrite`, instead of one system call per datagram. Buffered bytes may be
+/// storage's queue whole, instead of one system call per datagram. Buffered bytes may be
 /// acknowledged before they reach the file; that is safe because resume only trusts the
-/// prefix recorded after an fdatasync, and everything is flushed before it is read back.
+/// prefix recorded after an fdatasync, and the queue is drained before anything is read
+/// back on the loop.
 ///
-/// Hashing follows the data: an in-order segment is hashed from the datagram as it is
-/// written; bytes that arrived out of order are read back once they become contiguous.
+/// Every session ends with `verify` or `close`, which wait for the storage (its invariant).
 final class ReceiveSession {
     let transferID: UInt64
     let peer: SocketAddress
@@ -23,11 +22,12 @@ final class ReceiveSession {
     let partial: PartialFile
     let startedAt: Double
     let resumedBytes: UInt64
-    private(set) var hashedBytes: UInt64 = 0
-    private var hasher = SHA256()
-    private var recordedBytes: UInt64
+    private let storage: ReceiveStorage
     private var pending: [UInt8] = []
     private var pendingOffset: UInt64 = 0
+    /// How far the prefix is complete counting only bytes submitted or in `pending`.
+    private var pendingContiguous: UInt64
+    private var closed = false
     var bytesWritten: UInt64 = 0
     var discarded = 0
     var retransmitted = 0
@@ -37,12 +37,11 @@ final class ReceiveSession {
     /// Bytes collected before one write.
     static let coalescingCapacity = 256 << 10
 
-    /// Opens (or reopens) the partial and hashes the prefix it already holds, which is
-    /// read back and verified by the final digest, not trusted.
+    /// Opens (or reopens) the partial; the storage hashes the prefix it already holds.
     init(
         transferID: UInt64, peer: SocketAddress, offer: NativeOffer, name: SpoolName, replacing: Bool,
         partial: PartialFile, startedAt: Double
-    ) throws(SpoolError) {
+    ) {
         self.transferID = transferID
         self.peer = peer
         self.offer = offer
@@ -53,8 +52,8 @@ final class ReceiveSession {
         let segmentSize = UInt64(max(1, offer.segmentSize))
         let held = min(partial.verifiedBytes, offer.fileSize)
         resumedBytes = held == offer.fileSize ? held : held / segmentSize * segmentSize
-        recordedBytes = resumedBytes
-        try catchUp(to: resumedBytes)
+        pendingContiguous = resumedBytes
+        storage = ReceiveStorage(partial: partial, resumedBytes: resumedBytes, recordInterval: Self.recordInterval)
     }
 
     /// Segments the receiver already holds, for ACCEPT.
@@ -65,74 +64,57 @@ final class ReceiveSession {
             : resumedBytes / segmentSize
     }
 
-    /// Writes one segment's payload at `offset`, then advances the hash over what is now
-    /// contiguous.
+    /// Collects one segment's payload for `offset`; `contiguous` is how far the prefix is
+    /// complete with it. A full buffer, or a segment that does not follow it, hands the
+    /// buffer to the storage.
     func store(_ payload: UnsafeRawBufferPointer, at offset: UInt64, contiguous: UInt64) throws(SpoolError) {
         let follows = offset == pendingOffset + UInt64(pending.count)
         if !follows || pending.count + payload.count > Self.coalescingCapacity {
-            try flush()
+            try submitPending()
             pendingOffset = offset
         }
-        if pending.capacity == 0 { pending.reserveCapacity(Self.coalescingCapacity) }
+        if pending.capacity == 0 { pending = storage.takeBuffer(capacity: Self.coalescingCapacity) }
         pending.append(contentsOf: payload)
+        pendingContiguous = contiguous
         bytesWritten += UInt64(payload.count)
-        if offset == hashedBytes {
-            hasher.update(bufferPointer: payload)
-            hashedBytes += UInt64(payload.count)
-        }
-        try catchUp(to: contiguous)
-        if hashedBytes >= recordedBytes + Self.recordInterval {
-            try flush()
-            try partial.recordProgress(contiguousBytes: hashedBytes)
-            recordedBytes = hashedBytes
-        }
     }
 
-    /// Writes the coalesced bytes to the partial file.
-    func flush() throws(SpoolError) {
-        guard !pending.isEmpty else { return }
-        var failure: SpoolError?
-        pending.withUnsafeBytes { bytes in
-            do throws(SpoolError) {
-                try partial.write(bytes, at: pendingOffset)
-            } catch {
-                failure = error
-            }
-        }
-        if let failure { throw failure }
-        pendingOffset += UInt64(pending.count)
-        pending.removeAll(keepingCapacity: true)
-    }
-
-    /// Writes out everything, hashes the rest and compares with the offer: the digest when
-    /// it matches, nil otherwise. Only then does the file hold exactly the bytes hashed.
+    /// Hands everything to the storage and compares the digest of the whole file with the
+    /// offer's: the digest when it matches, nil otherwise.
     func verify() throws(SpoolError) -> P2MPWire.SHA256Digest? {
-        try flush()
-        try catchUp(to: offer.fileSize)
-        let digest = P2MPWire.SHA256Digest(Array(hasher.finalize()))!
+        closed = true
+        let submitted = submitPendingResult()
+        let digest = try storage.finish()
+        try submitted.get()
         return digest == offer.sha256 ? digest : nil
     }
 
-    /// Reads back and hashes `hashedBytes..<end`.
-    private func catchUp(to end: UInt64) throws(SpoolError) {
-        guard end > hashedBytes else { return }
-        try flush()
-        var buffer = [UInt8](repeating: 0, count: Int(min(end - hashedBytes, 1 << 20)))
-        while hashedBytes < end {
-            let count = Int(min(end - hashedBytes, UInt64(buffer.count)))
-            let offset = hashedBytes
-            var failure: SpoolError?
-            buffer.withUnsafeMutableBytes { raw in
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
-                do throws(SpoolError) {
-                    try partial.read(at: offset, into: chunk)
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(chunk))
-                } catch {
-                    failure = error
-                }
-            }
-            if let failure { throw failure }
-            hashedBytes += UInt64(count)
+    /// Ends a transfer that did not complete: writes what arrived and records its prefix for
+    /// a resume, waiting for the storage. Does nothing the second time.
+    func close() throws(SpoolError) {
+        guard !closed else { return }
+        closed = true
+        let submitted = submitPendingResult()
+        try storage.settle()
+        try submitted.get()
+    }
+
+    /// `submitPending` as a result, for the paths that must wait for the storage even when
+    /// it fails.
+    private func submitPendingResult() -> Result<Void, SpoolError> {
+        do throws(SpoolError) {
+            try submitPending()
+            return .success(())
+        } catch {
+            return .failure(error)
         }
+    }
+
+    private func submitPending() throws(SpoolError) {
+        guard !pending.isEmpty else { return }
+        let bytes = pending
+        pending = []
+        try storage.submit(bytes, at: pendingOffset, contiguous: pendingContiguous)
+        pendingOffset += UInt64(bytes.count)
     }
 }

@@ -16,6 +16,10 @@ where Random: Sendable {
         public var maximumSessions: Int
         /// Advertised window, in segments.
         public var window: Int
+        /// Advertised window, in bytes of payload, at most: what the socket can hold while
+        /// the receiver falls behind. A larger window lets the sender overrun it, and the
+        /// datagrams the kernel then drops look like network loss.
+        public var windowBytes: Int
         public var idleTimeout: Duration
         /// How long a finished session keeps answering with its COMPLETE.
         public var linger: Duration
@@ -23,11 +27,12 @@ where Random: Sendable {
         public var unknownTransferRepliesPerSecond: Int
 
         public init(
-            maximumSessions: Int = 64, window: Int = 4_096, idleTimeout: Duration = .seconds(30),
+            maximumSessions: Int = 64, window: Int = 4_096, windowBytes: Int = .max, idleTimeout: Duration = .seconds(30),
             linger: Duration = .seconds(10), unknownTransferRepliesPerSecond: Int = 100
         ) {
             self.maximumSessions = max(1, maximumSessions)
             self.window = max(1, window)
+            self.windowBytes = max(1, windowBytes)
             self.idleTimeout = idleTimeout
             self.linger = linger
             self.unknownTransferRepliesPerSecond = unknownTransferRepliesPerSecond
@@ -191,7 +196,10 @@ where Random: Sendable {
         guard var session = sessions[transferID], case .admitting(let offer) = session.phase else { return }
         let window = NativeReceiveWindow(
             segmentSize: Int(offer.segmentSize), fileSize: offer.fileSize,
-            window: min(configuration.window, Int(max(1, offer.window))), resumeFrom: alreadyComplete ? .max : resumeFrom)
+            window: min(
+                configuration.window, Int(max(1, offer.window)),
+                max(1, configuration.windowBytes / Int(max(1, offer.segmentSize)))),
+            resumeFrom: alreadyComplete ? .max : resumeFrom)
         let accept = NativeAccept(
             resumeFrom: window.cumulative, window: UInt32(window.window), alreadyComplete: alreadyComplete)
         send(.accept(accept), id: transferID, to: session.peer, into: &outputs)

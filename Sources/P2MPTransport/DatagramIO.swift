@@ -22,9 +22,14 @@ public final class DatagramIO<Outcome: Sendable> {
     private var largestUnfragmented: [SocketAddress: Int] = [:]
     var onTimer: (() -> Void)?
 
-    init(loop: any EventLoop, channels: [any Channel], promise: EventLoopPromise<Outcome>) {
+    /// The smallest receive buffer of the sockets, in the kernel's accounting (which charges
+    /// each datagram its payload plus bookkeeping, about twice the payload on loopback).
+    public let receiveBufferBytes: Int
+
+    init(loop: any EventLoop, channels: [any Channel], receiveBufferBytes: Int, promise: EventLoopPromise<Outcome>) {
         self.loop = loop
         self.channels = channels
+        self.receiveBufferBytes = receiveBufferBytes
         self.promise = promise
         self.needsFlush = Array(repeating: false, count: channels.count)
     }

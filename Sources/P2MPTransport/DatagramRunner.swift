@@ -73,16 +73,21 @@ public enum DatagramRunner {
             for channel in channels { try? await channel.close() }
             throw error
         }
+        var receiveBufferBytes = Int.max
         for channel in channels {
             await enlargeBuffers(of: channel)
             await enableReceiveOffload(on: channel)
+            let granted = try? await channel.getOption(.socketOption(.so_rcvbuf)).get()
+            receiveBufferBytes = min(receiveBufferBytes, Int(granted ?? SocketOptionValue(socketBufferBytes)))
         }
         let bound = channels
+        let smallestReceiveBuffer = receiveBufferBytes
         return try await loop.flatSubmit { () -> EventLoopFuture<Application.Outcome> in
             let promise = loop.makePromise(of: Application.Outcome.self)
             do {
                 let application = try makeApplication()
-                let io = DatagramIO(loop: loop, channels: bound, promise: promise)
+                let io = DatagramIO(
+                    loop: loop, channels: bound, receiveBufferBytes: smallestReceiveBuffer, promise: promise)
                 io.onTimer = { [unowned application, unowned io] in application.timerFired(io: io) }
                 for channel in bound {
                     try channel.pipeline.syncOperations.addHandler(DatagramHandler(application: application, io: io))
@@ -102,7 +107,7 @@ public enum DatagramRunner {
 extension DatagramRunner {
     /// Socket buffers sized for bursts at high rates: a full receive buffer drops
     /// datagrams, which congestion control then mistakes for network loss.
-    static let socketBufferBytes = 4 << 20
+    static let socketBufferBytes = 16 << 20
 
     /// Asks for `socketBufferBytes` of receive and send buffer. The kernel caps the plain
     /// options at net.core.rmem_max / wmem_max; a privileged process may go beyond with the

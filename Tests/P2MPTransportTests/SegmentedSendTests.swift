@@ -5,12 +5,17 @@ import Testing
 
 @testable import P2MPTransport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Sends a planned series of datagrams to its own socket through `sendDatagram` and
 /// collects what arrives, until everything did or a deadline passes.
 final class LoopbackEcho: DatagramApplication {
     struct Outcome: Sendable {
         var received: [[UInt8]]
         var segmentedSends: Int
+        var receiveBufferBytes: Int
     }
 
     private let planned: [[UInt8]]
@@ -39,11 +44,11 @@ final class LoopbackEcho: DatagramApplication {
 
     func receive(_ datagram: ByteBuffer, from sender: SocketAddress, io: DatagramIO<Outcome>) {
         received.append(Array(datagram.readableBytesView))
-        if received.count == planned.count { io.finish(Outcome(received: received, segmentedSends: segmentedSends)) }
+        if received.count == planned.count { io.finish(Outcome(received: received, segmentedSends: segmentedSends, receiveBufferBytes: io.receiveBufferBytes)) }
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
-        io.finish(Outcome(received: received, segmentedSends: segmentedSends))
+        io.finish(Outcome(received: received, segmentedSends: segmentedSends, receiveBufferBytes: io.receiveBufferBytes))
     }
 }
 
@@ -71,6 +76,12 @@ struct SegmentedSendTests {
         let outcome = try await Self.run(oneByOne: false)
         #expect(outcome.received.map(\.count) == Self.planned.map(\.count))
         #expect(outcome.received.elementsEqual(Self.planned), "contents differ")
+        if geteuid() == 0 {
+            // Privileged: SO_RCVBUFFORCE grants the whole request (Linux reports it doubled).
+            #expect(outcome.receiveBufferBytes >= DatagramRunner.socketBufferBytes)
+        } else {
+            #expect(outcome.receiveBufferBytes > 0)
+        }
         if System.supportsUDPSegmentationOffload {
             // 64 × 1,000 | 6 × 1,000 + 999 (short: it ends the batch) | 64 × 1,000 |
             // 16 × 1,000 + 300 | 20 × 1,400 + 7: the boundaries the rules impose, no more.

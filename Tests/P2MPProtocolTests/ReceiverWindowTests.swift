@@ -1,0 +1,50 @@
+import P2MPProtocol
+import P2MPSimulation
+import P2MPWire
+import Testing
+
+/// The window a receiver grants in its ACCEPT: the smallest of its own limit in segments,
+/// the sender's, and its limit in bytes divided by the offer's segment size.
+@Suite("Receiver window")
+struct ReceiverWindowTests {
+    typealias Endpoint = NativeReceiverEndpoint<Int, SeededRandom>
+
+    /// The window of the ACCEPT answering an offer of `segmentSize`-byte segments that asks
+    /// for `requested`.
+    func grantedWindow(_ configuration: Endpoint.Configuration, segmentSize: UInt32, requested: UInt32) throws -> UInt32 {
+        var endpoint = Endpoint(
+            configuration: configuration, loss: SimulatedLoss(probability: 0, random: SeededRandom(seed: 1)))
+        let offer = NativeOffer(
+            segmentSize: segmentSize, fileSize: 1 << 30, sha256: .zero, window: requested, flags: [], name: "a.bin")
+        var bytes: [UInt8] = []
+        NativeDatagram(transferID: 42, packet: .offer(offer)).encode(into: &bytes)
+        var outputs: [Endpoint.Output] = []
+        bytes.withUnsafeBytes { endpoint.receive($0, from: 1, now: .zero, into: &outputs) }
+        guard case .admit(42, 1, offer) = outputs.first else {
+            Issue.record("no admit request: \(outputs)")
+            return 0
+        }
+        outputs.removeAll()
+        endpoint.admit(42, resumeFrom: 0, alreadyComplete: false, now: .zero, into: &outputs)
+        for case .send(1, let reply) in outputs {
+            let datagram = try reply.withUnsafeBytes { try NativeDatagram.decode($0) }
+            if case .accept(let accept) = datagram.packet { return accept.window }
+        }
+        Issue.record("no ACCEPT: \(outputs)")
+        return 0
+    }
+
+    @Test("the byte limit caps large segments, not small ones")
+    func byteLimit() throws {
+        let configuration = Endpoint.Configuration(window: 4_096, windowBytes: 10 << 20)
+        #expect(try grantedWindow(configuration, segmentSize: 8_944, requested: 4_096) == UInt32((10 << 20) / 8_944))
+        #expect(try grantedWindow(configuration, segmentSize: 1_400, requested: 4_096) == 4_096)
+    }
+
+    @Test("the sender's window and the segment limit still apply, and the window is never zero")
+    func otherLimits() throws {
+        #expect(try grantedWindow(.init(window: 4_096, windowBytes: .max), segmentSize: 8_944, requested: 100) == 100)
+        #expect(try grantedWindow(.init(window: 64, windowBytes: .max), segmentSize: 8_944, requested: 4_096) == 64)
+        #expect(try grantedWindow(.init(window: 4_096, windowBytes: 1_000), segmentSize: 8_944, requested: 4_096) == 1)
+    }
+}
