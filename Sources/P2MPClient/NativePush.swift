@@ -22,6 +22,10 @@ public enum NativePush {
         public var replaceExisting: Bool
         /// Draw the live progress display on standard output when it is a terminal.
         public var showsProgress = false
+        /// Where the file's SHA-256 may be remembered from an earlier push (nil: no cache).
+        public var digestCache: DigestCache?
+        /// Hash the file even if `digestCache` remembers it.
+        public var rehash = false
 
         public init(
             targets: [(name: String, address: SocketAddress)], source: FileSegmentSource, name: String,
@@ -57,9 +61,9 @@ public enum NativePush {
         return sizes.min() ?? standardSegmentSize
     }
 
-    /// Hashes the file, then pushes it to every target.
+    /// Hashes the file (or finds its digest in the cache), then pushes it to every target.
     public static func run(_ options: Options) async throws -> PushReport {
-        let digest = try options.source.sha256()
+        let digest = try options.source.sha256(cache: options.digestCache, rehash: options.rehash)
         var random = SystemRandomNumberGenerator()
         let configuration = NativeSender<FileSegmentSource>.Configuration(
             transferID: random.next(), name: options.name, sha256: digest, segmentSize: options.segmentSize,

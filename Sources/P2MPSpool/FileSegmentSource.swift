@@ -50,6 +50,9 @@ public final class FileSegmentSource: SegmentSource, Sendable {
         close(descriptor)
     }
 
+    /// What identifies the bytes the file holds now, for `DigestCache`.
+    public var identity: FileIdentity? { FileIdentity(descriptor: descriptor) }
+
     public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         // A file that ends early shrank while sending: an error, never short segments.
         try FileIO.readAll(descriptor, into: buffer, at: offset, path: path)

@@ -75,18 +75,10 @@ struct MetadataSidecar: Equatable {
     /// The digest it records, when it is well formed and describes `identity` under `name`.
     func digest(ifDescribing identity: FileIdentity, named name: SpoolName) -> [UInt8]? {
         guard self.name.utf8.elementsEqual(name.rawValue.utf8), inode == identity.inode, size == identity.size,
-            modificationSeconds == identity.modificationSeconds,
-            modificationNanoseconds == identity.modificationNanoseconds, metadata.size == size,
+            modificationSeconds == identity.modified.seconds,
+            modificationNanoseconds == identity.modified.nanoseconds, metadata.size == size,
             let digest = Hex.decode(metadata.sha256), digest.count == 32
         else { return nil }
         return digest
     }
-}
-
-/// What tells one version of a file from another without reading it.
-struct FileIdentity: Equatable {
-    var inode: UInt64
-    var size: UInt64
-    var modificationSeconds: Int64
-    var modificationNanoseconds: Int64
 }

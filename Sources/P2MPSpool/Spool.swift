@@ -263,10 +263,7 @@ public final class Spool {
     static func identity(of file: Int32, path: String) throws(SpoolError) -> FileIdentity {
         var status = stat()
         guard fstat(file, &status) == 0 else { throw SpoolError("cannot stat", path: path) }
-        let modified = modificationTime(status)
-        return FileIdentity(
-            inode: UInt64(status.st_ino), size: UInt64(status.st_size), modificationSeconds: modified.seconds,
-            modificationNanoseconds: modified.nanoseconds)
+        return FileIdentity(status)
     }
 }
 

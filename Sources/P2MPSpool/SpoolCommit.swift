@@ -55,8 +55,8 @@ extension Spool {
         }
         let sidecar = MetadataSidecar(
             name: name.rawValue, inode: identity.inode, size: identity.size,
-            modificationSeconds: identity.modificationSeconds,
-            modificationNanoseconds: identity.modificationNanoseconds, metadata: recorded)
+            modificationSeconds: identity.modified.seconds,
+            modificationNanoseconds: identity.modified.nanoseconds, metadata: recorded)
         do throws(SpoolError) {
             try metaDirectory.writeAtomically(
                 sidecar.encoded(), to: MetadataSidecar.fileName(for: name), durable: true)

@@ -66,6 +66,9 @@ struct Push: AsyncParsableCommand {
     @Flag(help: "Print one JSON document (docs/push-report.schema.json) instead of the summary.")
     var json = false
 
+    @Flag(help: "Read FILE to hash it even if the digest cache (~/.cache/p2mp/sha256) remembers it.")
+    var rehash = false
+
     func run() async throws {
         let options = try pushOptions()
         let report = try await NativePush.run(options)
@@ -118,6 +121,8 @@ struct Push: AsyncParsableCommand {
             segmentSize: segmentSize ?? NativePush.automaticSegmentSize(toward: resolved.map(\.address)), window: window,
             rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
         options.showsProgress = !quiet && !json
+        options.digestCache = DigestCache.forUser()
+        options.rehash = rehash
         return options
     }
 

@@ -80,10 +80,11 @@ struct Shell: AsyncParsableCommand {
             return
         }
         let spoolName = name ?? String(file.split(separator: "/").last ?? Substring(file))
-        let options = NativePush.Options(
+        var options = NativePush.Options(
             targets: [target], source: source, name: spoolName,
             segmentSize: NativePush.automaticSegmentSize(toward: [target.address]), window: 4_096, rateLimit: nil,
             giveUpAfter: .seconds(30), replaceExisting: false)
+        options.digestCache = DigestCache.forUser()
         guard let report = try? await NativePush.run(options), let receiver = report.receivers.first else {
             CommandRunner.printError("put \(file): the push could not run")
             return

@@ -74,6 +74,38 @@ struct NativePushTests {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    @Test("an unchanged file's digest comes from the cache; a wrong entry fails the push, never commits, and --rehash mends it")
+    func digestCache() async throws {
+        let directory = try Harness.makeDirectory()
+        let daemon = try await Daemon(address: "127.0.1.11", in: directory)
+        let file = directory.appendingPathComponent("c.bin")
+        try Harness.randomFile(at: file, bytes: 300_000)
+        let real = try Self.sha256(Array(Data(contentsOf: file))).map { String(format: "%02x", $0) }.joined()
+        let cache = directory.appendingPathComponent("cache/p2mp/sha256")
+        // Changed too recently: hashed, not remembered.
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c1"], in: directory).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: cache.path))
+        try await Task.sleep(for: .milliseconds(2_200))  // Past DigestCache.settleSeconds.
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c2"], in: directory).status == 0)
+        let remembered = try String(contentsOf: cache, encoding: .utf8)
+        #expect(remembered.contains(real))
+
+        // A wrong entry is believed: every receiver finds the mismatch, nothing is committed.
+        try remembered.replacingOccurrences(of: real, with: String(repeating: "ab", count: 32))
+            .write(to: cache, atomically: true, encoding: .utf8)
+        let poisoned = try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c3"], in: directory)
+        #expect(poisoned.status == 1)
+        #expect(poisoned.stderr.joined().contains("SHA-256 mismatch"), "\(poisoned.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.file("c3").path))
+
+        let mended = try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c3", "--rehash"], in: directory)
+        #expect(mended.status == 0)
+        #expect(try Data(contentsOf: daemon.file("c3")) == Data(contentsOf: file))
+        #expect(try String(contentsOf: cache, encoding: .utf8).contains(real))
+        #expect(await daemon.stop() == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     struct RejectCase: CustomTestStringConvertible, Sendable {
         var label: String
         var configuration: String?

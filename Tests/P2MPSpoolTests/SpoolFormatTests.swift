@@ -51,13 +51,15 @@ struct SpoolFormatTests {
         let decoded = try #require(MetadataSidecar(decoding: Array(sidecar.encoded().utf8)))
         #expect(decoded == sidecar)
 
-        let identity = FileIdentity(inode: 99, size: 3, modificationSeconds: 1_700_000_000, modificationNanoseconds: 123)
+        let identity = FileIdentity(
+            device: 1, inode: 99, size: 3, modified: .init(seconds: 1_700_000_000, nanoseconds: 123),
+            changed: .init(seconds: 1_700_000_001, nanoseconds: 0))
         #expect(decoded.digest(ifDescribing: identity, named: name) == Hex.decode(metadata.sha256))
         var moved = identity
         moved.inode = 100
         #expect(decoded.digest(ifDescribing: moved, named: name) == nil)
         var touched = identity
-        touched.modificationNanoseconds = 124
+        touched.modified.nanoseconds = 124
         #expect(decoded.digest(ifDescribing: touched, named: name) == nil)
         #expect(decoded.digest(ifDescribing: identity, named: try SpoolName(validating: "a/c")) == nil)
         #expect(MetadataSidecar.fileName(for: name).utf8.count == 69)
