@@ -66,7 +66,7 @@ def main():
 
     uftp = goodputs("uftp")
     # Like for like: each p2mp native row against the uftp row with datagrams of about its size.
-    peers = {"p2mp": goodputs("uftp-8800"), "p2mp-1400": uftp}
+    peers = {"p2mp": goodputs("uftp-8800"), "p2mp-cold": goodputs("uftp-8800"), "p2mp-1400": uftp}
 
     def fmt(x, spec):
         return "–" if x is None else format(x, spec)

@@ -5,7 +5,7 @@
 #
 # Knobs (environment): BIN (p2mp binaries; default: build release), BENCH_SIZE_MIB (1024),
 # BENCH_QUICK=1 (64 MiB), BENCH_SAW_MIB (64), BENCH_PORT (47000), BENCH_DIR (/tmp),
-# BENCH_TIMEOUT (600 s per process), BENCH_TOOLS ("uftp p2mp saw socat").
+# BENCH_TIMEOUT (600 s per process), BENCH_TOOLS ("uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat").
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,7 +56,7 @@ if [ "$quick" = 1 ]; then size_mib=${BENCH_SIZE_MIB:-64}; else size_mib=${BENCH_
 saw_mib=${BENCH_SAW_MIB:-64}
 [ "$saw_mib" -gt "$size_mib" ] && saw_mib=$size_mib
 base_port=${BENCH_PORT:-47000}
-tools=${BENCH_TOOLS:-uftp uftp-8800 p2mp p2mp-1400 saw socat}
+tools=${BENCH_TOOLS:-uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat}
 
 say() { echo "== $*" >&2; }
 
@@ -198,10 +198,13 @@ EOF
 }
 
 # --- p2mp native (daemon + push) ---------------------------------------------------------
-# run_p2mp N TOOL [SEGMENT]: p2mp native with the default segment size or SEGMENT, as TOOL.
+# run_p2mp N TOOL [SEGMENT] [FLAG]: p2mp native with the default segment size or SEGMENT
+# (empty for the default), and FLAG if given, as TOOL. p2mpsend's digest cache lives in the
+# work directory: `p2mp-cold` hashes the file (--rehash) and primes it for the other rows.
 run_p2mp() {
     local n=$1 tool=$2 d=$work/$2-$1 file=$work/input.bin size
     local segment=(); [ -n "${3:-}" ] && segment=(--segment-size "$3")
+    local flag=(); [ -n "${4:-}" ] && flag=("$4")
     size=$(stat -c %s "$file")
     prepare "$d"
     if [ ! -x "$BIN/p2mpd" ] || [ ! -x "$BIN/p2mpsend" ]; then na "$tool" "$n" "$size" "no p2mpd/p2mpsend in $BIN"; return; fi
@@ -231,7 +234,8 @@ run_p2mp() {
     done
     local start end rc
     start=$(now)
-    fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" "$BIN/p2mpsend" push "$file" "${targets[@]}" "${segment[@]}" > "$d/send.log" 2>&1
+    XDG_CACHE_HOME=$work/cache fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" \
+        "$BIN/p2mpsend" push "$file" "${targets[@]}" "${segment[@]}" "${flag[@]}" > "$d/send.log" 2>&1
     rc=$?; end=$(now)
     stop_daemons
     if [ "$rc" -ne 0 ]; then na "$tool" "$n" "$size" "p2mpsend push exited $rc ($(last_line "$d/send.log"))"; return; fi
@@ -240,6 +244,8 @@ run_p2mp() {
     [ -n "$why" ] && status="FAILED: $why"
     local note="default segment size (8,944 bytes on loopback)"
     [ -n "${3:-}" ] && note="--segment-size $3"
+    if [ -n "${4:-}" ]; then note="$note; $4: hashes the file before the OFFER"
+    else note="$note; digest from the cache when p2mp-cold ran before"; fi
     row "$tool" "$n" "$size" "$status" "$start" "$end" "$d/send.time" "$(ls "$d"/recv*.time | tr '\n' ' ')" max "$note"
     say "$tool x$n: $status"
     rm -rf "$d"/spool*/
@@ -312,6 +318,7 @@ for n in 1 4; do
     for t in $tools; do
         case $t in
             uftp) run_uftp "$n" 1300 uftp ;; uftp-8800) run_uftp "$n" 8800 uftp-8800 ;;
+            p2mp-cold) run_p2mp "$n" p2mp-cold "" --rehash ;;
             p2mp) run_p2mp "$n" p2mp ;; p2mp-1400) run_p2mp "$n" p2mp-1400 1400 ;;
             saw) run_saw "$n" ;; socat) run_socat "$n" ;;
             *) say "unknown tool $t" ;;
