@@ -60,6 +60,24 @@ struct CRC32CTests {
         }
     }
 
+    @Test("long buffers, cut around every boundary of the instruction's three-lane passes, agree with the tables")
+    func longBuffers() {
+        var random = SplitMix64(seed: 0x3_1A4E)
+        let bytes = (0..<(4 * 3 * 1_024 + 3 * 128 + 64)).map { _ in UInt8.random(in: .min ... .max, using: &random) }
+        // The passes take 3 × 1,024 bytes, then 3 × 128, then words and bytes.
+        let boundaries = (1...4).map { $0 * 3 * 1_024 } + (1...3).map { 3 * 1_024 + $0 * 3 * 128 } + [3 * 128, 8_944]
+        let lengths = boundaries.flatMap { boundary in (boundary - 9)...(boundary + 9) }.filter { $0 <= bytes.count - 7 }
+        bytes.withUnsafeBytes { buffer in
+            for start in 0..<8 {
+                for length in lengths {
+                    let slice = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + length)])
+                    let tables = CRC32C.softwareUpdate(0xFFFF_FFFF, slice) ^ 0xFFFF_FFFF
+                    #expect(CRC32C.compute(slice) == tables, "bytes \(start)..<\(start + length)")
+                }
+            }
+        }
+    }
+
     @Test("adding in chunks gives the one-shot CRC, wherever the chunks are cut")
     func incremental() {
         var random = SplitMix64(seed: 42)
