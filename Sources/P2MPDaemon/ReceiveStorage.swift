@@ -6,22 +6,25 @@ import P2MPSpool
 import P2MPWire
 
 /// The disk side of one transfer: writes to the partial, the running SHA-256 of its
-/// contiguous prefix and the fdatasync behind each recorded prefix, all on a serial
-/// dispatch queue of its own, so that none of it stalls the daemon's event loop (a stalled
-/// loop lets the socket buffer overflow, which the sender sees as loss).
+/// contiguous prefix and the fdatasync behind each recorded prefix, on two serial dispatch
+/// queues of its own, so that none of it stalls the daemon's event loop (a stalled loop
+/// lets the socket buffer overflow, which the sender sees as loss).
 ///
-/// The loop hands over filled buffers with `submit`; the queue writes each, hashes what it
-/// holds of the prefix and reads back whatever an earlier gap kept from being hashed. At
-/// most `maximumBuffers` wait at once: beyond that `submit` waits for the queue, which
-/// bounds memory and pushes back on the sender as the inline writes did before.
+/// The loop hands over filled buffers with `submit`. The write queue writes each and passes
+/// it on to the hash queue, which hashes what the buffer holds of the prefix, reads back
+/// whatever an earlier gap kept from being hashed (written already: buffers reach it in
+/// order, after their write) and records progress. Two queues let writing and hashing, the
+/// daemon's largest costs, use two cores. At most `maximumBuffers` are on their way at once:
+/// beyond that `submit` waits, which bounds memory and pushes back on the sender.
 ///
-/// Errors on the queue are kept and thrown by the next `submit`, `settle` or `finish`.
+/// Errors on the queues are kept and thrown by the next `submit`, `settle` or `finish`.
 ///
 /// Invariant: the owner calls `finish` or `settle` before it lets go of the storage. Both
-/// wait for the queue, so the partial is never used, closed or released off the loop
-/// afterwards (`PartialFile` and its spool are not thread-safe).
+/// wait for the queues, so the partial is never used, closed or released off the loop
+/// afterwards (`PartialFile` and its spool are not thread-safe; `pwrite` and `pread` on its
+/// descriptor from the two queues are).
 final class ReceiveStorage: @unchecked Sendable {
-    /// One buffer for the queue: bytes to write at `offset` (possibly none), and how far
+    /// One buffer for the queues: bytes to write at `offset` (possibly none), and how far
     /// the prefix is contiguous once they are written.
     private struct Job {
         var bytes: [UInt8]
@@ -29,30 +32,32 @@ final class ReceiveStorage: @unchecked Sendable {
         var contiguous: UInt64
     }
 
-    /// What the loop and the queue share, under one lock.
+    /// What the loop and the queues share, under one lock.
     private struct Shared {
-        var jobs = CircularBuffer<Job>()
+        var toWrite = CircularBuffer<Job>()
+        var toHash = CircularBuffer<Job>()
         var spareBuffers: [[UInt8]] = []
         var failure: SpoolError?
     }
 
-    /// Buffers waiting for or being written by the queue, at most.
+    /// Buffers submitted and not yet hashed, at most.
     static let maximumBuffers = 32
-    /// Written buffers kept for reuse, at most: enough while the queue keeps up.
+    /// Hashed buffers kept for reuse, at most: enough while the queues keep up.
     static let maximumSpareBuffers = 4
 
-    // Touched only on `queue` (or by the loop inside `queue.sync`).
     private let partial: PartialFile
+    // Touched only on `hashQueue` (or by the loop inside `hashQueue.sync`).
     private let recordInterval: UInt64
     private var hasher = SHA256()
     private var hashedBytes: UInt64 = 0
     private var recordedBytes: UInt64
 
-    private let queue = DispatchQueue(label: "p2mpd.receive-storage")
+    private let writeQueue = DispatchQueue(label: "p2mpd.receive-storage.write")
+    private let hashQueue = DispatchQueue(label: "p2mpd.receive-storage.hash")
     private let shared = NIOLockedValueBox(Shared())
     private let room = DispatchSemaphore(value: ReceiveStorage.maximumBuffers)
 
-    /// Starts hashing the `resumedBytes` the partial already holds, on the queue; they are
+    /// Starts hashing the `resumedBytes` the partial already holds, on the hash queue; they are
     /// read back and verified by the final digest, not trusted.
     init(partial: PartialFile, resumedBytes: UInt64, recordInterval: UInt64) {
         self.partial = partial
@@ -69,16 +74,17 @@ final class ReceiveStorage: @unchecked Sendable {
     }
 
     /// Queues `bytes` for `offset`; `contiguous` is how far the prefix is complete once they
-    /// and everything submitted before are written. Waits while the queue is full.
+    /// and everything submitted before are written. Waits while `maximumBuffers` are on their way.
     func submit(_ bytes: [UInt8], at offset: UInt64, contiguous: UInt64) throws(SpoolError) {
         if let failure = shared.withLockedValue({ $0.failure }) { throw failure }
         enqueue(Job(bytes: bytes, offset: offset, contiguous: contiguous))
     }
 
-    /// Waits for the queue, then hashes whatever is left and returns the digest of the
+    /// Waits for the queues, then hashes whatever is left and returns the digest of the
     /// whole partial. Only then does the file hold exactly the bytes hashed.
     func finish() throws(SpoolError) -> P2MPWire.SHA256Digest {
-        let result: Result<P2MPWire.SHA256Digest, SpoolError> = queue.sync {
+        writeQueue.sync {}  // Every buffer is written and passed on to the hash queue.
+        let result: Result<P2MPWire.SHA256Digest, SpoolError> = hashQueue.sync {
             if let failure = shared.withLockedValue({ $0.failure }) { return .failure(failure) }
             do throws(SpoolError) {
                 try catchUp(to: partial.size)
@@ -90,10 +96,11 @@ final class ReceiveStorage: @unchecked Sendable {
         return try result.get()
     }
 
-    /// Waits for the queue and records the prefix hashed so far, so that a resume starts
+    /// Waits for the queues and records the prefix hashed so far, so that a resume starts
     /// there: for a transfer that ends before it completes.
     func settle() throws(SpoolError) {
-        let failure: SpoolError? = queue.sync {
+        writeQueue.sync {}
+        let failure: SpoolError? = hashQueue.sync {
             if let failure = shared.withLockedValue({ $0.failure }) { return failure }
             do throws(SpoolError) {
                 try recordProgress()
@@ -105,20 +112,37 @@ final class ReceiveStorage: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    // MARK: - On the queue
+    // MARK: - On the queues
 
     private func enqueue(_ job: Job) {
         room.wait()
-        shared.withLockedValue { $0.jobs.append(job) }
-        queue.async { self.runNextJob() }
+        shared.withLockedValue { $0.toWrite.append(job) }
+        writeQueue.async { self.writeNextJob() }
     }
 
-    private func runNextJob() {
+    private func writeNextJob() {
+        guard let job = shared.withLockedValue({ $0.toWrite.popFirst() }) else { return }
+        if !job.bytes.isEmpty, shared.withLockedValue({ $0.failure }) == nil {
+            var failure: SpoolError?
+            job.bytes.withUnsafeBytes { bytes in
+                do throws(SpoolError) {
+                    try partial.write(bytes, at: job.offset)
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { shared.withLockedValue { $0.failure = $0.failure ?? failure } }
+        }
+        shared.withLockedValue { $0.toHash.append(job) }
+        hashQueue.async { self.hashNextJob() }
+    }
+
+    private func hashNextJob() {
         defer { room.signal() }
-        guard var job = shared.withLockedValue({ $0.jobs.popFirst() }) else { return }
+        guard var job = shared.withLockedValue({ $0.toHash.popFirst() }) else { return }
         do throws(SpoolError) {
             if shared.withLockedValue({ $0.failure }) == nil {
-                try write(job)
+                try hash(job)
             }
         } catch {
             shared.withLockedValue { $0.failure = $0.failure ?? error }
@@ -130,21 +154,15 @@ final class ReceiveStorage: @unchecked Sendable {
         }
     }
 
-    private func write(_ job: Job) throws(SpoolError) {
+    /// Hashes what `job` holds of the prefix, then catches up to its contiguous mark.
+    private func hash(_ job: Job) throws(SpoolError) {
         let end = job.offset + UInt64(job.bytes.count)
-        var failure: SpoolError?
-        job.bytes.withUnsafeBytes { bytes in
-            do throws(SpoolError) {
-                if !bytes.isEmpty { try partial.write(bytes, at: job.offset) }
-                if job.offset <= hashedBytes, hashedBytes < end {
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[Int(hashedBytes - job.offset)...]))
-                    hashedBytes = end
-                }
-            } catch {
-                failure = error
+        if job.offset <= hashedBytes, hashedBytes < end {
+            job.bytes.withUnsafeBytes { bytes in
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[Int(hashedBytes - job.offset)...]))
             }
+            hashedBytes = end
         }
-        if let failure { throw failure }
         try catchUp(to: job.contiguous)
         if hashedBytes >= recordedBytes + recordInterval { try recordProgress() }
     }
