@@ -11,11 +11,13 @@ import P2MPWire
 /// lets the socket buffer overflow, which the sender sees as loss).
 ///
 /// The loop hands over filled buffers with `submit`. The write queue writes each and passes
-/// it on to the hash queue, which hashes what the buffer holds of the prefix, reads back
+/// it on to the hash queue, which hashes what the buffer holds of the prefix and reads back
 /// whatever an earlier gap kept from being hashed (written already: buffers reach it in
-/// order, after their write) and records progress. Two queues let writing and hashing, the
-/// daemon's largest costs, use two cores. At most `maximumBuffers` are on their way at once:
-/// beyond that `submit` waits, which bounds memory and pushes back on the sender.
+/// order, after their write). Every `recordInterval` bytes hashed, the sync queue fdatasyncs
+/// and records that prefix for a resume, so hashing never waits for the disk. Separate
+/// queues let writing and hashing, the daemon's largest costs, use two cores. At most
+/// `maximumBuffers` are on their way at once: beyond that `submit` waits, which bounds
+/// memory and pushes back on the sender.
 ///
 /// Errors on the queues are kept and thrown by the next `submit`, `settle` or `finish`.
 ///
@@ -50,10 +52,15 @@ final class ReceiveStorage: @unchecked Sendable {
     private let recordInterval: UInt64
     private var hasher = SHA256()
     private var hashedBytes: UInt64 = 0
+    /// The prefix last handed to the sync queue.
     private var recordedBytes: UInt64
 
-    private let writeQueue = DispatchQueue(label: "p2mpd.receive-storage.write")
-    private let hashQueue = DispatchQueue(label: "p2mpd.receive-storage.hash")
+    // Writing and hashing run on the shared pool, whose threads are about as many as the
+    // cores, however many transfers there are; fdatasync blocks its thread, so the sync
+    // queue has one of its own while it works.
+    private let writeQueue = DispatchQueue(label: "p2mpd.receive-storage.write", target: .global())
+    private let hashQueue = DispatchQueue(label: "p2mpd.receive-storage.hash", target: .global())
+    private let syncQueue = DispatchQueue(label: "p2mpd.receive-storage.sync")
     private let shared = NIOLockedValueBox(Shared())
     private let room = DispatchSemaphore(value: ReceiveStorage.maximumBuffers)
 
@@ -93,6 +100,8 @@ final class ReceiveStorage: @unchecked Sendable {
             }
             return .success(P2MPWire.SHA256Digest(Array(hasher.finalize()))!)
         }
+        syncQueue.sync {}  // No sync is left to use the partial after the commit.
+        if let failure = shared.withLockedValue({ $0.failure }) { throw failure }
         return try result.get()
     }
 
@@ -100,16 +109,9 @@ final class ReceiveStorage: @unchecked Sendable {
     /// there: for a transfer that ends before it completes.
     func settle() throws(SpoolError) {
         writeQueue.sync {}
-        let failure: SpoolError? = hashQueue.sync {
-            if let failure = shared.withLockedValue({ $0.failure }) { return failure }
-            do throws(SpoolError) {
-                try recordProgress()
-            } catch {
-                return error
-            }
-            return nil
-        }
-        if let failure { throw failure }
+        hashQueue.sync { scheduleRecord() }
+        syncQueue.sync {}
+        if let failure = shared.withLockedValue({ $0.failure }) { throw failure }
     }
 
     // MARK: - On the queues
@@ -164,14 +166,21 @@ final class ReceiveStorage: @unchecked Sendable {
             hashedBytes = end
         }
         try catchUp(to: job.contiguous)
-        if hashedBytes >= recordedBytes + recordInterval { try recordProgress() }
+        if hashedBytes >= recordedBytes + recordInterval { scheduleRecord() }
     }
 
-    /// fdatasyncs the partial and records the prefix hashed so far as good.
-    private func recordProgress() throws(SpoolError) {
-        guard hashedBytes > recordedBytes else { return }
-        try partial.recordProgress(contiguousBytes: hashedBytes)
-        recordedBytes = hashedBytes
+    /// Has the sync queue fdatasync the partial and record the prefix hashed so far as good.
+    private func scheduleRecord() {
+        guard hashedBytes > recordedBytes, shared.withLockedValue({ $0.failure }) == nil else { return }
+        let prefix = hashedBytes
+        recordedBytes = prefix
+        syncQueue.async {
+            do throws(SpoolError) {
+                try self.partial.recordProgress(contiguousBytes: prefix)
+            } catch {
+                self.shared.withLockedValue { $0.failure = $0.failure ?? error }
+            }
+        }
     }
 
     /// Reads back and hashes `hashedBytes..<end`.
