@@ -34,6 +34,9 @@ public final class DatagramIO<Outcome: Sendable> {
         self.needsFlush = Array(repeating: false, count: channels.count)
     }
 
+    /// Whether `finish` or `fail` ended the run.
+    var hasFinished: Bool { isFinished }
+
     /// The monotonic clock the protocol layer runs on.
     public var now: Instant { Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
 

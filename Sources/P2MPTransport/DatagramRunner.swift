@@ -36,7 +36,11 @@ public enum DatagramRunner {
         makeApplication: @escaping @Sendable () throws -> Application
     ) async throws -> Application.Outcome {
         try await run(sockets: sockets, on: loop, makeApplication: makeApplication) { application, io in
-            mailbox.open(on: loop) { [unowned application, unowned io] command in
+            // A command may still be on its way to the loop when the run finishes (a second
+            // SIGTERM just after the first): it finds the application gone, or finished, and
+            // is dropped.
+            mailbox.open(on: loop) { [weak application, weak io] command in
+                guard let application, let io, !io.hasFinished else { return }
                 application.handle(command, io: io)
             }
         }
@@ -160,7 +164,9 @@ final class DatagramHandler<Application: DatagramApplication>: ChannelInboundHan
         self.io = io
     }
 
+    /// Reads still in the batch when the application finished are dropped.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !io.hasFinished else { return }
         let envelope = unwrapInboundIn(data)
         guard let segmentSize = envelope.metadata?.segmentSize, segmentSize > 0,
             envelope.data.readableBytes > segmentSize
@@ -178,6 +184,7 @@ final class DatagramHandler<Application: DatagramApplication>: ChannelInboundHan
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        guard !io.hasFinished else { return }
         application.receiveBatchComplete(io: io)
         io.flush()
     }
