@@ -5,6 +5,7 @@ usage: measure.py ROWS_TSV OUT_MD CONTEXT_LINE
 
 Each row: tool, receivers, size_bytes, status, start, end (epoch seconds), sender time
 files, receiver time files (space-separated), sender RSS aggregation (max|sum), note.
+Repeated runs of one tool and receiver count are reduced to the median run.
 A time file is GNU time's -o output with -f '%e %U %S %M'; its last line holds the numbers.
 """
 import datetime
@@ -40,6 +41,24 @@ def usage(paths, rss_agg):
     return cpu, rss
 
 
+def median_runs(rows):
+    """One row per (tool, receivers): the run with the median wall time, noted with every
+    run's time. A failed run is shown instead, so a good run never hides a failure."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["tool"], r["n"]), []).append(r)
+    picked = []
+    for runs in groups.values():
+        failed = [r for r in runs if r["wall"] is None or r["status"] != "ok"]
+        pick = failed[0] if failed else sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+        if len(runs) > 1:
+            walls = ", ".join("–" if r["wall"] is None else f"{r['wall']:.2f}" for r in runs)
+            what = "first failure" if failed else "median"
+            pick["note"] = f"{what} of {len(runs)} runs (wall s: {walls})" + ("; " + pick["note"] if pick["note"] else "")
+        picked.append(pick)
+    return picked
+
+
 def main():
     rows_path, out_md, context = sys.argv[1], sys.argv[2], sys.argv[3]
     rows = []
@@ -60,6 +79,8 @@ def main():
                 r["good"] = r["size"] * r["n"] / r["wall"] / MB
                 r["per"] = r["size"] / r["wall"] / MB
             rows.append(r)
+
+    rows = median_runs(rows)
 
     def goodputs(tool):
         return {r["n"]: r["good"] for r in rows if r["tool"] == tool and r["status"] == "ok" and r["wall"]}

@@ -5,7 +5,8 @@
 #
 # Knobs (environment): BIN (p2mp binaries; default: build release), BENCH_SIZE_MIB (1024),
 # BENCH_QUICK=1 (64 MiB), BENCH_SAW_MIB (64), BENCH_PORT (47000), BENCH_DIR (/tmp),
-# BENCH_TIMEOUT (600 s per process), BENCH_TOOLS ("uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat").
+# BENCH_TIMEOUT (600 s per process), BENCH_TOOLS ("uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat"),
+# BENCH_REPEAT (3 runs of each, reported as the median).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,6 +55,7 @@ fi
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then size_mib=${BENCH_SIZE_MIB:-64}; else size_mib=${BENCH_SIZE_MIB:-1024}; fi
 saw_mib=${BENCH_SAW_MIB:-64}
+repeat=${BENCH_REPEAT:-3}
 [ "$saw_mib" -gt "$size_mib" ] && saw_mib=$size_mib
 base_port=${BENCH_PORT:-47000}
 tools=${BENCH_TOOLS:-uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat}
@@ -142,7 +144,7 @@ prepare() { stop_daemons; rm -rf "$1"; mkdir -p "$1"; sync; }   # sync: no write
 # --- uftp --------------------------------------------------------------------------------
 # run_uftp N BLOCK TOOL: uftp with BLOCK-byte data blocks, reported as TOOL.
 run_uftp() {
-    local n=$1 block=$2 tool=$3 d=$work/$3-$1 file=$work/input.bin
+    local n=$1 block=$2 tool=$3 d=$work/round$round/$3-$1 file=$work/input.bin
     prepare "$d"
     if ! command -v uftp >/dev/null; then na "$tool" "$n" "$(stat -c %s "$file")" "uftp not installed"; return; fi
     local start end rc note
@@ -202,7 +204,7 @@ EOF
 # (empty for the default), and FLAG if given, as TOOL. p2mpsend's digest cache lives in the
 # work directory: `p2mp-cold` hashes the file (--rehash) and primes it for the other rows.
 run_p2mp() {
-    local n=$1 tool=$2 d=$work/$2-$1 file=$work/input.bin size
+    local n=$1 tool=$2 d=$work/round$round/$2-$1 file=$work/input.bin size
     local segment=(); [ -n "${3:-}" ] && segment=(--segment-size "$3")
     local flag=(); [ -n "${4:-}" ] && flag=("$4")
     size=$(stat -c %s "$file")
@@ -253,7 +255,7 @@ run_p2mp() {
 
 # --- p2mp Stop-and-Wait (seed command lines) ---------------------------------------------
 run_saw() {
-    local n=$1 d=$work/saw$1 file=$work/saw.bin size
+    local n=$1 d=$work/round$round/saw$1 file=$work/saw.bin size
     size=$(stat -c %s "$file")
     prepare "$d"
     if [ ! -x "$BIN/p2mpd" ] || [ ! -x "$BIN/p2mpsend" ]; then na p2mp-saw "$n" "$size" "no p2mpd/p2mpsend in $BIN"; return; fi
@@ -283,7 +285,7 @@ run_saw() {
 
 # --- TCP fan-out with socat ----------------------------------------------------------------
 run_socat() {
-    local n=$1 d=$work/socat$1 file=$work/input.bin size
+    local n=$1 d=$work/round$round/socat$1 file=$work/input.bin size
     size=$(stat -c %s "$file")
     prepare "$d"
     if ! command -v socat >/dev/null; then na socat "$n" "$size" "socat not installed"; return; fi
@@ -314,15 +316,19 @@ run_socat() {
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for n in 1 4; do
-    for t in $tools; do
-        case $t in
-            uftp) run_uftp "$n" 1300 uftp ;; uftp-8800) run_uftp "$n" 8800 uftp-8800 ;;
-            p2mp-cold) run_p2mp "$n" p2mp-cold "" --rehash ;;
-            p2mp) run_p2mp "$n" p2mp ;; p2mp-1400) run_p2mp "$n" p2mp-1400 1400 ;;
-            saw) run_saw "$n" ;; socat) run_socat "$n" ;;
-            *) say "unknown tool $t" ;;
-        esac
+# Rounds interleave the tools, so that a noisy moment does not fall on one tool's runs.
+for round in $(seq 1 "$repeat"); do
+    [ "$repeat" -gt 1 ] && say "round $round of $repeat"
+    for n in 1 4; do
+        for t in $tools; do
+            case $t in
+                uftp) run_uftp "$n" 1300 uftp ;; uftp-8800) run_uftp "$n" 8800 uftp-8800 ;;
+                p2mp-cold) run_p2mp "$n" p2mp-cold "" --rehash ;;
+                p2mp) run_p2mp "$n" p2mp ;; p2mp-1400) run_p2mp "$n" p2mp-1400 1400 ;;
+                saw) run_saw "$n" ;; socat) run_socat "$n" ;;
+                *) say "unknown tool $t" ;;
+            esac
+        done
     done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
