@@ -6,7 +6,7 @@ import P2MPSpool
 import P2MPWire
 
 /// The disk side of one transfer: writes to the partial, the running SHA-256 of its
-/// contiguous prefix and the fdatasync behind each recorded prefix, on two serial dispatch
+/// contiguous prefix and the fdatasync behind each recorded prefix, on three serial dispatch
 /// queues of its own, so that none of it stalls the daemon's event loop (a stalled loop
 /// lets the socket buffer overflow, which the sender sees as loss).
 ///
@@ -23,8 +23,9 @@ import P2MPWire
 ///
 /// Invariant: the owner calls `finish` or `settle` before it lets go of the storage. Both
 /// wait for the queues, so the partial is never used, closed or released off the loop
-/// afterwards (`PartialFile` and its spool are not thread-safe; `pwrite` and `pread` on its
-/// descriptor from the two queues are).
+/// afterwards (`PartialFile` and its spool are not thread-safe; `pwrite`, `pread` and
+/// `fdatasync` on its descriptor from the queues are, and only the sync queue records
+/// progress).
 final class ReceiveStorage: @unchecked Sendable {
     /// One buffer for the queues: bytes to write at `offset` (possibly none), and how far
     /// the prefix is contiguous once they are written.
@@ -48,8 +49,8 @@ final class ReceiveStorage: @unchecked Sendable {
     static let maximumSpareBuffers = 4
 
     private let partial: PartialFile
-    // Touched only on `hashQueue` (or by the loop inside `hashQueue.sync`).
     private let recordInterval: UInt64
+    // Touched only on `hashQueue` (or by the loop inside `hashQueue.sync`).
     private var hasher = SHA256()
     private var hashedBytes: UInt64 = 0
     /// The prefix last handed to the sync queue.
