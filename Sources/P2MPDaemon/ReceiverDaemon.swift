@@ -74,6 +74,18 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         max(receiveBufferBytes / 3, 4 << 20)
     }
 
+    /// Receive buffers smaller than this (in the kernel's doubled accounting) are reported.
+    static let smallReceiveBuffer = 8 << 20
+
+    /// What to tell the operator when the kernel capped the receive buffer (no
+    /// CAP_NET_ADMIN and a small net.core.rmem_max, as under the packaged unit by default).
+    static func receiveBufferWarning(receiveBufferBytes: Int) -> String? {
+        guard receiveBufferBytes < smallReceiveBuffer else { return nil }
+        return "socket receive buffer is only \(receiveBufferBytes >> 10) KiB (capped by net.core.rmem_max): "
+            + "a fast push can overrun it and lose datagrams; set net.core.rmem_max and net.core.wmem_max "
+            + "to 33554432 (e.g. in /etc/sysctl.d/60-p2mpd.conf)"
+    }
+
     // MARK: - DatagramApplication
 
     func start(io: DatagramIO<Outcome>) {
@@ -82,6 +94,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             Self.endpointConfiguration(configuration, windowBytes: windowBytes), lossProbability: configuration.loss)
         let addresses = io.localAddresses.map(\.displayString).joined(separator: ", ")
         log(.start, .notice, "p2mpd \(P2MPVersion.string) listening on \(addresses), spool \(spool.root)")
+        if let warning = Self.receiveBufferWarning(receiveBufferBytes: io.receiveBufferBytes) {
+            log(.start, .warning, warning)
+        }
         notifier.ready(status: statistics.statusLine(active: 0))
         if let interval = notifier.watchdogInterval {
             nextWatchdog = io.now + interval
