@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "P2MPTransport",
             dependencies: [
-                "P2MPProtocol",
+                "P2MPProtocol", "P2MPWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

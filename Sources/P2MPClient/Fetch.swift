@@ -119,7 +119,9 @@ final class FetchApplication: DatagramApplication {
             case .store(let id, let offset, let payload):
                 guard let datagram, let index = requests.firstIndex(where: { $0.transferID == id }) else { continue }
                 do throws(FileSystemError) {
-                    try requests[index].download?.write(UnsafeRawBufferPointer(rebasing: datagram[payload]), at: offset)
+                    try requests[index].download?.write(
+                        UnsafeRawBufferPointer(rebasing: datagram[payload]), at: offset,
+                        contiguous: receiver.contiguousBytes(of: id) ?? 0)
                 } catch {
                     fail(index, "cannot write: \(error)", now: now)
                 }

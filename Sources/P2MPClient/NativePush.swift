@@ -42,25 +42,6 @@ public enum NativePush {
         }
     }
 
-    /// Payload per datagram on an ordinary network: a 1,500-byte Ethernet frame with room
-    /// left for tunnel headers.
-    public static let standardSegmentSize = 1_400
-    /// The largest packet the automatic segment size fills: a jumbo Ethernet frame. Beyond
-    /// it a lost datagram costs more while per-datagram costs are already amortized.
-    public static let largestAutomaticPacket = 9_000
-
-    /// The default payload per datagram toward `addresses`: `standardSegmentSize`, or, where
-    /// every route has a larger MTU (jumbo frames, loopback), the most that fits one packet
-    /// of at most `largestAutomaticPacket` bytes on all of them.
-    public static func automaticSegmentSize(toward addresses: [SocketAddress]) -> Int {
-        let sizes = addresses.map { address -> Int in
-            guard let mtu = PathMTU.toward(address), mtu > 1_500 else { return standardSegmentSize }
-            return min(mtu, largestAutomaticPacket) - PathMTU.headerBytes(toward: address)
-                - NativeDatagram.dataHeaderSize - NativeDatagram.checksumSize
-        }
-        return sizes.min() ?? standardSegmentSize
-    }
-
     /// Hashes the file (or finds its digest in the cache), then pushes it to every target.
     public static func run(_ options: Options) async throws -> PushReport {
         let digest = try options.source.sha256(cache: options.digestCache, rehash: options.rehash)

@@ -1,11 +1,13 @@
 import NIOCore
 import P2MPProtocol
 import P2MPSpool
+import P2MPTransport
 import P2MPWire
 
 /// Files the daemon sends (`p2mpsend get`): one `NativeSender` per request, to the one
 /// client that asked, routed by the transfer id its session uses. At most
-/// `maximumTransfers` at once.
+/// `maximumTransfers` at once. DATA is encoded in place and leaves in segmented sends, as
+/// from `p2mpsend push`.
 struct OutgoingTransfers {
     typealias Sender = NativeSender<FileSegmentSource>
 
@@ -25,7 +27,7 @@ struct OutgoingTransfers {
     /// Starts sending `name` to `peer`, or says why not.
     mutating func start(
         name: String, requestID: UInt64, to peer: SocketAddress, spool: Spool, now: Instant,
-        send: (SocketAddress, [UInt8]) -> Void
+        io: DatagramIO<DaemonSummary>
     ) -> NativeResult? {
         guard transfers.count < Self.maximumTransfers else {
             return NativeResult(status: .failed, text: "busy: \(Self.maximumTransfers) files are being sent")
@@ -41,35 +43,36 @@ struct OutgoingTransfers {
         }
         var sender = Sender(
             source: opened.source, receiverCount: 1,
-            configuration: .init(transferID: requestID, name: name, sha256: digest))
+            configuration: .init(
+                transferID: requestID, name: name, sha256: digest, segmentSize: SegmentSize.automatic(toward: [peer])))
         sender.start(now: now, into: &outputs)
         let id = sender.transferIDs[0]
         transfers[id] = Transfer(peer: peer, name: name, sender: sender)
-        carryOut(id, send: send)
+        carryOut(id, io: io)
         return nil
     }
 
     /// Hands a datagram to the transfer `transferID`; returns how it ended, once it has.
     mutating func receive(
         _ bytes: UnsafeRawBufferPointer, transferID: UInt64, from peer: SocketAddress, now: Instant,
-        send: (SocketAddress, [UInt8]) -> Void
+        io: DatagramIO<DaemonSummary>
     ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
         guard var transfer = transfers[transferID], transfer.peer == peer else { return nil }
         transfer.sender.receive(bytes, from: 0, now: now, into: &outputs)
         transfers[transferID] = transfer
-        return carryOut(transferID, send: send)
+        return carryOut(transferID, io: io)
     }
 
     /// Runs every transfer's timers; returns those that ended.
     mutating func handleTimer(
-        now: Instant, send: (SocketAddress, [UInt8]) -> Void
+        now: Instant, io: DatagramIO<DaemonSummary>
     ) -> [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] {
         var ended: [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] = []
         for id in Array(transfers.keys) {
             guard var transfer = transfers[id], let due = transfer.sender.nextDeadline(), due <= now else { continue }
             transfer.sender.handleTimer(now: now, into: &outputs)
             transfers[id] = transfer
-            if let end = carryOut(id, send: send) { ended.append(end) }
+            if let end = carryOut(id, io: io) { ended.append(end) }
         }
         return ended
     }
@@ -87,17 +90,19 @@ struct OutgoingTransfers {
     /// and returns its outcome when it is over.
     @discardableResult
     private mutating func carryOut(
-        _ id: UInt64, send: (SocketAddress, [UInt8]) -> Void
+        _ id: UInt64, io: DatagramIO<DaemonSummary>
     ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
         guard var transfer = transfers[id] else { return nil }
         for output in outputs {
             switch output {
             case .send(_, let bytes):
-                send(transfer.peer, bytes)
+                io.send(bytes, to: transfer.peer)
             case .sendData(let transmission):
                 // A file that shrank or vanished while served yields no datagram; the
                 // requester stops hearing from us and reports it.
-                if let bytes = try? transfer.sender.dataDatagram(transmission) { send(transfer.peer, bytes) }
+                try? io.sendDatagram(size: transfer.sender.datagramSize(of: transmission), to: transfer.peer) {
+                    try transfer.sender.writeData(transmission, to: $0)
+                }
             case .accepted, .timedOut, .lossDetected, .finished:
                 break
             }

@@ -187,22 +187,7 @@ final class ReceiveStorage: @unchecked Sendable {
     /// Reads back and hashes `hashedBytes..<end`.
     private func catchUp(to end: UInt64) throws(SpoolError) {
         guard end > hashedBytes else { return }
-        var buffer = [UInt8](repeating: 0, count: Int(min(end - hashedBytes, 1 << 20)))
-        while hashedBytes < end {
-            let count = Int(min(end - hashedBytes, UInt64(buffer.count)))
-            let offset = hashedBytes
-            var failure: SpoolError?
-            buffer.withUnsafeMutableBytes { raw in
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
-                do throws(SpoolError) {
-                    try partial.read(at: offset, into: chunk)
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(chunk))
-                } catch {
-                    failure = error
-                }
-            }
-            if let failure { throw failure }
-            hashedBytes += UInt64(count)
-        }
+        try partial.updateDigest(&hasher, over: hashedBytes..<end)
+        hashedBytes = end
     }
 }

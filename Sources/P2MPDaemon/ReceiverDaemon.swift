@@ -112,7 +112,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         let now = io.now
         datagram.withUnsafeReadableBytes { bytes in
             if let id = NativeDatagram.peekTransferID(bytes), outgoing.handles(id) {
-                let ended = outgoing.receive(bytes, transferID: id, from: sender, now: now) { io.send($1, to: $0) }
+                let ended = outgoing.receive(bytes, transferID: id, from: sender, now: now, io: io)
                 if let ended { logSent(ended) }
                 return
             }
@@ -131,7 +131,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         let now = io.now
         endpoint.handleTimer(now: now, into: &outputs)
         carryOut(io, datagram: nil, now: now)
-        for ended in outgoing.handleTimer(now: now, send: { io.send($1, to: $0) }) { logSent(ended) }
+        for ended in outgoing.handleTimer(now: now, io: io) { logSent(ended) }
         if let due = nextWatchdog, due <= now, let interval = notifier.watchdogInterval {
             notifier.watchdog()
             nextWatchdog = now + interval
@@ -215,7 +215,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     send(.result(NativeResult(status: .refused, text: "not allowed from \(peer.ipAddress ?? "?")")), id: requestID, to: peer, io)
                     continue
                 }
-                if let refusal = outgoing.start(name: name, requestID: requestID, to: peer, spool: spool, now: now, send: { io.send($1, to: $0) }) {
+                if let refusal = outgoing.start(name: name, requestID: requestID, to: peer, spool: spool, now: now, io: io) {
                     send(.result(refusal), id: requestID, to: peer, io)
                 } else {
                     log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])

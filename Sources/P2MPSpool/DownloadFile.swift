@@ -8,10 +8,16 @@ import Crypto
 /// A file being fetched (`p2mpsend get`): written at any offset into a hidden temporary
 /// file beside the destination, and renamed onto the destination only after its SHA-256
 /// matched and it was fsync'ed. Removed when abandoned.
+///
+/// The SHA-256 follows the contiguous prefix as it grows: bytes that arrive in order are
+/// hashed as they are written, bytes after a gap are read back once it is filled, so the
+/// commit hashes little more than the last gap.
 public final class DownloadFile {
     public let destination: String
     public let size: UInt64
     private let writer: AtomicFileWriter
+    private var hasher = SHA256()
+    private var hashedBytes: UInt64 = 0
 
     /// Creates the temporary file, `size` bytes long.
     public init(destination: String, size: UInt64) throws(FileSystemError) {
@@ -23,14 +29,21 @@ public final class DownloadFile {
         }
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(FileSystemError) {
+    /// Writes `bytes` at `offset`; `contiguous` is how far the file is complete with them.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, contiguous: UInt64) throws(FileSystemError) {
         try writer.write(bytes, at: offset)
+        if offset == hashedBytes {
+            hasher.update(bufferPointer: bytes)
+            hashedBytes += UInt64(bytes.count)
+        }
+        try catchUp(to: min(contiguous, size))
     }
 
-    /// Reads the whole file back and compares its SHA-256 with `expected`; commits on a match.
+    /// Hashes what is left and compares the SHA-256 with `expected`; commits on a match.
     /// Returns false (and removes the temporary file) on a mismatch.
     public func commit(expectedSHA256 expected: [UInt8]) throws(FileSystemError) -> Bool {
-        let digest = try FileDigest.sha256(descriptor: writer.descriptor, length: size, path: writer.temporaryPath)
+        try catchUp(to: size)
+        let digest = Array(hasher.finalize())
         guard digest == expected else {
             writer.discard()
             return false
@@ -41,5 +54,11 @@ public final class DownloadFile {
 
     public func discard() {
         writer.discard()
+    }
+
+    private func catchUp(to end: UInt64) throws(FileSystemError) {
+        guard end > hashedBytes else { return }
+        try FileDigest.update(&hasher, descriptor: writer.descriptor, range: hashedBytes..<end, path: writer.temporaryPath)
+        hashedBytes = end
     }
 }

@@ -21,12 +21,22 @@ public enum FileDigest {
     /// than `length` fails with EIO.
     public static func sha256(descriptor: Int32, length: UInt64, path: String) throws(FileSystemError) -> [UInt8] {
         var hasher = SHA256()
+        try update(&hasher, descriptor: descriptor, range: 0..<length, path: path)
+        return Array(hasher.finalize())
+    }
+
+    /// Feeds bytes `range` of the open file `descriptor` to `hasher`, read with `pread` in
+    /// chunks of at most `chunkSize`; a file that ends before `range` does fails with EIO.
+    public static func update(
+        _ hasher: inout SHA256, descriptor: Int32, range: Range<UInt64>, path: String
+    ) throws(FileSystemError) {
+        guard !range.isEmpty else { return }
         let buffer = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: Int(min(UInt64(chunkSize), max(length, 1))), alignment: 16)
+            byteCount: Int(min(UInt64(chunkSize), UInt64(range.count))), alignment: 16)
         defer { buffer.deallocate() }
-        var offset: UInt64 = 0
-        while offset < length {
-            let wanted = Int(min(UInt64(buffer.count), length - offset))
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let wanted = Int(min(UInt64(buffer.count), range.upperBound - offset))
             let count = pread(descriptor, buffer.baseAddress!, wanted, off_t(offset))
             if count < 0 {
                 if errno == EINTR { continue }
@@ -36,6 +46,5 @@ public enum FileDigest {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             offset += UInt64(count)
         }
-        return Array(hasher.finalize())
     }
 }

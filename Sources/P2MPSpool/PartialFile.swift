@@ -1,3 +1,5 @@
+import Crypto
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -60,6 +62,17 @@ public final class PartialFile {
         let file = try openDescriptor()
         try checkRange(offset, buffer.count, "read")
         try FileIO.readAll(file, into: buffer, at: offset, path: path)
+    }
+
+    /// Feeds bytes `range` to `hasher`, read back from the file.
+    public func updateDigest(_ hasher: inout SHA256, over range: Range<UInt64>) throws(SpoolError) {
+        let file = try openDescriptor()
+        try checkRange(range.lowerBound, Int(clamping: range.count), "hash")
+        do throws(FileSystemError) {
+            try FileDigest.update(&hasher, descriptor: file, range: range, path: path)
+        } catch {
+            throw SpoolError(error)
+        }
     }
 
     /// SHA-256 of the first `length` bytes (all of them by default), streamed.

@@ -118,7 +118,7 @@ struct Push: AsyncParsableCommand {
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: port)
         var options = NativePush.Options(
             targets: resolved, source: source, name: name,
-            segmentSize: segmentSize ?? NativePush.automaticSegmentSize(toward: resolved.map(\.address)), window: window,
+            segmentSize: segmentSize ?? SegmentSize.automatic(toward: resolved.map(\.address)), window: window,
             rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
         options.showsProgress = !quiet && !json
         options.digestCache = DigestCache.forUser()

@@ -82,7 +82,7 @@ struct Shell: AsyncParsableCommand {
         let spoolName = name ?? String(file.split(separator: "/").last ?? Substring(file))
         var options = NativePush.Options(
             targets: [target], source: source, name: spoolName,
-            segmentSize: NativePush.automaticSegmentSize(toward: [target.address]), window: 4_096, rateLimit: nil,
+            segmentSize: SegmentSize.automatic(toward: [target.address]), window: 4_096, rateLimit: nil,
             giveUpAfter: .seconds(30), replaceExisting: false)
         options.digestCache = DigestCache.forUser()
         guard let report = try? await NativePush.run(options), let receiver = report.receivers.first else {

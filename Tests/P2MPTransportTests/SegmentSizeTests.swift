@@ -1,5 +1,4 @@
 import NIOCore
-import P2MPClient
 import P2MPTransport
 import Testing
 
@@ -10,14 +9,14 @@ struct SegmentSizeTests {
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 7735)
         guard let mtu = PathMTU.toward(address), mtu > 1_500 else {
             // Not Linux, or a loopback MTU shrunk by hand: the standard size applies.
-            #expect(NativePush.automaticSegmentSize(toward: [address]) == NativePush.standardSegmentSize)
+            #expect(SegmentSize.automatic(toward: [address]) == SegmentSize.standard)
             return
         }
-        #expect(NativePush.automaticSegmentSize(toward: [address]) == 8_944)
+        #expect(SegmentSize.automatic(toward: [address]) == 8_944)
     }
 
     @Test("with no route to ask about, the standard 1,400 bytes")
     func standard() {
-        #expect(NativePush.automaticSegmentSize(toward: []) == 1_400)
+        #expect(SegmentSize.automatic(toward: []) == 1_400)
     }
 }
