@@ -3,11 +3,6 @@ import NIOPosix
 import P2MPProtocol
 import P2MPSpool
 import P2MPTransport
-import P2MPWire
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `p2mpsend push`: one file to many receivers over the native protocol.
 public enum NativePush {
