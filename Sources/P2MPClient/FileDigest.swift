@@ -1,6 +1,6 @@
 import Crypto
-import P2MPSpool
 import P2MPProtocol
+import P2MPSpool
 import P2MPWire
 
 extension SegmentSource {
