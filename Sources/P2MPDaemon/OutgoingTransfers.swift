@@ -13,6 +13,7 @@ struct OutgoingTransfers {
 
     struct Transfer {
         var peer: SocketAddress
+        var requestID: UInt64
         var name: String
         var sender: Sender
     }
@@ -24,7 +25,17 @@ struct OutgoingTransfers {
     /// True when `transferID` belongs to a file being sent.
     func handles(_ transferID: UInt64) -> Bool { transfers[transferID] != nil }
 
+    /// True when the GET `requestID` of `peer` is already being answered (a retried GET:
+    /// the OFFER is repeated by its own timer).
+    func isAnswering(_ requestID: UInt64, from peer: SocketAddress) -> Bool {
+        transfers.values.contains { $0.requestID == requestID && $0.peer == peer }
+    }
+
     /// Starts sending `name` to `peer`, or says why not.
+    ///
+    /// The session's transfer id is random, not derived from the request id: DATA flows only
+    /// after an ACCEPT that echoes it, which a host that forged the GET's source address
+    /// never sees. So a spoofed GET costs its victim a few OFFERs, never the file.
     mutating func start(
         name: String, requestID: UInt64, to peer: SocketAddress, spool: Spool, now: Instant,
         io: DatagramIO<DaemonSummary>
@@ -41,13 +52,14 @@ struct OutgoingTransfers {
         guard let opened, let digest = SHA256Digest(opened.file.sha256) else {
             return NativeResult(status: .notFound, text: "no such file")
         }
+        var random = SystemRandomNumberGenerator()
         var sender = Sender(
             source: opened.source, receiverCount: 1,
             configuration: .init(
-                transferID: requestID, name: name, sha256: digest, segmentSize: SegmentSize.automatic(toward: [peer])))
+                transferID: random.next(), name: name, sha256: digest, segmentSize: SegmentSize.automatic(toward: [peer])))
         sender.start(now: now, into: &outputs)
         let id = sender.transferIDs[0]
-        transfers[id] = Transfer(peer: peer, name: name, sender: sender)
+        transfers[id] = Transfer(peer: peer, requestID: requestID, name: name, sender: sender)
         carryOut(id, io: io)
         return nil
     }

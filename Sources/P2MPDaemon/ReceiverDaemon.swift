@@ -211,6 +211,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     "p2mp_transfer_id": "\(hex(id))", "p2mp_seq": "\(segment)",
                 ])
             case .query(let requestID, let peer, .get(let name)):
+                guard !outgoing.isAnswering(requestID, from: peer) else { continue }
                 guard configuration.allows(ipAddress: peer.addressBytes ?? []) else {
                     send(.result(NativeResult(status: .refused, text: "not allowed from \(peer.ipAddress ?? "?")")), id: requestID, to: peer, io)
                     continue

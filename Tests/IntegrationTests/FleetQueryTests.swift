@@ -1,4 +1,5 @@
 import Foundation
+import P2MPWire
 import Testing
 
 /// `p2mpsend ls`, `mv` and `rm` against real daemons.
@@ -82,6 +83,38 @@ struct GetTests {
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("x").path))
         let nobody = try await ChildProcess.run("p2mpsend", ["get", "127.0.3.29:\(Harness.port())", "a", "--timeout", "0.5"], in: directory)
         #expect(nobody.status == 3)
+        #expect(await daemon.stop() == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @Test("a GET is answered by OFFERs under a random id, repeated GETs by the same session, and no DATA without an ACCEPT")
+    func getFromForgedSource() async throws {
+        // A GET whose source address was forged reaches its victim only as OFFERs: the data
+        // waits for an ACCEPT echoing a transfer id that the forger cannot predict.
+        let directory = try Harness.makeDirectory()
+        let daemon = try await Daemon(address: "127.0.3.22", in: directory)
+        try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 1 << 20)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "f.bin", daemon.target], in: directory).status == 0)
+        var get: [UInt8] = []
+        NativeDatagram(transferID: 0x0123_4567_89AB_CDEF, packet: .get(name: "f.bin")).encode(into: &get)
+
+        var offerIDs: [Set<UInt64>] = []
+        for victim in ["127.0.3.23", "127.0.3.24"] {
+            let socket = try RawUDPSender(bindAddress: victim)
+            defer { socket.close() }
+            for _ in 0..<3 { socket.send(get, to: daemon.address, port: daemon.port) }
+            let replies = socket.receive(for: 1.5).compactMap { bytes in
+                bytes.withUnsafeBytes { try? NativeDatagram.decode($0) }
+            }
+            #expect(!replies.isEmpty)
+            #expect(replies.allSatisfy { if case .offer = $0.packet { true } else { false } }, "\(replies.map(\.packet))")
+            offerIDs.append(Set(replies.map(\.transferID)))
+        }
+        // One session per GET, however often it is repeated, and the same request id from
+        // another address gets another, unrelated id.
+        #expect(offerIDs.map(\.count) == [1, 1])
+        #expect(offerIDs[0].isDisjoint(with: offerIDs[1]))
+        #expect(!offerIDs[0].contains(0x0123_4567_89AB_CDEF))
         #expect(await daemon.stop() == 0)
         try? FileManager.default.removeItem(at: directory)
     }

@@ -152,6 +152,21 @@ struct RawUDPSender {
         }
     }
 
+    /// The datagrams that arrive within `seconds`, each cut at 65,536 bytes.
+    func receive(for seconds: Double) -> [[UInt8]] {
+        var received: [[UInt8]] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while Date() < deadline {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let wait = Int32(max(1, deadline.timeIntervalSinceNow * 1_000))
+            guard poll(&poller, 1, wait) > 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count > 0 { received.append(Array(buffer[..<count])) }
+        }
+        return received
+    }
+
     func close() {
         Glibc.close(descriptor)
     }
