@@ -110,36 +110,18 @@ public struct DigestCache: Sendable {
     }
 
     private func read() -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(AtomicFileWriter.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: Self.largestFile + 1)
-        var count = 0
-        while count < bytes.count {
-            let read = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + count, $0.count - count) }
-            if read < 0, errno == EINTR { continue }
-            guard read > 0 else { break }
-            count += read
-        }
-        guard count <= Self.largestFile else { return nil }
-        return String(decoding: bytes[..<count], as: UTF8.self)
+        let directory = Directory(descriptor: descriptor, path: AtomicFileWriter.directory(of: path))
+        return directory.readSmallFile(fileName, limit: Self.largestFile).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Replaces the file atomically (a concurrent push may lose its entry, never corrupt
     /// the file), creating its directory private to the user.
     private func write(_ text: String) {
-        let directory = AtomicFileWriter.directory(of: path)
-        makeDirectories(directory)
-        guard let writer = try? AtomicFileWriter(destination: path) else { return }
-        let written: Bool = Array(text.utf8).withUnsafeBytes { (try? writer.append($0)) != nil }
-        if written { try? writer.commit() } else { writer.discard() }
+        let directory = try? Directory.openCreatingParents(AtomicFileWriter.directory(of: path), mode: 0o700)
+        try? directory?.writeAtomically(text, to: fileName, durable: false)
     }
 
-    private func makeDirectories(_ directory: String) {
-        var prefix = ""
-        for component in directory.split(separator: "/") {
-            prefix += "/" + component
-            mkdir(prefix, 0o700)
-        }
-    }
+    private var fileName: String { path.split(separator: "/").last.map(String.init) ?? path }
 }

@@ -77,14 +77,9 @@ public final class PartialFile {
 
     /// SHA-256 of the first `length` bytes (all of them by default), streamed.
     public func sha256(ofFirst length: UInt64? = nil) throws(SpoolError) -> [UInt8] {
-        let file = try openDescriptor()
-        let length = length ?? size
-        try checkRange(0, Int(clamping: length), "hash")
-        do throws(FileSystemError) {
-            return try FileDigest.sha256(descriptor: file, length: length, path: path)
-        } catch {
-            throw SpoolError(error)
-        }
+        var hasher = SHA256()
+        try updateDigest(&hasher, over: 0..<(length ?? size))
+        return Array(hasher.finalize())
     }
 
     /// Records that the first `contiguousBytes` are good, for a resume after a restart.
