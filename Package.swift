@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "P2MPTransportTests", dependencies: ["P2MPTransport"]),
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
         .testTarget(name: "P2MPDaemonTests", dependencies: ["P2MPDaemon"]),
-        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient"]),
+        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
     ],

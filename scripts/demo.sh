@@ -61,7 +61,9 @@ for i in 1 2 3; do
     "$bin/p2mpd" "$port" "$work/seed$i.bin" "$loss" --bind "127.0.0.$i" --linger 1 > "$work/seed$i.log" 2>&1 &
     pids+=($!)
 done
-sleep 0.5
+for i in 1 2 3; do   # wait until each seed receiver has bound its socket
+    for _ in $(seq 100); do ss -H -uln "src 127.0.0.$i:$port" | grep -q . && break; sleep 0.05; done
+done
 "$bin/p2mpsend" 127.0.0.1 127.0.0.2 127.0.0.3 "$port" "$work/seed.bin" 1000 > "$work/seed-sender.log" 2>&1 \
     || fail "seed p2mpsend exited $?: $(tail -3 "$work/seed-sender.log")"
 grep -m2 '^Timeout' "$work/seed-sender.log" || true

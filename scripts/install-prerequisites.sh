@@ -26,3 +26,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Python's jsonschema, which checks `p2mpsend push --json` against its schema in the tests:
+# Debian's python3-jsonschema where python3 is Debian's, pip otherwise.
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+    echo "install-prerequisites: installing the python3 module jsonschema"
+    python3 -m pip install -q jsonschema 2>/dev/null \
+        || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jsonschema >/dev/null; } \
+        || { echo "install-prerequisites: cannot install jsonschema (pip install jsonschema)" >&2; exit 1; }
+fi

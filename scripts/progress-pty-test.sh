@@ -166,7 +166,10 @@ done
 tmux -L "$socket" capture-pane -p -J -S - -E - -t pty >"$work/screen.raw"
 tmux -L "$socket" pipe-pane -t pty
 tmux -L "$socket" kill-server
-sleep 0.1
+# The pipe-pane's cat writes the raw capture until it reads the end of its input: wait
+# (bounded) until no process holds the file open any more.
+writers() { local fd; for fd in /proc/[0-9]*/fd/*; do [ "$(readlink "$fd" 2>/dev/null)" = "$work/raw" ] && return 0; done; return 1; }
+for _ in $(seq 200); do writers || break; sleep 0.05; done
 sed 's/[[:space:]]*$//' "$work/screen.raw" | sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' >"$work/screen"
 
 # Run 2: a pipe. From here on failures are results, not errors.

@@ -25,12 +25,15 @@ extension SegmentSource {
 extension FileSegmentSource {
     /// The SHA-256 of the file: from `cache` when it remembers exactly this version of the
     /// file and `rehash` is false; otherwise read in full, then remembered in `cache`.
-    public func sha256(cache: DigestCache?, rehash: Bool) throws -> P2MPWire.SHA256Digest {
+    /// `clock` is the wall clock that tells how long ago the file last changed.
+    public func sha256(
+        cache: DigestCache?, rehash: Bool, clock: () -> FileIdentity.Timestamp = FileIdentity.Timestamp.now
+    ) throws -> P2MPWire.SHA256Digest {
         guard let cache, let before = identity else { return try sha256() }
         if !rehash, let remembered = cache.digest(for: before), let digest = P2MPWire.SHA256Digest(remembered) {
             return digest
         }
-        let started = FileIdentity.Timestamp.now()
+        let started = clock()
         let digest = try sha256()
         // Remembered only if nothing changed the file while it was read.
         if identity == before { cache.remember(digest.bytes, for: before, hashingStarted: started) }

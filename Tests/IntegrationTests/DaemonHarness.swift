@@ -26,13 +26,31 @@ final class Daemon: @unchecked Sendable {
             arguments += ["--config", file.path]
         }
         child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)-\(UUID().uuidString)")
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, child.process.isRunning, !child.stderrLines.contains(where: { $0.contains("listening on") }) {
-            try await Task.sleep(for: .milliseconds(20))
+        let child = self.child
+        try await Condition.wait(for: "p2mpd to log 'listening on'", timeout: 30) {
+            guard child.process.isRunning else { throw DaemonError.didNotStart(child.stderrLines) }
+            return child.stderrLines.contains { $0.contains("listening on") }
         }
-        guard child.stderrLines.contains(where: { $0.contains("listening on") }) else {
-            throw DaemonError.didNotStart(child.stderrLines)
+    }
+
+    /// Waits until the daemon logged a line containing `text`.
+    func waitForLog(_ text: String, timeout: Double = 60) async throws {
+        let child = self.child
+        try await Condition.wait(for: "p2mpd to log '\(text)'", timeout: timeout) {
+            child.stderrLines.contains { $0.contains(text) }
         }
+    }
+
+    /// The largest prefix a partial of the spool records as received and durable (its
+    /// `.state` file, written every 8 MiB hashed), or 0 when there is none.
+    func recordedPrefix() -> UInt64 {
+        let directory = spool.appendingPathComponent(".p2mp/partial")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".state") }.compactMap { name -> UInt64? in
+            let text = try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            let line = text?.split(separator: "\n").first { $0.hasPrefix("prefix ") }
+            return line.flatMap { UInt64($0.dropFirst("prefix ".count)) }
+        }.max() ?? 0
     }
 
     var target: String { "\(address):\(port)" }

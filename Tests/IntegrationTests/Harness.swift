@@ -152,12 +152,13 @@ struct RawUDPSender {
         }
     }
 
-    /// The datagrams that arrive within `seconds`, each cut at 65,536 bytes.
-    func receive(for seconds: Double) -> [[UInt8]] {
+    /// The first `count` datagrams that arrive, each cut at 65,536 bytes; fewer when
+    /// `timeout` seconds pass first (the bound only turns a silent peer into a short list).
+    func receive(count: Int, timeout: Double = 30) -> [[UInt8]] {
         var received: [[UInt8]] = []
-        let deadline = Date().addingTimeInterval(seconds)
+        let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while Date() < deadline {
+        while Date() < deadline, received.count < count {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let wait = Int32(max(1, deadline.timeIntervalSinceNow * 1_000))
             guard poll(&poller, 1, wait) > 0 else { continue }
@@ -169,5 +170,91 @@ struct RawUDPSender {
 
     func close() {
         Glibc.close(descriptor)
+    }
+}
+
+/// Waiting for conditions instead of for time: every wait names what it waits for, polls it,
+/// and fails the test (with that name) when a generous bound passes without it.
+enum Condition {
+    struct NotReached: Error, CustomStringConvertible {
+        var what: String
+        var seconds: Double
+        var description: String { "gave up after \(seconds) s waiting for \(what)" }
+    }
+
+    /// Polls `condition` every 10 ms until it holds; throws `NotReached` after `timeout`
+    /// seconds. The bound only turns a hang into a failure: nothing passes by waiting.
+    static func wait(
+        for what: String, timeout: Double = 60, _ condition: () throws -> Bool
+    ) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while try !condition() {
+            guard Date() < deadline else { throw NotReached(what: what, seconds: timeout) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Waits until a UDP socket is bound to `address:port` (IPv4 dotted quad), as the
+    /// kernel's socket table shows it.
+    static func udpBound(_ address: String, port: Int, timeout: Double = 30) async throws {
+        try await wait(for: "a UDP socket bound to \(address):\(port)", timeout: timeout) {
+            UDPSocketTable.isBound(address: address, port: port)
+        }
+    }
+}
+
+/// The kernel's table of UDP sockets (/proc/net/udp and udp6).
+enum UDPSocketTable {
+    /// True when some socket is bound to exactly `address:port` (or to the wildcard of its family).
+    static func isBound(address: String, port: Int) -> Bool {
+        let portHex = String(format: "%04X", port)
+        var wanted: Set<String> = []
+        if address.contains(":") {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            guard inet_pton(AF_INET6, address, &bytes) == 1 else { return false }
+            // /proc prints each 32-bit word of the address in host (little-endian) order.
+            let words = stride(from: 0, to: 16, by: 4).map { offset in
+                (0..<4).reversed().map { String(format: "%02X", bytes[offset + $0]) }.joined()
+            }
+            wanted = [words.joined(), String(repeating: "0", count: 32)]
+        } else {
+            var value = in_addr()
+            guard inet_pton(AF_INET, address, &value) == 1 else { return false }
+            wanted = [String(format: "%08X", value.s_addr), "00000000"]
+        }
+        for table in ["/proc/net/udp", "/proc/net/udp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 1 else { continue }
+                let local = fields[1].split(separator: ":")
+                if local.count == 2, local[1] == portHex, wanted.contains(String(local[0])) { return true }
+            }
+        }
+        return false
+    }
+}
+
+/// Random choices of a test, reproducible: the seed comes from `P2MP_TEST_SEED` when set,
+/// otherwise it is drawn, and either way it is printed so that a failure can be replayed.
+struct TestRandom: RandomNumberGenerator {
+    let seed: UInt64
+    private var state: UInt64
+
+    init(_ label: String) {
+        let seed = ProcessInfo.processInfo.environment["P2MP_TEST_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 1...UInt64.max)
+        self.seed = seed
+        state = seed
+        print("\(label): random seed \(seed) (replay with P2MP_TEST_SEED=\(seed))")
+    }
+
+    /// SplitMix64.
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

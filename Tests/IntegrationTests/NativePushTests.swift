@@ -78,32 +78,46 @@ struct NativePushTests {
     func digestCache() async throws {
         let directory = try Harness.makeDirectory()
         let daemon = try await Daemon(address: "127.0.1.11", in: directory)
-        let file = directory.appendingPathComponent("c.bin")
-        try Harness.randomFile(at: file, bytes: 300_000)
-        let real = try Self.sha256(Array(Data(contentsOf: file))).map { String(format: "%02x", $0) }.joined()
         let cache = directory.appendingPathComponent("cache/p2mp/sha256")
-        // Changed too recently: hashed, not remembered.
-        #expect(try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c1"], in: directory).status == 0)
+        // A file changed moments ago is hashed but not remembered (DigestCache.settleSeconds).
+        let fresh = directory.appendingPathComponent("fresh.bin")
+        try Harness.randomFile(at: fresh, bytes: 300_000)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "fresh.bin", daemon.target, "--name", "c0"], in: directory).status == 0)
         #expect(!FileManager.default.fileExists(atPath: cache.path))
-        try await Task.sleep(for: .milliseconds(2_200))  // Past DigestCache.settleSeconds.
-        #expect(try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c2"], in: directory).status == 0)
+        // A file that settled long ago (a system binary; no test can age a file's ctime) is
+        // remembered by its first push.
+        let file = try #require(Self.settledSystemFile(), "no regular file under /usr/bin older than a minute")
+        let real = try Self.sha256(Array(Data(contentsOf: file))).map { String(format: "%02x", $0) }.joined()
+        #expect(try await ChildProcess.run("p2mpsend", ["push", file.path, daemon.target, "--name", "c2"], in: directory).status == 0)
         let remembered = try String(contentsOf: cache, encoding: .utf8)
         #expect(remembered.contains(real))
 
         // A wrong entry is believed: every receiver finds the mismatch, nothing is committed.
         try remembered.replacingOccurrences(of: real, with: String(repeating: "ab", count: 32))
             .write(to: cache, atomically: true, encoding: .utf8)
-        let poisoned = try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c3"], in: directory)
+        let poisoned = try await ChildProcess.run("p2mpsend", ["push", file.path, daemon.target, "--name", "c3"], in: directory)
         #expect(poisoned.status == 1)
         #expect(poisoned.stderr.joined().contains("SHA-256 mismatch"), "\(poisoned.stderr)")
         #expect(!FileManager.default.fileExists(atPath: daemon.file("c3").path))
 
-        let mended = try await ChildProcess.run("p2mpsend", ["push", "c.bin", daemon.target, "--name", "c3", "--rehash"], in: directory)
+        let mended = try await ChildProcess.run("p2mpsend", ["push", file.path, daemon.target, "--name", "c3", "--rehash"], in: directory)
         #expect(mended.status == 0)
         #expect(try Data(contentsOf: daemon.file("c3")) == Data(contentsOf: file))
         #expect(try String(contentsOf: cache, encoding: .utf8).contains(real))
         #expect(await daemon.stop() == 0)
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A regular file of a few hundred KiB or more whose status changed over a minute ago.
+    static func settledSystemFile() -> URL? {
+        for path in ["/usr/bin/dash", "/usr/bin/bash", "/usr/bin/tar", "/usr/bin/gzip", "/usr/bin/env"] {
+            var status = stat()
+            guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size >= 50_000,
+                time(nil) - status.st_ctim.tv_sec > 60, access(path, R_OK) == 0
+            else { continue }
+            return URL(fileURLWithPath: path)
+        }
+        return nil
     }
 
     struct RejectCase: CustomTestStringConvertible, Sendable {
@@ -173,10 +187,7 @@ struct NativePushTests {
         try Harness.randomFile(at: directory.appendingPathComponent("slow.bin"), bytes: 1 << 20)
         try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 1_000)
         let slow = try ChildProcess("p2mpsend", ["push", "slow.bin", daemon.target, "--rate", "2M"], in: directory, label: "slow")
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !daemon.child.stderrLines.contains(where: { $0.contains("receiving 'slow.bin'") }) {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await daemon.waitForLog("receiving 'slow.bin'")
         let second = try await ChildProcess.run("p2mpsend", ["push", "f.bin", daemon.target], in: directory)
         #expect(second.status == 1)
         #expect(second.stderr.contains { $0.contains("rejected (busy): 1 transfers already running") }, "\(second.stderr)")
@@ -202,17 +213,16 @@ struct NativePushTests {
         var data: [UInt8] = []
         content.withUnsafeBytes { NativeDatagram.encodeData(transferID: 0x0BAD_CAFE, segment: 0, timestamp: 1, payload: $0, into: &data) }
         attacker.send(offer, to: daemon.address, port: daemon.port)
-        try await Task.sleep(for: .milliseconds(200))
+        try await daemon.waitForLog("receiving 'replayed.bin'")
         attacker.send(data, to: daemon.address, port: daemon.port)
-        let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: daemon.file("replayed.bin").path), Date() < deadline {
-            try await Task.sleep(for: .milliseconds(50))
+        try await Condition.wait(for: "replayed.bin to be committed") {
+            FileManager.default.fileExists(atPath: daemon.file("replayed.bin").path)
         }
         #expect(try Data(contentsOf: daemon.file("replayed.bin")) == Data(content))
 
         try Harness.randomFile(at: directory.appendingPathComponent("big.bin"), bytes: 8 << 20)
         let push = try ChildProcess("p2mpsend", ["push", "big.bin", daemon.target, "--rate", "40M"], in: directory, label: "push")
-        var generator = SystemRandomNumberGenerator()
+        var generator = TestRandom("hostile datagrams")
         for round in 0..<2_000 {
             let garbage = (0..<Int.random(in: 0...1_500, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             attacker.send(garbage, to: daemon.address, port: daemon.port)
@@ -229,7 +239,6 @@ struct NativePushTests {
                 attacker.send(offer, to: daemon.address, port: daemon.port)  // replayed
                 attacker.send(data, to: daemon.address, port: daemon.port)
             }
-            if round % 200 == 0 { try await Task.sleep(for: .milliseconds(10)) }
         }
         attacker.close()
         #expect(await push.wait(timeout: 120) == 0, "\(push.stderrLines)")

@@ -26,7 +26,7 @@ struct SeedTransferTests {
                 "p2mpd", ["\(port)", "out\(index).bin", "0.1", "--bind", host, "--linger", "1"], in: directory,
                 label: "receiver\(index)")
         }
-        try await Task.sleep(for: .milliseconds(300))
+        for host in hosts { try await Condition.udpBound(host, port: port) }
         let sender = try await ChildProcess.run("p2mpsend", hosts + ["\(port)", "input.bin", "1000"], in: directory, timeout: 120)
         #expect(sender.status == 0, "sender: \(sender.stderr)")
 
@@ -63,18 +63,16 @@ struct SeedTransferTests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0.05", "--bind", "127.0.0.4", "--linger", "1"], in: directory, label: "receiver")
-        try await Task.sleep(for: .milliseconds(300))
+        try await Condition.udpBound("127.0.0.4", port: port)
         let sender = try ChildProcess("p2mpsend", ["127.0.0.4", "\(port)", "input.bin", "500"], in: directory, label: "sender")
 
         // Wait until the receiver has accepted data (its temporary file grows), then attack.
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
+        try await Condition.wait(for: "the receiver's temporary file to grow") {
             let partials = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(".out.bin.p2mp-") }
             let sizes = partials.compactMap { try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($0).path)[.size] as? Int }
-            if sizes.contains(where: { $0 > 0 }) { break }
-            try await Task.sleep(for: .milliseconds(5))
+            return sizes.contains { $0 > 0 }
         }
-        #expect(sender.process.isRunning, "the transfer ended before the junk could be sent")
+        try #require(sender.process.isRunning, "setup: the transfer ended before the junk could be sent")
         let attacker = try RawUDPSender()
         var forged: [UInt8] = []
         Array(repeating: UInt8(0x41), count: 500).withUnsafeBytes {
@@ -107,7 +105,7 @@ struct SeedTransferTests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0", "--bind", "127.0.0.5", "--linger", "0.5"], in: directory, label: "receiver")
-        try await Task.sleep(for: .milliseconds(300))
+        try await Condition.udpBound("127.0.0.5", port: port)
         let sender = try await ChildProcess.run("p2mpsend", ["127.0.0.5", "\(port)", "input.bin", "\(mss)"], in: directory)
         #expect(sender.status == 0, "sender: \(sender.stderr)")
         #expect(await receiver.wait(timeout: 30) == 0)
@@ -123,13 +121,12 @@ struct SeedTransferTests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0", "--bind", "127.0.0.6", "--linger", "0.5"], in: directory, label: "receiver")
-        try await Task.sleep(for: .milliseconds(300))
-        // Nothing listens on 127.0.0.7 at this port.
-        let started = Date()
+        try await Condition.udpBound("127.0.0.6", port: port)
+        // Nothing listens on 127.0.0.7 at this port. (A sender that did not give up would
+        // run into the run's 30 s bound and fail with status nil.)
         let sender = try await ChildProcess.run(
             "p2mpsend", ["127.0.0.6", "127.0.0.7", "\(port)", "input.bin", "1000", "--give-up", "1"], in: directory)
         #expect(sender.status == 1)
-        #expect(Date().timeIntervalSince(started) < 15)
         #expect(sender.stderr.contains { $0.contains("127.0.0.7") && $0.contains("failed") }, "\(sender.stderr)")
         #expect(await receiver.wait(timeout: 30) == 0)
         #expect(try Data(contentsOf: directory.appendingPathComponent("out.bin")) == Data(contentsOf: input))

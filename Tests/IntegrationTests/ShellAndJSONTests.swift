@@ -39,22 +39,21 @@ struct ShellAndJSONTests {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    @Test("Ctrl-C at the shell's prompt on a terminal leaves cleanly (needs tmux)")
+    @Test(
+        "Ctrl-C at the shell's prompt on a terminal leaves cleanly (needs tmux)",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is not installed (make prerequisites installs it)"))
     func interruptedShell() async throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
-            print("skipped: tmux is not installed (make prerequisites installs it)")
-            return
-        }
         let directory = try Harness.makeDirectory()
         let status = directory.appendingPathComponent("status")
         let binary = Harness.binDirectory.appendingPathComponent("p2mpsend").path
         let server = "p2mp-shell-\(UUID().uuidString.prefix(8))"
-        // One bounded script: the shell in a tmux pane, Ctrl-C typed at its prompt.
+        // One bounded script: the shell in a tmux pane, Ctrl-C typed once its prompt shows,
+        // then up to 10 s for the status the pane writes when the shell has left.
         let script = """
             tmux -L \(server) new-session -d -x 100 -y 20 '\(binary) shell 127.0.0.1:9; echo $? > \(status.path)' </dev/null
-            sleep 0.7
+            for i in $(seq 200); do tmux -L \(server) capture-pane -p | grep -q 'p2mp 127.0.0.1:9> ' && break; sleep 0.05; done
             timeout 5 tmux -L \(server) send-keys C-c
-            for i in $(seq 100); do [ -s \(status.path) ] && break; sleep 0.05; done
+            for i in $(seq 200); do [ -s \(status.path) ] && break; sleep 0.05; done
             timeout 5 tmux -L \(server) kill-server 2>/dev/null
             exit 0
             """
@@ -87,17 +86,14 @@ struct ShellAndJSONTests {
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         check.arguments = [
             "python3", "-c",
-            "import json,sys\ntry:\n import jsonschema\nexcept ImportError:\n sys.exit(77)\n"
+            "import json,sys,jsonschema\n"
                 + "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
             schema.path, file.path,
         ]
         try check.run()
         check.waitUntilExit()
-        if check.terminationStatus == 77 {
-            print("skipped: the python3 jsonschema module is not installed")
-        } else {
-            #expect(check.terminationStatus == 0, "the --json document does not match its schema")
-        }
+        // make prerequisites installs jsonschema; without it python3 fails and so does this.
+        #expect(check.terminationStatus == 0, "the --json document does not match its schema (or jsonschema is missing)")
         #expect(await daemon.stop() == 0)
         #expect(await good.stop() == 0)
         try? FileManager.default.removeItem(at: directory)

@@ -31,11 +31,40 @@ struct PostReceiveHookTests {
     }
 
     @Test("a command past its timeout is killed with everything it started")
-    func timeout() {
-        let started = Date()
-        let result = PostReceiveHook.execute("sleep 30 & sleep 30; echo late", invocation: invocation, timeout: .milliseconds(300))
+    func timeout() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2mp-hook-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let group = directory.appendingPathComponent("group")
+        // The command records its process group, starts a child that outlives it, and would
+        // print "late" only after 30 s: a hook that waited for it would show that line.
+        let result = PostReceiveHook.execute(
+            "echo $$ > \(group.path); sleep 30 & sleep 30; echo late", invocation: invocation, timeout: .milliseconds(300))
         #expect(result.outcome == .timedOut)
-        #expect(Date().timeIntervalSince(started) < 5)
         #expect(!result.output.contains("late"))
+        let text = try String(contentsOf: group, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let leader = try #require(pid_t(text), "the hook did not record its process group: '\(text)'")
+        // Nothing of the group is left alive: neither the shell nor the background sleep
+        // (SIGKILL is delivered asynchronously, so this polls, for at most 10 s).
+        var survivors = Self.liveMembers(ofGroup: leader)
+        for _ in 0..<1_000 where !survivors.isEmpty {
+            usleep(10_000)
+            survivors = Self.liveMembers(ofGroup: leader)
+        }
+        #expect(survivors.isEmpty, "processes \(survivors) of the hook's group \(leader) survived")
+    }
+
+    /// Processes of process group `group` that are not zombies, from /proc/PID/stat.
+    static func liveMembers(ofGroup group: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // After "pid (comm) ": state, ppid, pgrp.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, fields[0] != "Z", pid_t(fields[2]) == group else { return nil }
+            return pid
+        }
     }
 }

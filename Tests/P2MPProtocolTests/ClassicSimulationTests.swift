@@ -63,9 +63,11 @@ struct ClassicSimulationTests {
         }
     }
 
-    @Test("replay one seed from P2MP_SIM_SEED (skipped when unset)")
+    @Test(
+        "replay one seed from P2MP_SIM_SEED",
+        .enabled(if: ProcessInfo.processInfo.environment["P2MP_SIM_SEED"] != nil, "P2MP_SIM_SEED is not set"))
     func replay() throws {
-        guard let text = ProcessInfo.processInfo.environment["P2MP_SIM_SEED"] else { return }
+        let text = try #require(ProcessInfo.processInfo.environment["P2MP_SIM_SEED"])
         let seed = try #require(UInt64(text), "P2MP_SIM_SEED must be an unsigned integer")
         let trace = ProcessInfo.processInfo.environment["P2MP_TRACE"] != nil
         let result = ClassicSimulation.run(ClassicScenario(seed: seed), trace: trace ? { print($0) } : nil)

@@ -74,9 +74,11 @@ struct NativeSimulationTests {
         #expect(first.elapsed == second.elapsed)
     }
 
-    @Test("replay one seed from P2MP_NATIVE_SEED (skipped when unset)")
+    @Test(
+        "replay one seed from P2MP_NATIVE_SEED",
+        .enabled(if: ProcessInfo.processInfo.environment["P2MP_NATIVE_SEED"] != nil, "P2MP_NATIVE_SEED is not set"))
     func replay() throws {
-        guard let text = ProcessInfo.processInfo.environment["P2MP_NATIVE_SEED"] else { return }
+        let text = try #require(ProcessInfo.processInfo.environment["P2MP_NATIVE_SEED"])
         let seed = try #require(UInt64(text), "P2MP_NATIVE_SEED must be an unsigned integer")
         let trace = ProcessInfo.processInfo.environment["P2MP_TRACE"] != nil
         let result = NativeSimulation.run(NativeScenario(seed: seed), trace: trace ? { print($0) } : nil)

@@ -110,7 +110,13 @@ struct DigestCacheTests {
         let path = directory.path + "/f"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
         let before = try #require(try FileSegmentSource(path: path).identity)
-        usleep(20_000)  // Past the kernel's coarse clock tick.
+        // File times come from the kernel's coarse clock: wait until it has moved past the
+        // file's change time, so the write below gives the file a new one.
+        var coarse = timespec()
+        repeat {
+            sched_yield()
+            clock_gettime(CLOCK_REALTIME_COARSE, &coarse)
+        } while (Int64(coarse.tv_sec), Int64(coarse.tv_nsec)) <= (before.changed.seconds, before.changed.nanoseconds)
         let descriptor = open(path, O_WRONLY)
         try #require(descriptor >= 0)
         #expect(pwrite(descriptor, [UInt8(4)], 1, 2) == 1)
