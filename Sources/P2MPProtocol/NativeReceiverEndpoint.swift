@@ -93,6 +93,9 @@ where Random: Sendable {
         var phase: Phase
         var lastHeard: Instant
         var acknowledgementPending = false
+        /// The latest timer check scheduled for this session; nil would mean no check will
+        /// ever visit it (the liveness invariant says that never happens).
+        var latestCheck: Instant?
 
         /// Moves the window of a receiving session out, leaving a placeholder phase until
         /// the caller puts it back. A copy left behind in `phase` would make every DATA
@@ -258,11 +261,20 @@ where Random: Sendable {
     /// When `handleTimer` next has work.
     public var nextDeadline: Instant? { checks.min?.at }
 
+    /// A session that no timer check will ever visit, so that nothing could end it if its
+    /// sender fell silent; nil unless the endpoint is broken. (For the simulation's
+    /// after-every-step invariant.)
+    public var sessionWithoutDeadline: UInt64? {
+        sessions.first { $0.value.latestCheck == nil }?.key
+    }
+
     /// Expires idle sessions and ends lingering ones.
     public mutating func handleTimer(now: Instant, into outputs: inout [Output]) {
         while let check = checks.min, check.at <= now {
             _ = checks.popMin()
-            guard let session = sessions[check.transferID] else { continue }
+            guard let index = sessions.index(forKey: check.transferID) else { continue }
+            if sessions.values[index].latestCheck == check.at { sessions.values[index].latestCheck = nil }
+            let session = sessions.values[index]
             switch session.phase {
             case .finished:
                 if session.lastHeard + configuration.linger <= now {
@@ -417,8 +429,12 @@ where Random: Sendable {
         send(.abort(NativeRejection(reason: .unknownTransfer, text: "no such transfer")), id: id, to: peer, into: &outputs)
     }
 
+    /// Schedules a check of session `id`, which must be in the table.
     private mutating func schedule(_ id: UInt64, at instant: Instant) {
         checks.insert(Check(at: instant, transferID: id))
+        if let index = sessions.index(forKey: id) {
+            sessions.values[index].latestCheck = max(sessions.values[index].latestCheck ?? instant, instant)
+        }
     }
 
     private func send(_ packet: NativePacket, id: UInt64, to peer: Peer, into outputs: inout [Output]) {

@@ -132,7 +132,19 @@ public struct NativeSender<Source: SegmentSource> {
     }
 
     public mutating func nextDeadline() -> Instant? {
-        [engine.nextDeadline(), control.earliest()].compactMap { $0 }.min()
+        Self.earliest(engine.nextDeadline(), control.earliest())
+    }
+
+    /// When the sender next has work for `receiver`; nil only once it has an outcome. (The
+    /// simulation checks after every step that no unfinished receiver lacks one.)
+    public func deadline(of receiver: Int) -> Instant? {
+        Self.earliest(engine.deadline(of: receiver), control.deadline(of: receiver))
+    }
+
+    private static func earliest(_ first: Instant?, _ second: Instant?) -> Instant? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return min(first, second)
     }
 
     /// Offers the file to every receiver.

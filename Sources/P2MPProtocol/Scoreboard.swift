@@ -141,8 +141,21 @@ struct Scoreboard: Sendable {
         return marked
     }
 
+    /// True while some segment was sent and is not cumulatively acknowledged (SACKed ones
+    /// included: a receiver may still renege on them, so they keep the timer armed).
+    var hasUnacknowledged: Bool { acknowledged < highWater }
+
     /// Declares every segment in flight lost, as after a retransmission timeout.
+    ///
+    /// A SACKed segment at the cumulative point means the receiver reneged: it reported the
+    /// segment held, yet cannot hold it, or the cumulative point would have passed it (a
+    /// receiver that restarted under the same session forgets what it held above its
+    /// durable prefix). Then every SACK mark is cleared first, as RFC 2018 (section 8)
+    /// asks after a timeout, so those segments are sent again rather than waited for forever.
     mutating func markAllLost() -> Int {
+        if acknowledged < highWater, flags[Int(acknowledged & mask)] & Self.sacked != 0 {
+            forgetSelectiveAcknowledgements()
+        }
         var marked = 0
         var segment = acknowledged
         while segment < highWater {
@@ -150,6 +163,21 @@ struct Scoreboard: Sendable {
             segment += 1
         }
         return marked
+    }
+
+    /// Turns every SACKed segment back into one merely sent (and so in flight).
+    private mutating func forgetSelectiveAcknowledgements() {
+        var segment = acknowledged
+        while segment < highWater {
+            let index = Int(segment & mask)
+            if flags[index] & Self.sacked != 0 {
+                flags[index] = Self.sent
+                inFlight += 1
+            }
+            segment += 1
+        }
+        sackedHigh = 0
+        lossScan = acknowledged
     }
 
     private mutating func markLost(_ segment: UInt64) -> Bool {

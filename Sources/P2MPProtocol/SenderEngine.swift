@@ -220,10 +220,26 @@ public struct SenderEngine: Sendable {
     /// The earliest instant at which `handleTimer` has work, if any.
     public mutating func nextDeadline() -> Instant? { deadlines.earliest() }
 
-    /// Handles every retransmission, pacing and rate deadline due at `now`.
+    /// When `handleTimer` next has work for `receiver`. Every active receiver has one (at
+    /// the latest its give-up time), so none can be left waiting for nothing.
+    public func deadline(of receiver: Int) -> Instant? {
+        tracks.indices.contains(receiver) ? deadlines.deadline(of: receiver) : nil
+    }
+
+    /// Handles every retransmission, pacing, rate and give-up deadline due at `now`.
     public mutating func handleTimer(now: Instant, into actions: inout [Action]) {
         while let receiver = deadlines.popDue(now: now) {
             guard tracks[receiver].state == .active else { continue }
+            let stalled = now.duration(since: tracks[receiver].waitingSince)
+            if stalled >= configuration.giveUpAfter {
+                // Give-up needs no timer of the machine's and no word from the peer.
+                if tracks[receiver].scoreboard.hasUnacknowledged {
+                    fail(receiver, reason: .noProgress(stalled), now: now, into: &actions)
+                    continue
+                }
+                // It owes nothing: the sender holds it back (lockstep, pacing, rate cap).
+                tracks[receiver].waitingSince = now
+            }
             if let deadline = tracks[receiver].retransmissionDeadline, deadline <= now {
                 tracks[receiver].retransmissionDeadline = nil
                 retransmissionTimerFired(for: receiver, now: now, into: &actions)
@@ -237,8 +253,10 @@ public struct SenderEngine: Sendable {
 
     // MARK: - Internals
 
+    /// True while `receiver` holds segments it has not cumulatively acknowledged, SACKed
+    /// ones included: the retransmission timer stays armed for those (a receiver may renege).
     private func hasOutstanding(_ receiver: Int) -> Bool {
-        tracks[receiver].scoreboard.inFlight > 0 || tracks[receiver].scoreboard.lostPending > 0
+        tracks[receiver].scoreboard.hasUnacknowledged
     }
 
     private mutating func retransmissionTimerFired(for receiver: Int, now: Instant, into actions: inout [Action]) {
@@ -322,8 +340,10 @@ public struct SenderEngine: Sendable {
             deadlines.set(receiver, to: nil)
             return
         }
-        let candidates = [track.retransmissionDeadline, track.blockedUntil].compactMap { $0 }
-        deadlines.set(receiver, to: candidates.min())
+        var earliest = track.waitingSince + configuration.giveUpAfter
+        if let retransmission = track.retransmissionDeadline { earliest = min(earliest, retransmission) }
+        if let blocked = track.blockedUntil { earliest = min(earliest, blocked) }
+        deadlines.set(receiver, to: earliest)
     }
 
     private mutating func complete(_ receiver: Int, now: Instant, into actions: inout [Action]) {

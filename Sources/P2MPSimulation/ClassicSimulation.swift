@@ -20,10 +20,13 @@ public enum ClassicSimulation {
         /// Lines printed as the seed programs would (`Timeout, …`, `Packet loss, …`).
         public var timeouts: Int
         public var simulatedLosses: Int
+        /// The first step after which the sender had an unfinished receiver without a
+        /// deadline (nothing could ever end it); the run stops there.
+        public var stalledStep: String?
 
         /// Every broken promise of the protocol; empty when the run was correct.
         public var violations: [String] {
-            var found: [String] = []
+            var found: [String] = stalledStep.map { [$0] } ?? []
             for (index, receiver) in receivers.enumerated() {
                 let file = scenario.file
                 if !file.starts(with: receiver.bytes) {
@@ -94,9 +97,10 @@ public enum ClassicSimulation {
             outputs.removeAll(keepingCapacity: true)
         }
 
+        var stalledStep: String?
         try! sender.start(now: now, into: &outputs)
         dispatch(&outputs)
-        while !sender.isFinished {
+        while !sender.isFinished, stalledStep == nil {
             let timer = sender.nextDeadline()
             let delivery = network.nextDeliveryTime
             guard let next = [timer, delivery].compactMap({ $0 }).min(), next <= deadline else { break }
@@ -130,6 +134,15 @@ public enum ClassicSimulation {
                 try! sender.handleTimer(now: now, into: &outputs)
             }
             dispatch(&outputs)
+            for receiver in 0..<scenario.receiverCount where sender.engine.deadline(of: receiver) == nil {
+                switch sender.engine.state(of: receiver) {
+                case .pending, .active:
+                    stalledStep = "step \(events) at \(now): the sender has no deadline for unfinished receiver \(receiver)"
+                case .completed, .failed:
+                    continue
+                }
+                break
+            }
         }
 
         func acknowledge(_ sequence: UInt32, from receiver: Int) {
@@ -146,6 +159,6 @@ public enum ClassicSimulation {
         }
         return Result(
             scenario: scenario, receivers: results, elapsed: now.duration(since: .zero), events: events,
-            timeouts: timeouts, simulatedLosses: losses)
+            timeouts: timeouts, simulatedLosses: losses, stalledStep: stalledStep)
     }
 }

@@ -19,10 +19,14 @@ public enum NativeSimulation {
         public var events: Int
         public var timeouts: Int
         public var detectedLosses: Int
+        /// The first step after which a machine was left waiting for nothing: a receiver
+        /// with neither an outcome nor a deadline at the sender, or a receiver session no
+        /// timer would visit. The run stops there.
+        public var stalledStep: String?
 
         /// Every broken promise; empty when the run was correct.
         public var violations: [String] {
-            var found: [String] = []
+            var found: [String] = stalledStep.map { [$0] } ?? []
             for (index, receiver) in receivers.enumerated() {
                 if let committed = receiver.committed, committed != scenario.file {
                     found.append("receiver \(index) committed \(committed.count) wrong bytes under the final name")
@@ -148,9 +152,24 @@ public enum NativeSimulation {
             endpointOutputs.removeAll(keepingCapacity: true)
         }
 
+        /// The liveness invariant, checked after every step.
+        func stall(step: Int) -> String? {
+            for receiver in 0..<scenario.receiverCount
+            where sender.outcome(of: receiver) == nil && sender.deadline(of: receiver) == nil {
+                return "step \(step) at \(now): the sender has neither an outcome nor a deadline for receiver \(receiver)"
+            }
+            for index in endpoints.indices {
+                if let id = endpoints[index].sessionWithoutDeadline {
+                    return "step \(step) at \(now): receiver \(index) holds session \(id) that no timer will visit"
+                }
+            }
+            return nil
+        }
+
+        var stalledStep: String?
         sender.start(now: now, into: &senderOutputs)
         dispatchSender()
-        while !sender.isFinished {
+        while !sender.isFinished, stalledStep == nil {
             var candidates: [Instant?] = [sender.nextDeadline(), network.nextDeliveryTime]
             candidates += endpoints.map(\.nextDeadline)
             candidates += pendingRestarts.values.map { Instant.zero + $0 }
@@ -186,6 +205,7 @@ public enum NativeSimulation {
                     }
                 }
             }
+            stalledStep = stall(step: events)
         }
 
         let receivers = (0..<scenario.receiverCount).map { index in
@@ -193,6 +213,6 @@ public enum NativeSimulation {
         }
         return Result(
             scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
-            timeouts: timeouts, detectedLosses: losses)
+            timeouts: timeouts, detectedLosses: losses, stalledStep: stalledStep)
     }
 }

@@ -22,6 +22,14 @@ struct ClassicSimulationTests {
         }
     }
 
+    @Test(
+        "fresh seeds from P2MP_SIM_SEEDS deliver byte-identical files",
+        .enabled(if: SeedPlan.extra != nil, "P2MP_SIM_SEEDS is not set (make soak sets it)"),
+        arguments: SeedPlan.extra ?? [])
+    func freshSeeds(seeds: ClosedRange<UInt64>) {
+        seededScenarios(seeds: seeds)
+    }
+
     @Test("the scenarios actually exercise the faults they claim")
     func faultsHappen() {
         var timeouts = 0

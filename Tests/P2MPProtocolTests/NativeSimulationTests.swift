@@ -22,6 +22,14 @@ struct NativeSimulationTests {
         }
     }
 
+    @Test(
+        "fresh seeds from P2MP_SIM_SEEDS end with identical files or a reported failure",
+        .enabled(if: SeedPlan.extra != nil, "P2MP_SIM_SEEDS is not set (make soak sets it)"),
+        arguments: SeedPlan.extra ?? [])
+    func freshSeeds(seeds: ClosedRange<UInt64>) {
+        seededScenarios(seeds: seeds)
+    }
+
     @Test("the scenarios exercise what they claim: losses, timeouts, restarts, vanishing receivers, 1-16 receivers")
     func coverage() {
         var timeouts = 0
@@ -64,6 +72,19 @@ struct NativeSimulationTests {
         #expect(result.receivers[0].outcome == .committed(alreadyHeld: false))
         // Starting over would take 5 + 15.6 s; resuming finishes close to 15.6 s.
         #expect(result.elapsed < .seconds(18), "took \(result.elapsed)")
+    }
+
+    /// Issue 22: the receiver restarted under the same session (a duplicated OFFER reached
+    /// its new incarnation), reneging on segments it had SACKed; the sender waited for them
+    /// forever, with no timer armed. Fixed by keeping the timer armed while anything is
+    /// unacknowledged and dropping SACK marks after a timeout that finds a reneged segment.
+    @Test("seed 1009965: a receiver that restarts under the same session and reneges on SACKs still completes")
+    func renegingAfterRestart() {
+        let result = NativeSimulation.run(NativeScenario(seed: 1_009_965))
+        #expect(result.scenario.restarting[0] != nil, "the scenario this seed names has changed: \(result.scenario)")
+        #expect(result.violations.isEmpty, "\(result.violations)")
+        #expect(result.receivers[0].outcome == .committed(alreadyHeld: false))
+        #expect(result.elapsed < .seconds(10), "took \(result.elapsed)")
     }
 
     @Test("the same seed replays identically")

@@ -44,6 +44,65 @@ struct SenderEngineTests {
         #expect(engine.statistics(of: 1).retransmissions == 0)
     }
 
+    @Test("a receiver that reneges on SACKed segments gets them again after a timeout (RFC 2018, section 8)")
+    func renegedSelectiveAcknowledgements() {
+        let configuration = SenderConfiguration(
+            window: 4, groupPolicy: .independent, retransmissionTimeout: .fixed(.milliseconds(100)), giveUpAfter: .seconds(10))
+        var engine = SenderEngine(receiverCount: 1, segmentCount: 4, configuration: configuration)
+        var actions: [Action] = []
+        engine.start(now: t0, into: &actions)
+        #expect(actions == (0..<4).map { .transmit(receiver: 0, segment: $0, isRetransmission: false) })
+        // Segment 0 is missing, 1-3 are SACKed: three segments above it, so 0 is resent at once.
+        actions = []
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 0, selective: [1..<4]), now: at(10), into: &actions)
+        #expect(actions == [.lossDetected(receiver: 0, count: 1), .transmit(receiver: 0, segment: 0, isRetransmission: true)])
+        // The receiver restarted and forgot 1-3: it holds only 0. Nothing is in flight, yet
+        // the timer stays armed, and when it fires the SACK marks are dropped.
+        actions = []
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(20), into: &actions)
+        #expect(actions.isEmpty)
+        #expect(engine.deadline(of: 0) == at(120))
+        engine.handleTimer(now: at(120), into: &actions)
+        #expect(
+            actions == [.timedOut(receiver: 0, segment: 1)]
+                + (1..<4).map { .transmit(receiver: 0, segment: $0, isRetransmission: true) })
+        actions = []
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 4), now: at(130), into: &actions)
+        #expect(actions == [.completed(receiver: 0)])
+    }
+
+    @Test("give-up holds without the retransmission timer: no progress for giveUpAfter fails the receiver")
+    func giveUpBeforeTimeout() {
+        let configuration = SenderConfiguration(
+            window: 2, groupPolicy: .independent, retransmissionTimeout: .fixed(.seconds(5)), giveUpAfter: .seconds(1))
+        var engine = SenderEngine(receiverCount: 1, segmentCount: 2, configuration: configuration)
+        var actions: [Action] = []
+        engine.start(now: t0, into: &actions)
+        actions = []
+        #expect(engine.deadline(of: 0) == at(1_000), "the give-up time comes before the 5 s timeout")
+        engine.handleTimer(now: at(1_000), into: &actions)
+        #expect(actions == [.failed(receiver: 0, reason: .noProgress(.seconds(1)))])
+        #expect(engine.deadline(of: 0) == nil)
+        #expect(engine.isFinished)
+    }
+
+    @Test("a lockstep receiver that waits for the group is not given up on; the one it waits for is")
+    func lockstepWaiterIsNotGivenUp() {
+        let configuration = SenderConfiguration(retransmissionTimeout: .fixed(.milliseconds(100)), giveUpAfter: .seconds(1))
+        var engine = SenderEngine(receiverCount: 2, segmentCount: 2, configuration: configuration)
+        var actions: [Action] = []
+        engine.start(now: t0, into: &actions)
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(1), into: &actions)
+        actions = []
+        // Receiver 1 never answers; receiver 0 has nothing outstanding and waits for it.
+        while engine.state(of: 1) == .active, let next = engine.nextDeadline(), next < at(5_000) {
+            engine.handleTimer(now: next, into: &actions)
+        }
+        #expect(actions.contains(.failed(receiver: 1, reason: .noProgress(.seconds(1)))))
+        #expect(engine.state(of: 0) == .active, "receiver 0 owed nothing while it waited")
+        #expect(actions.contains(.transmit(receiver: 0, segment: 1, isRetransmission: false)), "the group moved on without 1")
+    }
+
     @Test("duplicate and impossible acknowledgements change nothing")
     func ignoresBogusAcks() {
         var engine = SenderEngine(receiverCount: 1, segmentCount: 5, configuration: fixed)
