@@ -10,16 +10,19 @@ final class Daemon: @unchecked Sendable {
 
     /// Starts `p2mpd --listen ADDRESS:PORT --spool DIR [extra]`, with a configuration file
     /// holding `configuration` when given, and waits until it logged that it listens.
+    /// `address` is an IPv4 address or a bracketed IPv6 one (`[::1]`). With `listenFlag`
+    /// false there is no `--listen`: the configuration says where to listen, and `address`
+    /// and `port` are where the test reaches it.
     init(
         address: String, in directory: URL, configuration: String? = nil, extra: [String] = [], port: Int? = nil,
-        spool: URL? = nil
+        spool: URL? = nil, listenFlag: Bool = true
     ) async throws {
         self.address = address
         let port = port ?? Harness.port()
         self.port = port
         let spool = spool ?? directory.appendingPathComponent("spool-\(address)-\(port)")
         self.spool = spool
-        var arguments = ["--listen", "\(address):\(port)", "--spool", spool.path]
+        var arguments = (listenFlag ? ["--listen", "\(address):\(port)"] : []) + ["--spool", spool.path]
         if let configuration {
             let file = directory.appendingPathComponent("p2mpd-\(port).toml")
             try configuration.write(to: file, atomically: true, encoding: .utf8)

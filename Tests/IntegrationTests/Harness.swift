@@ -28,6 +28,23 @@ enum Harness {
         PortAllocator.shared.next()
     }
 
+    /// Waits until a UDP socket of this machine is bound to `port` (a line of /proc/net/udp
+    /// or udp6 has it as local port), for at most `timeout` seconds; whether one is.
+    static func waitForUDPSocket(port: Int, timeout: Double = 10) async -> Bool {
+        let local = ":" + String(format: "%04X", port)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            for table in ["/proc/net/udp", "/proc/net/udp6"] {
+                let lines = ((try? String(contentsOfFile: table, encoding: .utf8)) ?? "").split(separator: "\n").dropFirst()
+                if lines.contains(where: { $0.split(separator: " ").dropFirst().first?.hasSuffix(local) == true }) {
+                    return true
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     /// A file of `bytes` random bytes, copied from /dev/urandom in 1 MiB chunks.
     static func randomFile(at url: URL, bytes: Int) throws {
         let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
