@@ -79,4 +79,26 @@ struct IPv6Tests {
         #expect(await daemon.stop() == 0)
         try? FileManager.default.removeItem(at: directory)
     }
+
+    @Test("allow and manage_allow match IPv6 peers: ::1/128 admits [::1], an IPv4 network does not")
+    func networksOfIPv6Peers() async throws {
+        let directory = try Harness.makeDirectory()
+        let open = try await Daemon(
+            address: "[::1]", in: directory, configuration: "allow = [\"::1/128\"]\nmanage_allow = [\"::1/128\"]")
+        let closed = try await Daemon(address: "[::1]", in: directory, configuration: "allow = [\"127.0.0.0/8\"]")
+        try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 10_000)
+        #expect(try await ChildProcess.run("p2mpsend", ["push", "f.bin", open.target], in: directory).status == 0)
+        let removed = try await ChildProcess.run("p2mpsend", ["rm", open.target, "f.bin"], in: directory)
+        #expect(removed.status == 0, "\(removed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: open.file("f.bin").path))
+
+        let refused = try await ChildProcess.run("p2mpsend", ["push", "f.bin", closed.target], in: directory)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains { $0.contains("rejected") && $0.contains("not allowed") }, "\(refused.stderr)")
+        let list = try await ChildProcess.run("p2mpsend", ["ls", closed.target], in: directory)
+        #expect(list.stderr.contains("p2mpsend: \(closed.target): listing is not allowed from ::1"), "\(list.stderr)")
+        #expect(await open.stop() == 0)
+        #expect(await closed.stop() == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
 }
