@@ -162,6 +162,8 @@ check "c. bash completion loads and defines a completion for p2mpsend" \
   eval 'x bash -c "source /usr/share/bash-completion/completions/p2mpsend && complete -p p2mpsend" >/dev/null 2>&1'
 check "c. /usr/share/doc/p2mp: README.md, copyright, changelog.Debian.gz" \
   x test -s /usr/share/doc/p2mp/README.md -a -s /usr/share/doc/p2mp/copyright -a -s /usr/share/doc/p2mp/changelog.Debian.gz
+check "c. copyright: Files: * is License: Apache-2.0" \
+  x sh -c 'grep -A2 -x "Files: \*" /usr/share/doc/p2mp/copyright | grep -qx "License: Apache-2.0"'
 
 # --- d. a push with the packaged p2mpsend -----------------------------------------
 NAME=deb-test-$N.bin

@@ -10,8 +10,9 @@ fi
 
 # Debian packages: libsystemd (sd_notify, journald), pkg-config to find it, iproute2 for
 # `ss`; for the Debian package and its test: dpkg-dev (dpkg-shlibdeps), binutils (strip),
-# man-db (`man -w` in the test) and lintian; tmux for the progress display's terminal test.
-packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian tmux)
+# man-db (`man -w` in the test) and lintian; tmux for the progress display's terminal test;
+# python3-jsonschema to check the --json documents against their schemas in docs/.
+packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian tmux python3-jsonschema)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -27,11 +28,3 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Python's jsonschema, which checks `p2mpsend push --json` against its schema in the tests:
-# Debian's python3-jsonschema where python3 is Debian's, pip otherwise.
-if ! python3 -c 'import jsonschema' 2>/dev/null; then
-    echo "install-prerequisites: installing the python3 module jsonschema"
-    python3 -m pip install -q jsonschema 2>/dev/null \
-        || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-jsonschema >/dev/null; } \
-        || { echo "install-prerequisites: cannot install jsonschema (pip install jsonschema)" >&2; exit 1; }
-fi

@@ -3,9 +3,9 @@
 #
 # Installs systemd/p2mpd.service, p2mpd.socket, p2mp.sysusers, p2mp.catalog and
 # etc/p2mp/p2mpd.toml into a throw-away instance and checks: Type=notify readiness and
-# STATUS=, a 4 MiB push with simulated loss, the journal fields and MESSAGE_IDs, reload
-# (good and broken configuration), a clean stop, socket activation, the watchdog restart
-# and the `systemd-analyze security` exposure (<= 1.5).
+# STATUS=, 4 MiB pushes with simulated loss over IPv4 and IPv6 (::1), the journal fields
+# and MESSAGE_IDs, reload (good and broken configuration), a clean stop, socket activation
+# (both families), the watchdog restart and the `systemd-analyze security` exposure (<= 1.5).
 #
 #   usage: [BIN=DIR] [ARTIFACTS=DIR] scripts/systemd-test.sh
 #   BIN        directory holding p2mpd and p2mpsend (default: swift build --show-bin-path)
@@ -109,7 +109,7 @@ pass "a. binaries copied to $T/ (instance-private tmpfs)"
   && "$SDNS" cp "$N" "$ROOT/systemd/p2mp.sysusers" /etc/sysusers.d/p2mp.conf \
   && x systemd-sysusers /etc/sysusers.d/p2mp.conf > "$ART/sysusers.log" 2>&1 \
   && "$SDNS" cp "$N" "$ROOT/etc/p2mp/p2mpd.toml" /etc/p2mp/p2mpd.toml \
-  && put /etc/p2mp/p2mpd.toml.d/50-test.toml $'loss = 0.02\nlisten = ["127.0.0.1:7735"]' \
+  && put /etc/p2mp/p2mpd.toml.d/50-test.toml $'loss = 0.02\nlisten = ["127.0.0.1:7735", "[::1]:7735"]' \
   && x systemctl daemon-reload || abort "b. install units and configuration"
 check "b. systemd-sysusers created user p2mp ($(x getent passwd p2mp | cut -d: -f3,4))" eval 'x getent passwd p2mp >/dev/null'
 check "b. units loaded (LoadState=loaded)" \
@@ -153,14 +153,14 @@ check "c. service runs as user p2mp" test "$(x ps -o user= -p "$(prop MainPID)" 
 st=$(prop StatusText)
 check "d. StatusText from STATUS=: '${st}'" test -n "$st"
 
-# --- e. 4 MiB push from inside the instance's netns ------------------------------
-push_check() { # STEP NAME: create a 4 MiB file, push it, compare the spool copy
-  local step=$1 name=$2 f="$T/payload/$2" sum got rc out
+# --- e. 4 MiB pushes from inside the instance's netns, over IPv4 and IPv6 ---------
+push_check() { # STEP NAME [TARGET]: create a 4 MiB file, push it, compare the spool copy
+  local step=$1 name=$2 target=${3:-127.0.0.1:7735} f="$T/payload/$2" sum got rc out
   x sh -c 'head -c 4194304 /dev/urandom > "$1"' sh "$f" || { fail "$step. create payload"; return 1; }
   sum=$(x sha256sum "$f" | cut -d' ' -f1)
-  t0=$(date +%s%N); out=$(XT=60 x "$T/p2mpsend" push "$f" 127.0.0.1:7735 2>&1); rc=$?
+  t0=$(date +%s%N); out=$(XT=60 x "$T/p2mpsend" push "$f" "$target" 2>&1); rc=$?
   printf '%s\n' "$out" > "$ART/push-$name.log"
-  check "$step. p2mpsend push $name 127.0.0.1:7735 exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0 \
+  check "$step. p2mpsend push $name $target exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0 \
     || printf '%s\n' "$out" | tail -n 5 | sed 's/^/      | /'
   got=$(x sha256sum "$SPOOL/$name" 2>/dev/null | cut -d' ' -f1)
   check "$step. $SPOOL/$name is byte-identical (sha256 ${sum:0:16}…)" test -n "$sum" -a "$got" == "$sum"
@@ -171,6 +171,10 @@ PAYLOAD=p2mp-test-$N.bin
 push_check e "$PAYLOAD"
 owner=$(x stat -c %U:%G "$SPOOL/$PAYLOAD" 2>/dev/null)
 check "e. spool file owned by p2mp:p2mp (${owner:-missing})" test "$owner" == p2mp:p2mp
+since_v6=$(now_us)
+push_check e "p2mp-test-$N-v6.bin" "[::1]:7735"
+check "e. journal: the IPv6 push completed from P2MP_PEER [::1]:…" \
+  within 5 jhas "$since_v6" 'g("P2MP_PEER").startswith("[::1]:")' P2MP_EVENT=complete
 
 # --- f. journal fields -----------------------------------------------------------
 check "f. journal: P2MP_EVENT=loss with P2MP_SEQ and P2MP_PEER" \
@@ -233,11 +237,12 @@ listens=$(x ss -H -uln 'sport = :7735' 2>/dev/null | awk '{print $4}' | sort | t
 check "i. systemd listens on ${listens}(want 0.0.0.0:7735 and [::]:7735)" \
   eval '[[ $listens == *"0.0.0.0:7735"* ]] && [[ $listens == *"[::]:7735"* || $listens == *":::7735"* ]]'
 push_check i "p2mp-test-$N-socket.bin"
+push_check i "p2mp-test-$N-socket-v6.bin" "[::1]:7735"
 check "i. service activated by the socket (TriggeredBy=$(prop TriggeredBy))" \
   eval '[[ $(prop ActiveState) == active && $(prop TriggeredBy) == *p2mpd.socket* ]]'
 own=$(x ss -H -ulnp 'sport = :7735' 2>/dev/null)
 check "i. p2mpd uses the passed sockets (no socket of its own on :7735)" \
-  eval '[[ $own == *p2mpd* ]] && ! grep -q "127.0.0.1:7735" <<< "$own"'
+  eval '[[ $own == *p2mpd* ]] && ! grep -q -e "127.0.0.1:7735" -e "\[::1\]:7735" <<< "$own"'
 XT=40 x systemctl stop p2mpd.socket "$UNIT"; rc=$?
 check "i. stopped socket and service (rc $rc)" \
   eval '[[ $rc == 0 && $(prop ActiveState p2mpd.socket) == inactive && $(prop ActiveState) == inactive ]]'

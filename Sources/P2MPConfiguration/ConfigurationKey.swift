@@ -127,7 +127,15 @@ enum ConfigurationKey: String, CaseIterable {
             configuration.listen = addresses
         case .spool:
             guard case .string(let path) = value else { return wrongType }
-            guard path.hasPrefix("/"), !path.contains("\0") else { return outOfRange }
+            guard !path.isEmpty, !path.contains("\0") else { return outOfRange }
+            // A file has no working directory to resolve against; p2mpd resolves its flags
+            // before they get here.
+            guard path.hasPrefix("/") else {
+                return [
+                    "\(name) is \(value.rendered), a relative path: paths in configuration files must be absolute "
+                        + "(p2mpd --spool resolves a relative one against the working directory), expected \(expected)"
+                ]
+            }
             configuration.spool = path
         case .loss:
             guard let number = value.number else { return wrongType }

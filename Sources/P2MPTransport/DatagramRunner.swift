@@ -66,7 +66,7 @@ public enum DatagramRunner {
                 case .bind(let address):
                     let channel =
                         try await (address.protocol == .inet6
-                        ? bootstrap.channelOption(.socketOption(.ipv6_v6only), value: 1) : bootstrap)
+                        ? bootstrap.channelOption(Self.ipv6Only, value: 1) : bootstrap)
                         .bind(to: address).get()
                     channels.append(channel)
                 case .adopt(let descriptor):
@@ -109,6 +109,10 @@ public enum DatagramRunner {
 }
 
 extension DatagramRunner {
+    /// IPV6_V6ONLY, an option of the IPv6 level (IPPROTO_IPV6): with it an IPv6 socket on
+    /// `[::]` leaves IPv4 to a socket of its own on `0.0.0.0` and the same port.
+    static let ipv6Only = ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only)
+
     /// Socket buffers sized for bursts at high rates: a full receive buffer drops
     /// datagrams, which congestion control then mistakes for network loss.
     static let socketBufferBytes = 16 << 20

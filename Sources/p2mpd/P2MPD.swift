@@ -77,10 +77,13 @@ struct P2MPD: AsyncParsableCommand {
         if bind != nil || linger != nil {
             throw UsageError("--bind and --linger belong to the seed form (p2mpd PORT FILE P)")
         }
+        // Relative paths mean the working directory here; the loader sees absolute ones only.
+        let configurationFile = try config.map { try CommandLinePath.absolute($0, flag: "--config") }
+        let spoolDirectory = try spool.map { try CommandLinePath.absolute($0, flag: "--spool") }
         let options = DaemonRunner.Options(
-            configurationFile: config,
+            configurationFile: configurationFile,
             overrides: ConfigurationOverrides(
-                listen: listen.isEmpty ? nil : listen, spool: spool, loss: loss, logLevel: logLevel))
+                listen: listen.isEmpty ? nil : listen, spool: spoolDirectory, loss: loss, logLevel: logLevel))
         if checkConfig {
             switch DaemonRunner.loadConfiguration(options) {
             case .success(let loaded):

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NIOCore
 import P2MPClient
 import P2MPSpool
 import P2MPCommandLine
@@ -33,10 +34,12 @@ struct List: AsyncParsableCommand {
         commandName: "ls",
         abstract: "List the files in receivers' spools.",
         discussion: """
-            With one TARGET: its files with size, SHA-256 and time. With several: one merged \
-            table saying which host holds which version of each name; a host that does not \
-            answer is listed as down. Exit status: 0 every host answered, 1 some did not, \
-            2 bad input, 3 none did.
+            With one TARGET: its files with size, SHA-256 (its first 16 digits; all 64 with \
+            --long) and time. With several: one merged table saying which host holds which \
+            version of each name; a host that does not answer is listed as down. --json \
+            prints one document instead (docs/ls-report.schema.json): per host its files \
+            with size, full SHA-256 and time, or why it has none (down, refused). Exit \
+            status: 0 every host answered, 1 some did not, 2 bad input, 3 none did.
             """)
 
     @Argument(help: ArgumentHelp("Receivers: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "target"))
@@ -45,35 +48,57 @@ struct List: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("A file of targets, one per line.", valueName: "file"))
     var fleet: String?
 
+    @Flag(help: "Print one JSON document (docs/ls-report.schema.json) instead of the table.")
+    var json = false
+
+    @Flag(help: "Show each SHA-256 in full (64 hex digits) instead of its first 16.")
+    var long = false
+
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
         guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET, or --fleet") }
+        if json && long { throw UsageError("--long is for the table; --json always carries full digests") }
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: options.port)
         let answers = try await FleetQuery.run(.list, targets: resolved, deadline: try options.deadline)
+        if json {
+            CommandRunner.printLine(ListingReport.jsonDocument(targets: resolved, answers: answers, timeout: options.timeout))
+        } else {
+            printTable(targets: resolved, answers: answers)
+        }
+        let listed = answers.count { if case .listing = $0 { true } else { false } }
+        let unanswered = answers.count { $0 == .noAnswer }
+        if listed == 0 { throw CommandFailure(unanswered == answers.count ? .unreachable : .failure) }
+        if listed < answers.count { throw CommandFailure(.failure) }
+    }
+
+    /// The table on standard output, then the down hosts; refusals on standard error.
+    private func printTable(targets: [(name: String, address: SocketAddress)], answers: [FleetQuery.Answer]) {
         var listings: [(host: String, entries: [NativeListing.Entry])] = []
         var down: [String] = []
         var refusals: [String] = []
-        for (target, answer) in zip(resolved, answers) {
+        for (target, answer) in zip(targets, answers) {
             switch answer {
             case .listing(let entries): listings.append((target.name, entries))
             case .result(let result): refusals.append("\(target.name): \(result.text)")
             case .noAnswer: down.append(target.name)
             }
         }
-        for line in Self.table(listings, hostCount: resolved.count) { CommandRunner.printLine(line) }
+        for line in Self.table(listings, hostCount: targets.count, digestDigits: long ? 64 : 16) {
+            CommandRunner.printLine(line)
+        }
         for host in down { CommandRunner.printLine("\(host)  down: no answer in \(options.timeout) s") }
         for refusal in refusals { CommandRunner.printError("p2mpsend: \(refusal)") }
-        if listings.isEmpty { throw CommandFailure(down.count == resolved.count ? .unreachable : .failure) }
-        if !down.isEmpty || !refusals.isEmpty { throw CommandFailure(.failure) }
     }
 
     /// One host: NAME SIZE SHA256 MODIFIED. Several: NAME SIZE SHA256 HOSTS, one row per
-    /// version of a name.
-    static func table(_ listings: [(host: String, entries: [NativeListing.Entry])], hostCount: Int) -> [String] {
+    /// version of a name. Digests are cut to their first `digestDigits` hex digits.
+    static func table(
+        _ listings: [(host: String, entries: [NativeListing.Entry])], hostCount: Int, digestDigits: Int = 16
+    ) -> [String] {
         if listings.count == 1, hostCount == 1 {
             let rows = listings[0].entries.map { entry in
-                [entry.name, "\(entry.size)", String("\(entry.sha256)".prefix(16)), timestamp(entry.modified)]
+                [entry.name, "\(entry.size)", String("\(entry.sha256)".prefix(digestDigits)), timestamp(entry.modified)]
             }
             return columns(["NAME", "SIZE", "SHA256", "MODIFIED"], rows)
         }
@@ -93,7 +118,7 @@ struct List: AsyncParsableCommand {
             let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
             let version = versions[key]!
             let hosts = version.hosts.count == hostCount ? "all \(hostCount)" : version.hosts.joined(separator: ",")
-            return [parts[0], "\(version.size)", String(parts[1].prefix(16)), hosts]
+            return [parts[0], "\(version.size)", String(parts[1].prefix(digestDigits)), hosts]
         }
         return columns(["NAME", "SIZE", "SHA256", "HOSTS"], rows)
     }

@@ -10,20 +10,26 @@ final class Daemon: @unchecked Sendable {
 
     /// Starts `p2mpd --listen ADDRESS:PORT --spool DIR [extra]`, with a configuration file
     /// holding `configuration` when given, and waits until it logged that it listens.
+    /// `address` is an IPv4 address or a bracketed IPv6 one (`[::1]`). With `listenFlag`
+    /// false there is no `--listen`: the configuration says where to listen, and `address`
+    /// and `port` are where the test reaches it. With `relativePaths` the default spool and
+    /// the configuration file are named relative to `directory`, p2mpd's working directory.
     init(
         address: String, in directory: URL, configuration: String? = nil, extra: [String] = [], port: Int? = nil,
-        spool: URL? = nil
+        spool: URL? = nil, listenFlag: Bool = true, relativePaths: Bool = false
     ) async throws {
         self.address = address
         let port = port ?? Harness.port()
         self.port = port
-        let spool = spool ?? directory.appendingPathComponent("spool-\(address)-\(port)")
+        let spoolName = "spool-\(address)-\(port)"
+        let spool = spool ?? directory.appendingPathComponent(spoolName)
         self.spool = spool
-        var arguments = ["--listen", "\(address):\(port)", "--spool", spool.path]
+        var arguments = (listenFlag ? ["--listen", "\(address):\(port)"] : [])
+        arguments += ["--spool", relativePaths ? "./\(spoolName)" : spool.path]
         if let configuration {
             let file = directory.appendingPathComponent("p2mpd-\(port).toml")
             try configuration.write(to: file, atomically: true, encoding: .utf8)
-            arguments += ["--config", file.path]
+            arguments += ["--config", relativePaths ? file.lastPathComponent : file.path]
         }
         child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)-\(UUID().uuidString)")
         let child = self.child

@@ -83,9 +83,10 @@ struct ShellAndJSONTests {
         let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("docs/push-report.schema.json")
         let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // Debian's python3, for which `make prerequisites` installs python3-jsonschema.
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         check.arguments = [
-            "python3", "-c",
+            "-c",
             "import json,sys,jsonschema\n"
                 + "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
             schema.path, file.path,

@@ -153,7 +153,7 @@ struct LoaderTests {
         #expect(result.errors.map(\.description) == [
             #"command line: '--listen' entry 1 ("nowhere") has no port, expected ADDRESS:PORT with a literal IP address, such as "0.0.0.0:7735" or "[::]:7735""#,
             #"command line: '--listen' entry 3 ("0.0.0.0:99999") has port '99999', expected a port in [1, 65535]"#,
-            #"command line: '--spool' is "rel", expected an absolute directory path (a string), such as "/var/lib/p2mp/spool""#,
+            #"command line: '--spool' is "rel", a relative path: paths in configuration files must be absolute (p2mpd --spool resolves a relative one against the working directory), expected an absolute directory path (a string), such as "/var/lib/p2mp/spool""#,
             "command line: '--loss' is -1.0, expected a probability in [0, 1]",
             "command line: '--log-level' is \"loud\", expected one of trace, debug, info, notice, warning, error, critical",
         ])

@@ -86,7 +86,10 @@ struct ParseTests {
                 "'listen' entry 2 (\"0.0.0.0:7735\") repeats 0.0.0.0:7735, expected each address once"
             ),
             ("spool = 5", "'spool' is an integer (5), expected an absolute directory path (a string)"),
-            (#"spool = "spool""#, #"'spool' is "spool", expected an absolute directory path"#),
+            (
+                #"spool = "spool""#,
+                #"'spool' is "spool", a relative path: paths in configuration files must be absolute (p2mpd --spool resolves a relative one against the working directory), expected an absolute directory path"#
+            ),
             (#"spool = """#, #"'spool' is "", expected an absolute directory path"#),
             (
                 #"max_file_size = "1.5G""#,

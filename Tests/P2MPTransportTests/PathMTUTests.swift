@@ -16,14 +16,18 @@ struct PathMTUTests {
         #endif
     }
 
-    @Test("toward 127.0.0.1 it is the loopback interface's MTU (at most 65,535), less 28 header bytes for a datagram")
-    func loopback() throws {
-        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
+    @Test(
+        "toward loopback it is the interface's MTU (over IPv4 at most 65,535), less 28 (IPv4) or 48 (IPv6) header bytes for a datagram",
+        arguments: [("127.0.0.1", 28), ("::1", 48)])
+    func loopback(host: String, headerBytes: Int) throws {
+        let address = try SocketAddress(ipAddress: host, port: 9)
         #if os(Linux)
-        // An IP packet's length field caps a route's MTU at 65,535 whatever the interface says.
-        let expected = min(try #require(try Self.loopbackMTU()), 65_535)
+        // An IPv4 packet's length field caps a route's MTU at 65,535 whatever the interface
+        // says; IPv6's counts the payload only, so the interface's MTU stands.
+        let interface = try #require(try Self.loopbackMTU())
+        let expected = headerBytes == 28 ? min(interface, 65_535) : interface
         #expect(PathMTU.toward(address) == expected)
-        #expect(PathMTU.largestDatagram(toward: address) == expected - 28)
+        #expect(PathMTU.largestDatagram(toward: address) == expected - headerBytes)
         #else
         #expect(PathMTU.toward(address) == nil)
         #endif

@@ -64,16 +64,18 @@ struct SegmentedSendTests {
         }
     }()
 
-    static func run(oneByOne: Bool) async throws -> LoopbackEcho.Outcome {
-        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 0)
+    static func run(oneByOne: Bool, over loopback: String) async throws -> LoopbackEcho.Outcome {
+        let address = try SocketAddress(ipAddress: loopback, port: 0)
         return try await DatagramRunner.run(bindingTo: [address], on: MultiThreadedEventLoopGroup.singleton.next()) {
             LoopbackEcho(planned: planned, oneByOne: oneByOne)
         }
     }
 
-    @Test("every datagram arrives whole and separate, in order, through as few sends as the kernel allows")
-    func coalesced() async throws {
-        let outcome = try await Self.run(oneByOne: false)
+    @Test(
+        "every datagram arrives whole and separate, in order, through as few sends as the kernel allows",
+        arguments: ["127.0.0.1", "::1"])
+    func coalesced(loopback: String) async throws {
+        let outcome = try await Self.run(oneByOne: false, over: loopback)
         #expect(outcome.received.map(\.count) == Self.planned.map(\.count))
         #expect(outcome.received.elementsEqual(Self.planned), "contents differ")
         if geteuid() == 0 {
@@ -91,9 +93,9 @@ struct SegmentedSendTests {
         }
     }
 
-    @Test("without kernel segmentation the same datagrams leave one by one, unchanged")
-    func oneByOne() async throws {
-        let outcome = try await Self.run(oneByOne: true)
+    @Test("without kernel segmentation the same datagrams leave one by one, unchanged", arguments: ["127.0.0.1", "::1"])
+    func oneByOne(loopback: String) async throws {
+        let outcome = try await Self.run(oneByOne: true, over: loopback)
         #expect(outcome.received.map(\.count) == Self.planned.map(\.count))
         #expect(outcome.received.elementsEqual(Self.planned), "contents differ")
         #expect(outcome.segmentedSends == 0)
