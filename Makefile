@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all prerequisites build demo test bench install systemd-test testbed-test deb deb-test clean
+.PHONY: all prerequisites build demo test bench experiments install systemd-test testbed-test deb deb-test clean
 
 all: build
 
@@ -37,6 +37,13 @@ systemd-test: build
 # (root; ~10 s).
 testbed-test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/testbed-test.sh
+
+# The seed's three experiments (delay against receivers, MSS, loss) with Stop-and-Wait and
+# the native protocol on the WAN testbed, the model, plots and tables; release build, root,
+# about 14 minutes (EXPERIMENTS_QUICK=1: about 1). See docs/EXPERIMENTS.md.
+experiments: prerequisites
+	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	BIN="$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))" bench/experiments/run.sh
 
 # Benchmark: p2mp (native, Stop-and-Wait) against uftp and a TCP fan-out, 1 and 4 receivers
 # over loopback, in a release build. BENCH_QUICK=1 for 64 MiB; see bench/README.md.
