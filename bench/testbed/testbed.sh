@@ -325,7 +325,7 @@ tb_forwarder_stats() {
         if ((i == 500)); then tb_say "forwarder $tag did not report"; status=1; continue; fi
         local -A v=()
         local key value
-        while IFS== read -r key value; do v[$key]=$value; done < "$file"
+        while IFS='=' read -r key value; do v[$key]=$value; done < "$file"
         echo "forwarder $tag: down ${v[ab_forwarded]}/${v[ab_received]} frames, up ${v[ba_forwarded]}/${v[ba_received]}," \
             "own drops ${v[drops]} (queue full $((v[ab_queue_full] + v[ba_queue_full])), socket $((v[ab_kernel_drops] + v[ba_kernel_drops])), oversize $((v[ab_oversize] + v[ba_oversize])), send errors $((v[ab_send_errors] + v[ba_send_errors])))"
         TB_FORWARDER_DROPS=$((TB_FORWARDER_DROPS + v[drops]))
