@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all prerequisites build demo test bench install systemd-test deb deb-test clean
+.PHONY: all prerequisites build demo test bench experiments install systemd-test testbed-test deb deb-test clean
 
 all: build
 
@@ -19,18 +19,31 @@ demo: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/demo.sh
 
 # Every test: p2mpd under a real systemd booted in namespaces, then the Debian package
-# installed, used and purged there (both say why when they must skip: no root, no
-# namespaces), the live progress display in a tmux pane against a pipe, then the Swift
-# suites, whose summary is the last line.
+# installed, used and purged there, the WAN testbed and its delay forwarder (all three say
+# why when they must skip: no root, no namespaces), the live progress display in a tmux
+# pane against a pipe, then the Swift suites, whose summary is the last line.
 test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/systemd-test.sh
 	$(MAKE) deb-test
+	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/testbed-test.sh
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/progress-test.sh
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
 # p2mpd under a real systemd booted in namespaces alone (root; ~30 s).
 systemd-test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/systemd-test.sh
+
+# The WAN testbed alone: two hops, 10 ms each way, RTT, burst, a seed transfer, teardown
+# (root; ~10 s).
+testbed-test: build
+	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/testbed-test.sh
+
+# The seed's three experiments (delay against receivers, MSS, loss) with Stop-and-Wait and
+# the native protocol on the WAN testbed, the model, plots and tables; release build, root,
+# about 14 minutes (EXPERIMENTS_QUICK=1: about 1). See docs/EXPERIMENTS.md.
+experiments: prerequisites
+	$(SWIFT) build -c release $(SWIFT_FLAGS)
+	BIN="$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))" bench/experiments/run.sh
 
 # Benchmark: p2mp (native, Stop-and-Wait) against uftp and a TCP fan-out, 1 and 4 receivers
 # over loopback, in a release build. BENCH_QUICK=1 for 64 MiB; see bench/README.md.

@@ -1,4 +1,5 @@
-# sdns-test-lib.sh: helpers shared by systemd-test.sh and deb-test.sh (sourced, not run).
+# sdns-test-lib.sh: helpers shared by systemd-test.sh and deb-test.sh (sourced, not run);
+# testbed-test.sh uses its reporting helpers only.
 # The sourcing script sets SDNS (the harness), N (the instance name) and UNIT before it
 # calls the instance helpers, and passed=0 failed=0 before it reports.
 
