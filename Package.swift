@@ -5,7 +5,7 @@ import PackageDescription
 /// Wire → Protocol → Transport / Spool → Daemon / Client → executables.
 /// The pure layers run tens of thousands of simulated transfers inside `swift test`; they are
 /// compiled optimized even in debug builds so the suite stays fast.
-let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O", "-cross-module-optimization"], .when(configuration: .debug))]
 
 let package = Package(
     name: "p2mp",
@@ -30,7 +30,10 @@ let package = Package(
         // Sans-I/O state machines: no sockets, no clock, no files.
         .target(
             name: "P2MPProtocol",
-            dependencies: ["P2MPWire", .product(name: "HeapModule", package: "swift-collections")],
+            dependencies: [
+                "P2MPWire", .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
             swiftSettings: optimizedInDebug
         ),
         // SwiftNIO UDP channels and timers driving the state machines.

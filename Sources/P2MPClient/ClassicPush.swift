@@ -40,19 +40,16 @@ final class ClassicPushApplication: DatagramApplication {
 
     private let options: ClassicPush.Options
     private let output: @Sendable (String) -> Void
-    private var sender: ClassicSender<FileSegmentSource>
+    private var sender: ClassicSender
     private let receiverIndex: [SocketAddress: Int]
-    private var outputs: [ClassicSender<FileSegmentSource>.Output] = []
     private var finishedAt: [Instant?]
     private var startedAt = Instant.zero
-    private let fileSize: UInt64
 
     init(options: ClassicPush.Options, output: @escaping @Sendable (String) -> Void) throws {
         self.options = options
         self.output = output
-        self.fileSize = options.source.byteCount
         self.sender = try ClassicSender(
-            source: options.source, segmentSize: options.segmentSize, receiverCount: options.targets.count,
+            byteCount: options.source.byteCount, segmentSize: options.segmentSize, receiverCount: options.targets.count,
             configuration: options.sender)
         self.receiverIndex = Dictionary(
             uniqueKeysWithValues: options.targets.enumerated().map { ($0.element.address, $0.offset) })
@@ -61,47 +58,54 @@ final class ClassicPushApplication: DatagramApplication {
 
     func start(io: DatagramIO<Outcome>) {
         startedAt = io.now
-        step(io) { sender, now, outputs in try sender.start(now: now, into: &outputs) }
+        sender.start(now: startedAt)
+        drain(io, now: startedAt)
     }
 
     func receive(_ datagram: ByteBuffer, from address: SocketAddress, io: DatagramIO<Outcome>) {
         guard let receiver = receiverIndex[address] else { return }
-        step(io) { sender, now, outputs in
-            try datagram.withUnsafeReadableBytes { try sender.receive($0, from: receiver, now: now, into: &outputs) }
-        }
+        let now = io.now
+        datagram.withUnsafeReadableBytes { sender.handle($0, from: receiver, now: now) }
+        drain(io, now: now)
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
-        step(io) { sender, now, outputs in try sender.handleTimer(now: now, into: &outputs) }
+        let now = io.now
+        sender.handleTimeout(now: now)
+        drain(io, now: now)
     }
 
-    /// Runs one event through the sender and carries out what it asks for.
-    private func step(
-        _ io: DatagramIO<Outcome>,
-        _ event: (inout ClassicSender<FileSegmentSource>, Instant, inout [ClassicSender<FileSegmentSource>.Output]) throws -> Void
-    ) {
-        let now = io.now
-        do {
-            try event(&sender, now, &outputs)
-        } catch {
-            io.fail(error)
-            return
-        }
-        for output in outputs {
-            switch output {
-            case .datagram(let receiver, let bytes):
-                io.send(bytes, to: options.targets[receiver].address)
-            case .timedOut(_, let sequence):
-                self.output("Timeout, sequence number = \(sequence)")
-            case .completed(let receiver), .failed(let receiver, _):
-                finishedAt[receiver] = now
+    /// Carries out what the sender asks for (file bytes, lines to print, datagrams) until
+    /// it has nothing more, then arms the timer or finishes.
+    private func drain(_ io: DatagramIO<Outcome>, now: Instant) {
+        while true {
+            while let event = sender.pollEvent() {
+                switch event {
+                case .payloadNeeded(let block):
+                    do {
+                        try sender.supplyPayload(block) { try options.source.read(offset: block.offset, into: $0) }
+                    } catch {
+                        io.fail(error)
+                        return
+                    }
+                case .timedOut(_, let sequence):
+                    output("Timeout, sequence number = \(sequence)")
+                case .completed(let receiver), .failed(let receiver, _):
+                    finishedAt[receiver] = now
+                }
+            }
+            guard let next = sender.peekTransmit() else {
+                if sender.hasEvents { continue }
+                break
+            }
+            io.send(maximumSize: next.size, to: options.targets[next.receiver].address) {
+                sender.pollTransmit(into: $0)?.size ?? 0
             }
         }
-        outputs.removeAll(keepingCapacity: true)
         if sender.isFinished {
             io.finish(report(now: now))
         } else {
-            io.setTimer(sender.nextDeadline())
+            io.setTimer(sender.nextTimeout)
         }
     }
 
@@ -121,6 +125,6 @@ final class ClassicPushApplication: DatagramApplication {
                 transmissions: statistics.transmissions, retransmissions: statistics.retransmissions,
                 timeouts: statistics.timeouts, smoothedRTT: statistics.smoothedRTT)
         }
-        return PushReport(bytes: fileSize, elapsed: now.duration(since: startedAt), receivers: receivers)
+        return PushReport(bytes: sender.byteCount, elapsed: now.duration(since: startedAt), receivers: receivers)
     }
 }

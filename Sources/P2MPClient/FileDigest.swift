@@ -3,7 +3,7 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-extension SegmentSource {
+extension FileSegmentSource {
     /// The SHA-256 of all the bytes, read in 1 MiB chunks.
     public func sha256() throws -> P2MPWire.SHA256Digest {
         var hasher = SHA256()
@@ -20,9 +20,7 @@ extension SegmentSource {
         }
         return P2MPWire.SHA256Digest(Array(hasher.finalize()))!
     }
-}
 
-extension FileSegmentSource {
     /// The SHA-256 of the file: from `cache` when it remembers exactly this version of the
     /// file and `rehash` is false; otherwise read in full, then remembered in `cache`.
     /// `clock` is the wall clock that tells how long ago the file last changed.

@@ -1,15 +1,15 @@
 import Foundation
 import NIOCore
+import P2MPProtocol
 import P2MPTransport
 import P2MPWire
 
 /// What `p2mpsend ls --json` prints: per host its files (name, size, full SHA-256, time) or
 /// why it has none to show. Schema: docs/ls-report.schema.json.
 public enum ListingReport {
-    /// One document for the `answers` of `targets` (in their order). `timeout` (seconds) is
-    /// named in the reason of a host that did not answer.
+    /// One document for the `answers` of `targets` (in their order).
     public static func jsonDocument(
-        targets: [(name: String, address: SocketAddress)], answers: [FleetQuery.Answer], timeout: Double
+        targets: [(name: String, address: SocketAddress)], answers: [FleetQueryClient.Answer]
     ) -> String {
         struct Document: Encodable {
             var ok: Bool
@@ -41,9 +41,9 @@ public enum ListingReport {
             case .result(let result):
                 host.status = "refused"
                 host.reason = result.text
-            case .noAnswer:
+            case .noAnswer(let after):
                 host.status = "down"
-                host.reason = "no answer in \(timeout) s"
+                host.reason = "no answer for \(after.formattedSeconds) s"
             }
             return host
         }

@@ -41,10 +41,11 @@ public enum NativePush {
     public static func run(_ options: Options) async throws -> PushReport {
         let digest = try options.source.sha256(cache: options.digestCache, rehash: options.rehash)
         var random = SystemRandomNumberGenerator()
-        let configuration = NativeSender<FileSegmentSource>.Configuration(
+        let configuration = NativeSender.Configuration(
             transferID: random.next(), name: options.name, sha256: digest, segmentSize: options.segmentSize,
             window: options.window, replaceExisting: options.replaceExisting, giveUpAfter: options.giveUpAfter,
-            rateLimit: options.rateLimit)
+            rateLimit: options.rateLimit,
+            packetOverhead: options.targets.map { PathMTU.headerBytes(toward: $0.address) }.max() ?? 0)
         let families = Dictionary(grouping: options.targets.map(\.address), by: { $0.protocol })
         let bindings = families.values.map { Endpoint.wildcard(like: $0[0]) }
         var report = try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
@@ -59,9 +60,8 @@ final class NativePushApplication: DatagramApplication {
     typealias Outcome = PushReport
 
     private let options: NativePush.Options
-    private var sender: NativeSender<FileSegmentSource>
+    private var sender: NativeSender
     private let receiverIndex: [SocketAddress: Int]
-    private var outputs: [NativeSender<FileSegmentSource>.Output] = []
     private var finishedAt: [Instant?]
     private var resumedFrom: [UInt64]
     private var startedAt = Instant.zero
@@ -70,9 +70,9 @@ final class NativePushApplication: DatagramApplication {
     private var nextRedraw = Instant.zero
     static let redrawInterval: Duration = .milliseconds(100)
 
-    init(options: NativePush.Options, configuration: NativeSender<FileSegmentSource>.Configuration) {
+    init(options: NativePush.Options, configuration: NativeSender.Configuration) {
         self.options = options
-        sender = NativeSender(source: options.source, receiverCount: options.targets.count, configuration: configuration)
+        sender = NativeSender(fileSize: options.source.byteCount, receiverCount: options.targets.count, configuration: configuration)
         receiverIndex = Dictionary(uniqueKeysWithValues: options.targets.enumerated().map { ($0.element.address, $0.offset) })
         finishedAt = Array(repeating: nil, count: options.targets.count)
         resumedFrom = Array(repeating: 0, count: options.targets.count)
@@ -86,53 +86,56 @@ final class NativePushApplication: DatagramApplication {
             progress = ProgressState(
                 names: options.targets.map(\.name), fileSize: sender.fileSize, startTime: Self.seconds(startedAt))
         }
-        sender.start(now: startedAt, into: &outputs)
-        carryOut(io, now: startedAt)
+        sender.start(now: startedAt)
+        drain(io, now: startedAt)
     }
 
     func receive(_ datagram: ByteBuffer, from address: SocketAddress, io: DatagramIO<Outcome>) {
         guard let receiver = receiverIndex[address] else { return }
         let now = io.now
-        datagram.withUnsafeReadableBytes { sender.receive($0, from: receiver, now: now, into: &outputs) }
-        carryOut(io, now: now)
+        datagram.withUnsafeReadableBytes { sender.handle($0, from: receiver, now: now) }
+        drain(io, now: now)
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
         let now = io.now
-        sender.handleTimer(now: now, into: &outputs)
-        carryOut(io, now: now)
+        sender.handleTimeout(now: now)
+        drain(io, now: now)
     }
 
-    private func carryOut(_ io: DatagramIO<Outcome>, now: Instant) {
-        for output in outputs {
-            switch output {
-            case .send(let receiver, let bytes):
-                io.send(bytes, to: options.targets[receiver].address)
-            case .sendData(let transmission):
-                do {
-                    try io.sendDatagram(
-                        size: sender.datagramSize(of: transmission), to: options.targets[transmission.receiver].address
-                    ) { try sender.writeData(transmission, to: $0) }
-                } catch {
-                    io.fail(error)
-                    outputs.removeAll()
-                    return
+    /// Carries out what the sender asks for (file bytes, datagrams, progress) until it has
+    /// nothing more, then arms the timer or finishes.
+    private func drain(_ io: DatagramIO<Outcome>, now: Instant) {
+        while true {
+            while let event = sender.pollEvent() {
+                switch event {
+                case .payloadNeeded(let block):
+                    let source = options.source
+                    sender.supplyPayload(block, now: now) { try source.read(offset: block.offset, into: $0) }
+                case .accepted(let receiver, let resumeFrom):
+                    resumedFrom[receiver] = resumeFrom
+                case .finished(let receiver, _):
+                    finishedAt[receiver] = now
+                case .timedOut, .lossDetected:
+                    break
                 }
-            case .accepted(let receiver, let resumeFrom):
-                resumedFrom[receiver] = resumeFrom
-            case .finished(let receiver, _):
-                finishedAt[receiver] = now
-            case .timedOut, .lossDetected:
+            }
+            guard let next = sender.peekTransmit() else {
+                if sender.hasEvents { continue }
                 break
             }
+            let address = options.targets[next.receiver].address
+            if next.isData {
+                io.sendDatagram(size: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+            } else {
+                io.send(maximumSize: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+            }
         }
-        outputs.removeAll(keepingCapacity: true)
         updateProgress(now: now, final: sender.isFinished)
         if sender.isFinished {
             io.finish(report(now: now))
         } else {
-            let redraw: Instant? = display == nil ? nil : nextRedraw
-            io.setTimer([sender.nextDeadline(), redraw].compactMap { $0 }.min())
+            io.setTimer(Instant.earliest(sender.nextTimeout, display == nil ? nil : nextRedraw))
         }
     }
 
@@ -182,6 +185,7 @@ final class NativePushApplication: DatagramApplication {
             case .failed(let completion)?: status = .failed(reason: "\(completion.status): \(completion.text)")
             case .noAnswer(let phase, let after)?:
                 status = .failed(reason: "no answer for \(after.formattedSeconds) s (\(phase)); gave up")
+            case .sourceFailed(let reason)?: status = .failed(reason: "cannot read the file: \(reason)")
             case nil: status = .failed(reason: "push ended before this receiver finished")
             }
             let segmentSize = UInt64(options.segmentSize)
@@ -194,7 +198,7 @@ final class NativePushApplication: DatagramApplication {
             receiver.resumedBytes = resumedBytes
             receiver.alreadyHeld = sender.outcome(of: index) == .committed(alreadyHeld: true)
             receiver.wasReached = statistics.transmissions > 0 || {
-                if case .noAnswer(phase: "offer", _)? = sender.outcome(of: index) { return false }
+                if case .noAnswer(phase: .offer, _)? = sender.outcome(of: index) { return false }
                 return true
             }()
             return receiver

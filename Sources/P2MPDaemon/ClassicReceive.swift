@@ -14,12 +14,17 @@ public enum ClassicReceive {
         /// How long to keep re-acknowledging after the file is complete, measured from the
         /// last datagram, so a lost final ACK is repaired before exiting.
         public var linger: Duration
+        /// Seeds the simulated loss, so a run can be repeated exactly; random when nil.
+        public var lossSeed: UInt64?
 
-        public init(bindAddress: SocketAddress, outputPath: String, lossProbability: Double, linger: Duration) {
+        public init(
+            bindAddress: SocketAddress, outputPath: String, lossProbability: Double, linger: Duration, lossSeed: UInt64? = nil
+        ) {
             self.bindAddress = bindAddress
             self.outputPath = outputPath
             self.lossProbability = lossProbability
             self.linger = linger
+            self.lossSeed = lossSeed
         }
     }
 
@@ -49,7 +54,7 @@ final class ClassicReceiveApplication: DatagramApplication {
 
     private let options: ClassicReceive.Options
     private let output: @Sendable (String) -> Void
-    private var receiver: ClassicReceiver<SocketAddress, SystemRandomNumberGenerator>
+    private var receiver: ClassicReceiver<SocketAddress>
     private let writer: AtomicFileWriter
     private var discarded = 0
     private var startedAt: Instant?
@@ -60,38 +65,45 @@ final class ClassicReceiveApplication: DatagramApplication {
         self.options = options
         self.output = output
         self.receiver = ClassicReceiver(
-            loss: SimulatedLoss(probability: options.lossProbability, random: SystemRandomNumberGenerator()))
+            loss: SimulatedLoss(probability: options.lossProbability, seed: options.lossSeed ?? .random(in: .min ... .max)))
         self.writer = try AtomicFileWriter(destination: options.outputPath)
     }
 
     func start(io: DatagramIO<Outcome>) {}
 
     func receive(_ datagram: ByteBuffer, from sender: SocketAddress, io: DatagramIO<Outcome>) {
-        let result = datagram.withUnsafeReadableBytes { bytes in receiver.receive(bytes, from: sender) }
         let now = io.now
-        switch result {
-        case .discarded(let sequence):
-            discarded += 1
-            output("Packet loss, sequence number = \(sequence)")
-        case .accepted(let payload, let sequence, let completesFile):
-            do {
-                try datagram.withUnsafeReadableBytes { bytes in
-                    try writer.append(UnsafeRawBufferPointer(rebasing: bytes[payload]))
+        var heardSender = false
+        do {
+            try datagram.withUnsafeReadableBytes { bytes in
+                receiver.handle(bytes, from: sender, now: now)
+                while let event = receiver.pollEvent() {
+                    switch event {
+                    case .discarded(let sequence):
+                        discarded += 1
+                        heardSender = true
+                        output("Packet loss, sequence number = \(sequence)")
+                    case .accepted(let payload, let sequence, let completesFile):
+                        try writer.append(UnsafeRawBufferPointer(rebasing: bytes[payload]))
+                        if completesFile { try writer.commit() }
+                        if sequence == 0 { startedAt = now }
+                        if completesFile { completedAt = now }
+                        heardSender = true
+                    case .reacknowledged:
+                        heardSender = true
+                    case .ignored:
+                        break
+                    }
                 }
-                if completesFile { try writer.commit() }
-            } catch {
-                io.fail(error)
-                return
             }
-            if sequence == 0 { startedAt = now }
-            if completesFile { completedAt = now }
-            io.send(ClassicPacket.encodeAck(sequence: sequence), to: sender)
-        case .reacknowledged(let sequence):
-            io.send(ClassicPacket.encodeAck(sequence: sequence), to: sender)
-        case .ignored:
+        } catch {
+            io.fail(error)
             return
         }
-        if completedAt != nil {
+        while let next = receiver.peekTransmit() {
+            io.send(maximumSize: next.size, to: next.peer) { receiver.pollTransmit(into: $0)?.size ?? 0 }
+        }
+        if heardSender, completedAt != nil {
             lastHeard = now
             io.setTimer(now + options.linger)
         }

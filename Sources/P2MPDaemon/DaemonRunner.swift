@@ -18,6 +18,8 @@ public enum DaemonRunner {
         /// True when the file was named with `--config`: then it must exist.
         public var configurationRequired: Bool
         public var overrides: ConfigurationOverrides
+        /// Seeds the simulated loss (`--loss-seed`), so a run can be repeated; random when nil.
+        public var lossSeed: UInt64?
 
         public init(configurationFile: String?, overrides: ConfigurationOverrides) {
             self.configurationFile = configurationFile ?? ConfigurationLoader.defaultMainFile
@@ -73,7 +75,9 @@ public enum DaemonRunner {
                 if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
                     daemonLogger.info("removed \(removed) partial files older than \(configuration.partialMaxAge)")
                 }
-                return ReceiverDaemon(configuration: configuration, spool: spool, logger: daemonLogger, notifier: notifier)
+                return ReceiverDaemon(
+                    configuration: configuration, spool: spool, logger: daemonLogger, notifier: notifier,
+                    lossSeed: options.lossSeed ?? .random(in: .min ... .max))
             }
             mailbox.close()
             return 0

@@ -21,7 +21,7 @@ struct FleetQueryResponder {
 
     /// The response to `query`, and a log line when the spool changed or a change was refused.
     mutating func answer(
-        _ query: NativeReceiverEndpoint<SocketAddress, SystemRandomNumberGenerator>.FleetQuery, requestID: UInt64,
+        _ query: NativeReceiverEndpoint<SocketAddress>.FleetQuery, requestID: UInt64,
         from peer: SocketAddress, configuration: DaemonConfiguration, spool: Spool, now: Instant
     ) -> (response: NativePacket, log: String?) {
         let address = peer.addressBytes ?? []

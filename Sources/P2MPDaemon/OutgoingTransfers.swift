@@ -9,18 +9,23 @@ import P2MPWire
 /// `maximumTransfers` at once. DATA is encoded in place and leaves in segmented sends, as
 /// from `p2mpsend push`.
 struct OutgoingTransfers {
-    typealias Sender = NativeSender<FileSegmentSource>
-
     struct Transfer {
         var peer: SocketAddress
         var requestID: UInt64
         var name: String
-        var sender: Sender
+        var source: FileSegmentSource
+        var sender: NativeSender
+    }
+
+    /// How a file sent to a client ended.
+    struct Ended {
+        var name: String
+        var peer: SocketAddress
+        var outcome: NativeSender.Outcome
     }
 
     static let maximumTransfers = 16
     private(set) var transfers: [UInt64: Transfer] = [:]
-    private var outputs: [Sender.Output] = []
 
     /// True when `transferID` belongs to a file being sent.
     func handles(_ transferID: UInt64) -> Bool { transfers[transferID] != nil }
@@ -53,14 +58,15 @@ struct OutgoingTransfers {
             return NativeResult(status: .notFound, text: "no such file")
         }
         var random = SystemRandomNumberGenerator()
-        var sender = Sender(
-            source: opened.source, receiverCount: 1,
+        var sender = NativeSender(
+            fileSize: opened.source.byteCount, receiverCount: 1,
             configuration: .init(
-                transferID: random.next(), name: name, sha256: digest, segmentSize: SegmentSize.automatic(toward: [peer])))
-        sender.start(now: now, into: &outputs)
+                transferID: random.next(), name: name, sha256: digest, segmentSize: SegmentSize.automatic(toward: [peer]),
+                packetOverhead: PathMTU.headerBytes(toward: peer)))
+        sender.start(now: now)
         let id = sender.transferIDs[0]
-        transfers[id] = Transfer(peer: peer, requestID: requestID, name: name, sender: sender)
-        carryOut(id, io: io)
+        transfers[id] = Transfer(peer: peer, requestID: requestID, name: name, source: opened.source, sender: sender)
+        drain(id, now: now, io: io)
         return nil
     }
 
@@ -68,61 +74,53 @@ struct OutgoingTransfers {
     mutating func receive(
         _ bytes: UnsafeRawBufferPointer, transferID: UInt64, from peer: SocketAddress, now: Instant,
         io: DatagramIO<DaemonSummary>
-    ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
-        guard var transfer = transfers[transferID], transfer.peer == peer else { return nil }
-        transfer.sender.receive(bytes, from: 0, now: now, into: &outputs)
-        transfers[transferID] = transfer
-        return carryOut(transferID, io: io)
+    ) -> Ended? {
+        guard transfers[transferID]?.peer == peer else { return nil }
+        transfers[transferID]?.sender.handle(bytes, from: 0, now: now)
+        return drain(transferID, now: now, io: io)
     }
 
     /// Runs every transfer's timers; returns those that ended.
-    mutating func handleTimer(
-        now: Instant, io: DatagramIO<DaemonSummary>
-    ) -> [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] {
-        var ended: [(name: String, peer: SocketAddress, outcome: Sender.Outcome)] = []
+    mutating func handleTimeout(now: Instant, io: DatagramIO<DaemonSummary>) -> [Ended] {
+        var ended: [Ended] = []
         for id in Array(transfers.keys) {
-            guard var transfer = transfers[id], let due = transfer.sender.nextDeadline(), due <= now else { continue }
-            transfer.sender.handleTimer(now: now, into: &outputs)
-            transfers[id] = transfer
-            if let end = carryOut(id, io: io) { ended.append(end) }
+            guard let due = transfers[id]?.sender.nextTimeout, due <= now else { continue }
+            transfers[id]?.sender.handleTimeout(now: now)
+            if let end = drain(id, now: now, io: io) { ended.append(end) }
         }
         return ended
     }
 
     /// The earliest deadline of any transfer.
-    mutating func nextDeadline() -> Instant? {
-        var earliest: Instant?
-        for id in Array(transfers.keys) {
-            if let due = transfers[id]!.sender.nextDeadline(), earliest.map({ due < $0 }) ?? true { earliest = due }
-        }
-        return earliest
+    var nextTimeout: Instant? {
+        transfers.values.reduce(nil) { Instant.earliest($0, $1.sender.nextTimeout) }
     }
 
-    /// Sends what the transfer asked for; removes it (re-keyed when its session id changed)
-    /// and returns its outcome when it is over.
+    /// Carries out what the transfer asks for (file bytes, datagrams); removes it (re-keyed
+    /// when its session id changed) and returns its outcome when it is over. A file that
+    /// shrank or vanished while served fails the transfer, which the requester is told.
     @discardableResult
-    private mutating func carryOut(
-        _ id: UInt64, io: DatagramIO<DaemonSummary>
-    ) -> (name: String, peer: SocketAddress, outcome: Sender.Outcome)? {
-        guard var transfer = transfers[id] else { return nil }
-        for output in outputs {
-            switch output {
-            case .send(_, let bytes):
-                io.send(bytes, to: transfer.peer)
-            case .sendData(let transmission):
-                // A file that shrank or vanished while served yields no datagram; the
-                // requester stops hearing from us and reports it.
-                try? io.sendDatagram(size: transfer.sender.datagramSize(of: transmission), to: transfer.peer) {
-                    try transfer.sender.writeData(transmission, to: $0)
+    private mutating func drain(_ id: UInt64, now: Instant, io: DatagramIO<DaemonSummary>) -> Ended? {
+        guard let peer = transfers[id]?.peer, let source = transfers[id]?.source else { return nil }
+        while true {
+            while let event = transfers[id]?.sender.pollEvent() {
+                if case .payloadNeeded(let block) = event {
+                    transfers[id]?.sender.supplyPayload(block, now: now) { try source.read(offset: block.offset, into: $0) }
                 }
-            case .accepted, .timedOut, .lossDetected, .finished:
+            }
+            guard let next = transfers[id]?.sender.peekTransmit() else {
+                if transfers[id]?.sender.hasEvents == true { continue }
                 break
             }
+            if next.isData {
+                io.sendDatagram(size: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+            } else {
+                io.send(maximumSize: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+            }
         }
-        outputs.removeAll(keepingCapacity: true)
-        transfers[id] = nil
+        guard let transfer = transfers.removeValue(forKey: id) else { return nil }
         if let outcome = transfer.sender.outcome(of: 0) {
-            return (transfer.name, transfer.peer, outcome)
+            return Ended(name: transfer.name, peer: peer, outcome: outcome)
         }
         transfers[transfer.sender.transferIDs[0]] = transfer
         return nil

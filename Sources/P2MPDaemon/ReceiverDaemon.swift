@@ -30,7 +30,7 @@ public struct DaemonSummary: Sendable {
 final class ReceiverDaemon: CommandableDatagramApplication {
     typealias Outcome = DaemonSummary
     typealias Command = DaemonCommand
-    typealias Endpoint = NativeReceiverEndpoint<SocketAddress, SystemRandomNumberGenerator>
+    typealias Endpoint = NativeReceiverEndpoint<SocketAddress>
 
     private var configuration: DaemonConfiguration
     private var endpoint: Endpoint
@@ -38,7 +38,6 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var logger: Logger
     private let notifier: SystemdNotifier
     private var sessions: [UInt64: ReceiveSession] = [:]
-    private var outputs: [Endpoint.Output] = []
     private var statistics = DaemonStatistics()
     private var fleetQueries = FleetQueryResponder()
     private var outgoing = OutgoingTransfers()
@@ -51,14 +50,14 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     /// How often partials older than `partial_max_age` are looked for (also at start).
     static let partialSweepInterval: Duration = .seconds(3_600)
 
-    init(configuration: DaemonConfiguration, spool: Spool, logger: Logger, notifier: SystemdNotifier) {
+    init(configuration: DaemonConfiguration, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64) {
         self.configuration = configuration
         self.spool = spool
         self.logger = logger
         self.notifier = notifier
         endpoint = Endpoint(
             configuration: Self.endpointConfiguration(configuration, windowBytes: .max),
-            loss: SimulatedLoss(probability: configuration.loss, random: SystemRandomNumberGenerator()))
+            loss: SimulatedLoss(probability: configuration.loss, seed: lossSeed))
     }
 
     static func endpointConfiguration(_ configuration: DaemonConfiguration, windowBytes: Int) -> Endpoint.Configuration {
@@ -116,22 +115,23 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 if let ended { logSent(ended) }
                 return
             }
-            endpoint.receive(bytes, from: sender, now: now, into: &outputs)
-            carryOut(io, datagram: bytes, now: now)
+            endpoint.handle(bytes, from: sender, now: now)
+            takeEvents(io, datagram: bytes, now: now)
         }
     }
 
+    /// ACKs and replies leave once per read batch, so a burst of DATA costs one ACK.
     func receiveBatchComplete(io: DatagramIO<Outcome>) {
-        endpoint.flushAcknowledgements(into: &outputs)
-        carryOut(io, datagram: nil, now: io.now)
+        sendTransmits(io)
         rearm(io)
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
         let now = io.now
-        endpoint.handleTimer(now: now, into: &outputs)
-        carryOut(io, datagram: nil, now: now)
-        for ended in outgoing.handleTimer(now: now, io: io) { logSent(ended) }
+        endpoint.handleTimeout(now: now)
+        takeEvents(io, datagram: nil, now: now)
+        sendTransmits(io)
+        for ended in outgoing.handleTimeout(now: now, io: io) { logSent(ended) }
         if let due = nextWatchdog, due <= now, let interval = notifier.watchdogInterval {
             notifier.watchdog()
             nextWatchdog = now + interval
@@ -164,8 +164,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             notifier.ready(status: statistics.statusLine(active: endpoint.activeSessions))
         case .stop:
             notifier.stopping()
-            endpoint.shutDown(into: &outputs)
-            carryOut(io, datagram: nil, now: io.now)
+            endpoint.shutDown()
+            takeEvents(io, datagram: nil, now: io.now)
+            sendTransmits(io)
             for session in sessions.values { try? session.close() }
             sessions.removeAll()
             log(.stop, .notice, "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed")
@@ -175,27 +176,29 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 
     // MARK: - Carrying out the endpoint's requests
 
-    private func carryOut(_ io: DatagramIO<Outcome>, datagram: UnsafeRawBufferPointer?, now: Instant) {
-        var index = 0
-        while index < outputs.count {
-            let output = outputs[index]
-            index += 1
-            switch output {
-            case .send(let peer, let bytes):
-                io.send(bytes, to: peer)
-            case .admit(let id, let peer, let offer):
+    /// Sends the endpoint's ACKs and replies.
+    private func sendTransmits(_ io: DatagramIO<Outcome>) {
+        while let next = endpoint.peekTransmit() {
+            io.send(maximumSize: next.size, to: next.peer) { endpoint.pollTransmit(into: $0)?.size ?? 0 }
+        }
+    }
+
+    /// Carries out what the endpoint asks for; `datagram` is the one just handled.
+    private func takeEvents(_ io: DatagramIO<Outcome>, datagram: UnsafeRawBufferPointer?, now: Instant) {
+        while let event = endpoint.pollEvent() {
+            switch event {
+            case .offered(let id, let peer, let offer):
                 admit(id, peer: peer, offer: offer, now: now)
-            case .store(let id, let offset, let payload):
+            case .received(let id, let offset, let payload, let contiguous):
                 guard let datagram, let session = sessions[id] else { continue }
                 do throws(SpoolError) {
                     try session.store(
-                        UnsafeRawBufferPointer(rebasing: datagram[payload]), at: offset,
-                        contiguous: endpoint.contiguousBytes(of: id) ?? 0)
+                        UnsafeRawBufferPointer(rebasing: datagram[payload]), at: offset, contiguous: contiguous)
                     statistics.bytesReceived += UInt64(payload.count)
                 } catch {
                     fail(session, "cannot write: \(error)", now: now)
                 }
-            case .finalize(let id):
+            case .allReceived(let id):
                 guard let session = sessions[id] else { continue }
                 finalize(session, now: now)
             case .discarded(let id, let peer, let segment):
@@ -247,7 +250,6 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 log(.fail, .warning, "transfer of \(session.name) ended: \(why)", metadata(session))
             }
         }
-        outputs.removeAll(keepingCapacity: true)
     }
 
     private func admit(_ id: UInt64, peer: SocketAddress, offer: NativeOffer, now: Instant) {
@@ -259,11 +261,11 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         switch Admission.decide(offer: offer, from: peer, configuration: configuration, spool: spool) {
         case .refuse(let rejection):
             log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
-            endpoint.refuse(id, rejection, into: &outputs)
+            endpoint.refuse(id, rejection)
         case .alreadyHeld:
             log(.accept, .info, "'\(offer.name)' is already held with this content", fields)
             statistics.completed += 1
-            endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now, into: &outputs)
+            endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now)
         case .receive(let name, let replacing):
             guard let key = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize) else { return }
             let partial: PartialFile
@@ -278,7 +280,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 default: rejection = NativeRejection(reason: .internalError, text: "\(error)")
                 }
                 log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
-                endpoint.refuse(id, rejection, into: &outputs)
+                endpoint.refuse(id, rejection)
                 return
             }
             let session = ReceiveSession(
@@ -288,7 +290,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             fields["p2mp_file"] = "\(name.rawValue)"
             let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
             log(.accept, .info, "receiving '\(name)' from \(peer.displayString)\(resumed)", fields)
-            endpoint.admit(id, resumeFrom: session.resumeSegments, alreadyComplete: false, now: now, into: &outputs)
+            endpoint.admit(id, resumeFrom: session.resumeSegments, alreadyComplete: false, now: now)
         }
     }
 
@@ -320,7 +322,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", metadata(session))
             endpoint.finalized(
                 id, NativeCompletion(status: .digestMismatch, sha256: .zero, text: "SHA-256 mismatch; partial discarded"),
-                now: now, into: &outputs)
+                now: now)
             return
         }
         let metadata = FileMetadata(
@@ -343,7 +345,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             "received \(session.name) (\(session.offer.fileSize) bytes, sha256 \(digest)) from \(session.peer.displayString); "
                 + "\(session.discarded) discarded, \(session.retransmitted) retransmitted",
             self.metadata(session))
-        endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now, into: &outputs)
+        endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now)
         notifier.status(statistics.statusLine(active: endpoint.activeSessions))
         if let command = configuration.postReceive, !command.isEmpty {
             PostReceiveHook(command: command, timeout: configuration.postReceiveTimeout).run(
@@ -359,7 +361,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         sessions[session.transferID] = nil
         statistics.failed += 1
         log(.fail, .error, "transfer of \(session.name) failed: \(reason)", metadata(session))
-        endpoint.failStorage(session.transferID, reason: reason, now: now, into: &outputs)
+        endpoint.failStorage(session.transferID, reason: reason, now: now)
     }
 
     private func apply(_ reloaded: DaemonConfiguration) {
@@ -375,7 +377,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 
     private func rearm(_ io: DatagramIO<Outcome>) {
         io.setTimer(
-            [endpoint.nextDeadline, outgoing.nextDeadline(), nextStatusUpdate, nextWatchdog, nextPartialSweep]
+            [endpoint.nextTimeout, outgoing.nextTimeout, nextStatusUpdate, nextWatchdog, nextPartialSweep]
                 .compactMap { $0 }.min())
     }
 
@@ -385,7 +387,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         io.send(bytes, to: peer)
     }
 
-    private func logSent(_ ended: (name: String, peer: SocketAddress, outcome: OutgoingTransfers.Sender.Outcome)) {
+    private func logSent(_ ended: OutgoingTransfers.Ended) {
         let fields: Logger.Metadata = ["p2mp_peer": "\(ended.peer.displayString)", "p2mp_file": "\(ended.name)"]
         if case .committed = ended.outcome {
             log(.complete, .notice, "sent '\(ended.name)' to \(ended.peer.displayString)", fields)

@@ -1,3 +1,4 @@
+import DequeModule
 import P2MPWire
 
 /// The seed protocol's receiver: in-order delivery with cumulative ACKs and simulated loss.
@@ -11,16 +12,26 @@ import P2MPWire
 /// Segment 0 fixes the segment size: a later segment may not be longer, and after a
 /// shorter one only the empty end marker may follow. A damaged or forged packet that got
 /// past the 16-bit checksum can therefore stall a transfer but not lengthen the file.
-public struct ClassicReceiver<Peer: Hashable, Random: RandomNumberGenerator> {
-    public enum Output: Equatable {
+///
+/// The machine contract (docs/ARCHITECTURE.md): `handle` a datagram, then take its event
+/// with `pollEvent` (before the next `handle`: an accepted payload is a range of that
+/// datagram) and the ACK with `pollTransmit`. It keeps no timers; the sender retransmits.
+public struct ClassicReceiver<Peer: Hashable & Sendable>: Sendable {
+    public enum Event: Equatable, Sendable {
         /// Discarded by simulated loss.
         case discarded(sequence: UInt32)
         case ignored(IgnoreReason)
-        /// Append `payload` (a range of the datagram) to the file, then send an ACK for
-        /// `acknowledge`. `completesFile` is set for the end marker.
-        case accepted(payload: Range<Int>, acknowledge: UInt32, completesFile: Bool)
-        /// Send an ACK for the last in-sequence segment again.
+        /// Append `payload` (a range of the datagram just handled) to the file; its ACK is
+        /// queued. `completesFile` is set for the end marker.
+        case accepted(payload: Range<Int>, sequence: UInt32, completesFile: Bool)
+        /// The last in-sequence segment is acknowledged again.
         case reacknowledged(UInt32)
+    }
+
+    /// An ACK `pollTransmit` wrote.
+    public struct Transmit: Equatable, Sendable {
+        public var peer: Peer
+        public var size: Int
     }
 
     public enum IgnoreReason: Equatable, Sendable {
@@ -40,13 +51,47 @@ public struct ClassicReceiver<Peer: Hashable, Random: RandomNumberGenerator> {
     public private(set) var bytesAccepted: UInt64 = 0
     private var segmentSize: Int?
     private var sawShortSegment = false
-    private var loss: SimulatedLoss<Random>
+    private var loss: SimulatedLoss
+    private var events = Deque<Event>()
+    /// The ACK to send: the latest one supersedes earlier ones (they are cumulative).
+    private var pendingAck: (peer: Peer, sequence: UInt32)?
 
-    public init(loss: SimulatedLoss<Random>) {
+    public init(loss: SimulatedLoss) {
         self.loss = loss
     }
 
-    public mutating func receive(_ datagram: UnsafeRawBufferPointer, from sender: Peer) -> Output {
+    /// Receivers of the seed protocol keep no timers.
+    public var nextTimeout: Instant? { nil }
+
+    /// Handles one datagram.
+    public mutating func handle(_ datagram: UnsafeRawBufferPointer, from sender: Peer, now: Instant) {
+        let event = judge(datagram, from: sender)
+        switch event {
+        case .accepted(_, let sequence, _), .reacknowledged(let sequence):
+            pendingAck = (sender, sequence)
+        case .discarded, .ignored:
+            break
+        }
+        events.append(event)
+    }
+
+    /// The next event for the application, if any.
+    public mutating func pollEvent() -> Event? { events.popFirst() }
+
+    /// The peer and size of the pending ACK, if there is one.
+    public func peekTransmit() -> Transmit? {
+        pendingAck.map { Transmit(peer: $0.peer, size: ClassicPacket.headerSize) }
+    }
+
+    /// Writes the pending ACK (8 bytes) at the start of `buffer`, if there is one.
+    public mutating func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> Transmit? {
+        guard let ack = pendingAck else { return nil }
+        pendingAck = nil
+        let size = ClassicPacket.writeAck(sequence: ack.sequence, to: buffer)
+        return Transmit(peer: ack.peer, size: size)
+    }
+
+    private mutating func judge(_ datagram: UnsafeRawBufferPointer, from sender: Peer) -> Event {
         if let peer, peer != sender { return .ignored(.foreignPeer) }
         guard let sequence = ClassicPacket.peekDataSequence(datagram) else {
             if datagram.count < ClassicPacket.headerSize {
@@ -72,7 +117,7 @@ public struct ClassicReceiver<Peer: Hashable, Random: RandomNumberGenerator> {
         expected += 1
         bytesAccepted += UInt64(payload.count)
         isComplete = payload.isEmpty
-        return .accepted(payload: payload, acknowledge: sequence, completesFile: payload.isEmpty)
+        return .accepted(payload: payload, sequence: sequence, completesFile: payload.isEmpty)
     }
 
     private mutating func checkLength(_ length: Int) -> IgnoreReason? {

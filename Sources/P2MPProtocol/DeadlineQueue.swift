@@ -1,7 +1,9 @@
 import HeapModule
 
 /// Per-key deadlines in a min-heap, pruned lazily: an entry counts only while it equals the
-/// key's current deadline, so re-arming costs one insertion and no search.
+/// key's current deadline, so re-arming costs one insertion and no search. Stale entries
+/// are popped as soon as they reach the top, so the top is always live and `earliest` needs
+/// no mutation.
 struct DeadlineQueue: Sendable {
     private struct Entry: Comparable, Sendable {
         var deadline: Instant
@@ -22,19 +24,13 @@ struct DeadlineQueue: Sendable {
     mutating func set(_ key: Int, to deadline: Instant?) {
         guard current[key] != deadline else { return }
         current[key] = deadline
-        guard let deadline else { return }
-        heap.insert(Entry(deadline: deadline, key: key))
+        if let deadline { heap.insert(Entry(deadline: deadline, key: key)) }
         if heap.count > 4 * current.count + 64 { rebuild() }
+        pruneTop()
     }
 
     /// The earliest live deadline.
-    mutating func earliest() -> Instant? {
-        while let top = heap.min {
-            if current[top.key] == top.deadline { return top.deadline }
-            _ = heap.popMin()
-        }
-        return nil
-    }
+    var earliest: Instant? { heap.min?.deadline }
 
     /// Removes and returns a key whose deadline is at or before `now`, clearing its deadline.
     mutating func popDue(now: Instant) -> Int? {
@@ -42,10 +38,15 @@ struct DeadlineQueue: Sendable {
             _ = heap.popMin()
             if current[top.key] == top.deadline {
                 current[top.key] = nil
+                pruneTop()
                 return top.key
             }
         }
         return nil
+    }
+
+    private mutating func pruneTop() {
+        while let top = heap.min, current[top.key] != top.deadline { _ = heap.popMin() }
     }
 
     private mutating func rebuild() {

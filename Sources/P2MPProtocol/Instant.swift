@@ -21,6 +21,13 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
         return Instant(nanoseconds: overflow ? .max : sum)
     }
 
+    /// The earlier of two optional instants; nil only when both are.
+    public static func earliest(_ first: Instant?, _ second: Instant?) -> Instant? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return min(first, second)
+    }
+
     /// The time from `earlier` to `self`, or zero when `earlier` is later.
     public func duration(since earlier: Instant) -> Duration {
         guard nanoseconds > earlier.nanoseconds else { return .zero }

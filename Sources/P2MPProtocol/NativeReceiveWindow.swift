@@ -38,7 +38,7 @@ public struct NativeReceiveWindow: Sendable {
         self.segmentSize = max(1, segmentSize)
         self.fileSize = fileSize
         let size = UInt64(self.segmentSize)
-        segmentCount = fileSize / size + (fileSize % size == 0 ? 0 : 1)
+        segmentCount = fileSize.dividedRoundingUp(by: size)
         self.window = max(1, window)
         var ring: UInt64 = 64
         while ring < UInt64(self.window) { ring <<= 1 }
@@ -81,9 +81,9 @@ public struct NativeReceiveWindow: Sendable {
     /// The acknowledgement of what is held: the cumulative point, the window, the latest
     /// timestamp, and up to 16 SACK ranges above the cumulative point, lowest first.
     public func acknowledgement() -> NativeAck {
-        var ranges: [Range<UInt64>] = []
+        var ranges = SACKRanges()
         var segment = cumulative
-        while segment < highest, ranges.count < NativeDatagram.maximumSACKRanges {
+        while segment < highest, !ranges.isFull {
             while segment < highest, !isHeld(segment) { segment += 1 }
             guard segment < highest else { break }
             let start = segment

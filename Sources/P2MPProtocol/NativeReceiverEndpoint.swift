@@ -1,17 +1,23 @@
+import DequeModule
 import HeapModule
 import P2MPWire
 
 /// The receiving side of the native protocol for every transfer that reaches one socket:
 /// routing by transfer id, the session table, handshake, selective-repeat data,
-/// completion, and timers. Sans-I/O: storage decisions and writes are asked of the caller
-/// through outputs (`admit`, `store`, `finalize`), which answers with `admit`/`refuse`,
-/// `failStorage` and `finalized`.
+/// completion, and timers.
+///
+/// The machine contract (docs/ARCHITECTURE.md): hand in datagrams with `handle` and expired
+/// timers with `handleTimeout`, drain `pollEvent` (before the next `handle`: a received
+/// payload is a range of the datagram just handled), then drain `pollTransmit`, and arm a
+/// timer for `nextTimeout`. Storage is the application's: it answers `.offered` with `admit`
+/// or `refuse`, writes what `.received` names, and answers `.allReceived` with `finalized`
+/// (or `failStorage` whenever writing fails). ACKs are sent once per drain, not per
+/// datagram, so a burst of DATA costs one ACK.
 ///
 /// Bounded: at most `maximumSessions` unfinished sessions (more get REJECT busy),
 /// finished ones linger `linger` to repeat their COMPLETE, idle ones expire, and replies
 /// to datagrams of unknown transfers are rate-limited.
-public struct NativeReceiverEndpoint<Peer: Hashable & Sendable, Random: RandomNumberGenerator>: Sendable
-where Random: Sendable {
+public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
     public struct Configuration: Sendable {
         public var maximumSessions: Int
         /// Advertised window, in segments.
@@ -39,25 +45,26 @@ where Random: Sendable {
         }
     }
 
-    public enum Output: Sendable {
-        case send(Peer, [UInt8])
+    /// What the application must act on or may report.
+    public enum Event: Sendable, Equatable {
         /// A new offer: check it against policy and storage, then call `admit` or `refuse`.
-        case admit(transferID: UInt64, peer: Peer, offer: NativeOffer)
-        /// Write `payload` (a range of the datagram being handled) at `offset`.
-        case store(transferID: UInt64, offset: UInt64, payload: Range<Int>)
+        case offered(transferID: UInt64, peer: Peer, offer: NativeOffer)
+        /// Write `payload` (a range of the datagram just handled) at `offset`; with it the
+        /// file is complete from its start up to `contiguous` bytes.
+        case received(transferID: UInt64, offset: UInt64, payload: Range<Int>, contiguous: UInt64)
         /// Every segment is held: verify the digest, commit, then call `finalized`.
-        case finalize(transferID: UInt64)
+        case allReceived(transferID: UInt64)
         /// Simulated loss discarded this DATA segment.
         case discarded(transferID: UInt64, peer: Peer, segment: UInt64)
         /// A segment that was already held arrived again (the sender retransmitted it).
         case duplicate(transferID: UInt64, segment: UInt64)
         /// The session is gone without a commit; any partial stays for a resume.
         case ended(transferID: UInt64, reason: EndReason)
-        /// A fleet query (ls, mv, rm): answer `peer` under the same `requestID`.
+        /// A fleet query (ls, mv, rm, get): answer `peer` under the same `requestID`.
         case query(requestID: UInt64, peer: Peer, FleetQuery)
     }
 
-    /// What `p2mpsend ls`, `mv` and `rm` ask of a receiver.
+    /// What `p2mpsend ls`, `mv`, `rm` and `get` ask of a receiver.
     public enum FleetQuery: Equatable, Sendable {
         case list(cursor: UInt32)
         case move(from: String, to: String)
@@ -72,6 +79,12 @@ where Random: Sendable {
         case shutdown
     }
 
+    /// A datagram `pollTransmit` wrote.
+    public struct Transmit: Equatable, Sendable {
+        public var peer: Peer
+        public var size: Int
+    }
+
     /// Counters for status lines and tests.
     public struct Statistics: Sendable, Equatable {
         public var malformed = 0
@@ -81,30 +94,32 @@ where Random: Sendable {
         public var duplicates = 0
     }
 
+    /// The largest datagram `pollTransmit` writes: an ACK with every SACK range, or a
+    /// reply with the longest text.
+    public static var maximumTransmitSize: Int {
+        max(
+            NativeDatagram.ackDatagramSize(sackRanges: NativeDatagram.maximumSACKRanges),
+            NativeDatagram.headerSize + 64 + NativeDatagram.maximumTextLength + NativeDatagram.checksumSize)
+    }
+
     private enum Phase: Sendable {
         case admitting(NativeOffer)
-        case receiving(NativeReceiveWindow)
-        case finalizing(NativeReceiveWindow)
+        case receiving
+        case finalizing
         case finished(NativeCompletion)
     }
 
     private struct Session: Sendable {
         var peer: Peer
         var phase: Phase
+        /// Present while receiving and finalizing; kept apart from `phase` so that DATA
+        /// updates the window's bitmap in place.
+        var window: NativeReceiveWindow?
         var lastHeard: Instant
         var acknowledgementPending = false
         /// The latest timer check scheduled for this session; nil would mean no check will
         /// ever visit it (the liveness invariant says that never happens).
         var latestCheck: Instant?
-
-        /// Moves the window of a receiving session out, leaving a placeholder phase until
-        /// the caller puts it back. A copy left behind in `phase` would make every DATA
-        /// datagram copy the window's bitmap when the window changes.
-        mutating func takeReceivingWindow() -> NativeReceiveWindow? {
-            guard case .receiving(let window) = phase else { return nil }
-            phase = .finished(NativeCompletion(status: .committed, sha256: .zero))
-            return window
-        }
     }
 
     private struct Check: Comparable, Sendable {
@@ -117,12 +132,15 @@ where Random: Sendable {
     public private(set) var statistics = Statistics()
     private var sessions: [UInt64: Session] = [:]
     private var checks = Heap<Check>()
-    private var loss: SimulatedLoss<Random>
+    private var loss: SimulatedLoss
     private var unknownReplyBudget: Int
     private var unknownReplySecond: UInt64 = 0
-    private var pendingAcknowledgements: [UInt64] = []
+    private var events = Deque<Event>()
+    /// Control replies to send (ACCEPT, REJECT, COMPLETE, ABORT), before any ACK.
+    private var replies = Deque<(peer: Peer, transferID: UInt64, packet: NativePacket)>()
+    private var pendingAcknowledgements = Deque<UInt64>()
 
-    public init(configuration: Configuration, loss: SimulatedLoss<Random>) {
+    public init(configuration: Configuration, loss: SimulatedLoss = .none) {
         self.configuration = configuration
         self.loss = loss
         self.unknownReplyBudget = configuration.unknownTransferRepliesPerSecond
@@ -147,16 +165,23 @@ where Random: Sendable {
 
     /// Bytes held contiguously from the start of `transferID`'s file, for hashing as data arrives.
     public func contiguousBytes(of transferID: UInt64) -> UInt64? {
-        switch sessions[transferID]?.phase {
-        case .receiving(let window), .finalizing(let window): window.contiguousBytes
-        default: nil
-        }
+        sessions[transferID]?.window?.contiguousBytes
     }
 
+    /// When `handleTimeout` next has work.
+    public var nextTimeout: Instant? { checks.min?.at }
+
+    /// A session that no timer check will ever visit, so that nothing could end it if its
+    /// sender fell silent; nil unless the endpoint is broken. (For the simulation's
+    /// after-every-step invariant.)
+    public var sessionWithoutDeadline: UInt64? {
+        sessions.first { $0.value.latestCheck == nil }?.key
+    }
+
+    // MARK: - Inputs
+
     /// Handles one datagram.
-    public mutating func receive(
-        _ bytes: UnsafeRawBufferPointer, from peer: Peer, now: Instant, into outputs: inout [Output]
-    ) {
+    public mutating func handle(_ bytes: UnsafeRawBufferPointer, from peer: Peer, now: Instant) {
         guard let datagram = try? NativeDatagram.decode(bytes) else {
             statistics.malformed += 1
             return
@@ -167,160 +192,162 @@ where Random: Sendable {
             return
         }
         switch datagram.packet {
-        case .offer(let offer): handleOffer(offer, id: id, peer: peer, now: now, into: &outputs)
-        case .data(let data): handleData(data, id: id, peer: peer, now: now, into: &outputs)
-        case .probe: handleProbe(id: id, peer: peer, now: now, into: &outputs)
+        case .offer(let offer): handleOffer(offer, id: id, peer: peer, now: now)
+        case .data(let data): handleData(data, id: id, peer: peer, now: now)
+        case .probe: handleProbe(id: id, peer: peer, now: now)
         case .abort(let rejection):
-            guard sessions[id] != nil else { return }
-            if case .finished = sessions[id]!.phase {
-                sessions[id] = nil
-                return
-            }
-            sessions[id] = nil
-            outputs.append(.ended(transferID: id, reason: .abortedBySender(rejection)))
+            guard let session = sessions.removeValue(forKey: id) else { return }
+            if case .finished = session.phase { return }
+            events.append(.ended(transferID: id, reason: .abortedBySender(rejection)))
         case .list(let cursor):
-            outputs.append(.query(requestID: id, peer: peer, .list(cursor: cursor)))
+            events.append(.query(requestID: id, peer: peer, .list(cursor: cursor)))
         case .move(let from, let to):
-            outputs.append(.query(requestID: id, peer: peer, .move(from: from, to: to)))
+            events.append(.query(requestID: id, peer: peer, .move(from: from, to: to)))
         case .remove(let name):
-            outputs.append(.query(requestID: id, peer: peer, .remove(name: name)))
+            events.append(.query(requestID: id, peer: peer, .remove(name: name)))
         case .get(let name):
-            outputs.append(.query(requestID: id, peer: peer, .get(name: name)))
+            events.append(.query(requestID: id, peer: peer, .get(name: name)))
         case .accept, .reject, .ack, .complete, .listing, .result:
             statistics.malformed += 1  // Sender-bound packets have no business here.
         }
     }
 
-    /// The caller accepted the offer of `transferID`; the receiver already holds segments
+    /// Expires idle sessions and ends lingering ones.
+    public mutating func handleTimeout(now: Instant) {
+        while let check = checks.min, check.at <= now {
+            _ = checks.popMin()
+            guard let index = sessions.index(forKey: check.transferID) else { continue }
+            if sessions.values[index].latestCheck == check.at { sessions.values[index].latestCheck = nil }
+            let lastHeard = sessions.values[index].lastHeard
+            switch sessions.values[index].phase {
+            case .finished:
+                if lastHeard + configuration.linger <= now {
+                    sessions.remove(at: index)
+                } else {
+                    schedule(check.transferID, at: lastHeard + configuration.linger)
+                }
+            case .finalizing:
+                schedule(check.transferID, at: now + configuration.idleTimeout)  // the application is committing
+            case .admitting, .receiving:
+                if lastHeard + configuration.idleTimeout <= now {
+                    sessions.remove(at: index)
+                    events.append(.ended(transferID: check.transferID, reason: .idle))
+                } else {
+                    schedule(check.transferID, at: lastHeard + configuration.idleTimeout)
+                }
+            }
+        }
+    }
+
+    /// The application accepted the offer of `transferID`; it already holds segments
     /// `0..<resumeFrom` (verified), or the whole content when `alreadyComplete`.
-    public mutating func admit(
-        _ transferID: UInt64, resumeFrom: UInt64, alreadyComplete: Bool, now: Instant, into outputs: inout [Output]
-    ) {
-        guard var session = sessions[transferID], case .admitting(let offer) = session.phase else { return }
+    public mutating func admit(_ transferID: UInt64, resumeFrom: UInt64, alreadyComplete: Bool, now: Instant) {
+        guard let index = sessions.index(forKey: transferID), case .admitting(let offer) = sessions.values[index].phase
+        else { return }
+        let peer = sessions.values[index].peer
         let window = NativeReceiveWindow(
             segmentSize: Int(offer.segmentSize), fileSize: offer.fileSize,
             window: min(
                 configuration.window, Int(max(1, offer.window)),
                 max(1, configuration.windowBytes / Int(max(1, offer.segmentSize)))),
             resumeFrom: alreadyComplete ? .max : resumeFrom)
-        let accept = NativeAccept(
-            resumeFrom: window.cumulative, window: UInt32(window.window), alreadyComplete: alreadyComplete)
-        send(.accept(accept), id: transferID, to: session.peer, into: &outputs)
-        session.lastHeard = now
+        reply(.accept(NativeAccept(resumeFrom: window.cumulative, window: UInt32(window.window), alreadyComplete: alreadyComplete)),
+            id: transferID, to: peer)
+        sessions.values[index].lastHeard = now
         if alreadyComplete {
-            session.phase = .finished(NativeCompletion(status: .committed, sha256: offer.sha256, text: "already held"))
-            sessions[transferID] = session
-            send(.complete(NativeCompletion(status: .committed, sha256: offer.sha256)), id: transferID, to: session.peer, into: &outputs)
+            let completion = NativeCompletion(status: .committed, sha256: offer.sha256)
+            sessions.values[index].phase = .finished(NativeCompletion(status: .committed, sha256: offer.sha256, text: "already held"))
+            reply(.complete(completion), id: transferID, to: peer)
             schedule(transferID, at: now + configuration.linger)
             return
         }
-        if window.isComplete {
-            session.phase = .finalizing(window)
-            sessions[transferID] = session
-            outputs.append(.finalize(transferID: transferID))
-        } else {
-            session.phase = .receiving(window)
-            sessions[transferID] = session
-        }
+        let complete = window.isComplete
+        sessions.values[index].window = window
+        sessions.values[index].phase = complete ? .finalizing : .receiving
+        if complete { events.append(.allReceived(transferID: transferID)) }
         schedule(transferID, at: now + configuration.idleTimeout)
     }
 
-    /// The caller refused the offer of `transferID`.
-    public mutating func refuse(_ transferID: UInt64, _ rejection: NativeRejection, into outputs: inout [Output]) {
+    /// The application refused the offer of `transferID`.
+    public mutating func refuse(_ transferID: UInt64, _ rejection: NativeRejection) {
         guard let session = sessions[transferID], case .admitting = session.phase else { return }
         sessions[transferID] = nil
-        send(.reject(rejection), id: transferID, to: session.peer, into: &outputs)
+        reply(.reject(rejection), id: transferID, to: session.peer)
     }
 
     /// Writing or committing failed: tell the sender and end the session.
-    public mutating func failStorage(_ transferID: UInt64, reason: String, now: Instant, into outputs: inout [Output]) {
-        finish(transferID, NativeCompletion(status: .writeFailed, sha256: .zero, text: reason), now: now, into: &outputs)
+    public mutating func failStorage(_ transferID: UInt64, reason: String, now: Instant) {
+        finish(transferID, NativeCompletion(status: .writeFailed, sha256: .zero, text: reason), now: now)
     }
 
-    /// The caller verified and committed (or not) the file of `transferID`.
-    public mutating func finalized(_ transferID: UInt64, _ completion: NativeCompletion, now: Instant, into outputs: inout [Output]) {
-        finish(transferID, completion, now: now, into: &outputs)
-    }
-
-    /// Sends one ACK per session that received data since the last flush; call once per
-    /// batch of datagrams so a burst costs one ACK.
-    public mutating func flushAcknowledgements(into outputs: inout [Output]) {
-        for id in pendingAcknowledgements {
-            guard var session = sessions[id], session.acknowledgementPending else { continue }
-            session.acknowledgementPending = false
-            sessions[id] = session
-            switch session.phase {
-            case .receiving(let window), .finalizing(let window):
-                send(.ack(window.acknowledgement()), id: id, to: session.peer, into: &outputs)
-            default: break
-            }
-        }
-        pendingAcknowledgements.removeAll(keepingCapacity: true)
-    }
-
-    /// When `handleTimer` next has work.
-    public var nextDeadline: Instant? { checks.min?.at }
-
-    /// A session that no timer check will ever visit, so that nothing could end it if its
-    /// sender fell silent; nil unless the endpoint is broken. (For the simulation's
-    /// after-every-step invariant.)
-    public var sessionWithoutDeadline: UInt64? {
-        sessions.first { $0.value.latestCheck == nil }?.key
-    }
-
-    /// Expires idle sessions and ends lingering ones.
-    public mutating func handleTimer(now: Instant, into outputs: inout [Output]) {
-        while let check = checks.min, check.at <= now {
-            _ = checks.popMin()
-            guard let index = sessions.index(forKey: check.transferID) else { continue }
-            if sessions.values[index].latestCheck == check.at { sessions.values[index].latestCheck = nil }
-            let session = sessions.values[index]
-            switch session.phase {
-            case .finished:
-                if session.lastHeard + configuration.linger <= now {
-                    sessions[check.transferID] = nil
-                } else {
-                    schedule(check.transferID, at: session.lastHeard + configuration.linger)
-                }
-            case .finalizing:
-                schedule(check.transferID, at: now + configuration.idleTimeout)  // the caller is busy committing
-            case .admitting, .receiving:
-                if session.lastHeard + configuration.idleTimeout <= now {
-                    sessions[check.transferID] = nil
-                    outputs.append(.ended(transferID: check.transferID, reason: .idle))
-                } else {
-                    schedule(check.transferID, at: session.lastHeard + configuration.idleTimeout)
-                }
-            }
-        }
+    /// The application verified and committed (or not) the file of `transferID`.
+    public mutating func finalized(_ transferID: UInt64, _ completion: NativeCompletion, now: Instant) {
+        finish(transferID, completion, now: now)
     }
 
     /// Ends every unfinished session with ABORT(shuttingDown), for a clean stop.
-    public mutating func shutDown(into outputs: inout [Output]) {
+    public mutating func shutDown() {
         for (id, session) in sessions {
             if case .finished = session.phase { continue }
-            send(.abort(NativeRejection(reason: .shuttingDown, text: "receiver is stopping")), id: id, to: session.peer, into: &outputs)
-            outputs.append(.ended(transferID: id, reason: .shutdown))
+            reply(.abort(NativeRejection(reason: .shuttingDown, text: "receiver is stopping")), id: id, to: session.peer)
+            events.append(.ended(transferID: id, reason: .shutdown))
         }
         sessions.removeAll()
         checks = Heap()
     }
 
+    // MARK: - Polling
+
+    /// The next event for the application, if any.
+    public mutating func pollEvent() -> Event? { events.popFirst() }
+
+    /// The peer of the next datagram, and `maximumTransmitSize`; nil when there is none.
+    public mutating func peekTransmit() -> Transmit? {
+        if let next = replies.first { return Transmit(peer: next.peer, size: Self.maximumTransmitSize) }
+        while let id = pendingAcknowledgements.first {
+            if let session = sessions[id], session.acknowledgementPending, session.window != nil {
+                return Transmit(peer: session.peer, size: Self.maximumTransmitSize)
+            }
+            pendingAcknowledgements.removeFirst()
+        }
+        return nil
+    }
+
+    /// Writes the next datagram (a reply, or the ACK of a session that received data since
+    /// the last poll) at the start of `buffer`, at least `maximumTransmitSize` bytes (checked).
+    public mutating func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> Transmit? {
+        precondition(buffer.count >= Self.maximumTransmitSize, "transmit buffer smaller than maximumTransmitSize")
+        if let next = replies.popFirst() {
+            var bytes: [UInt8] = []
+            NativeDatagram(transferID: next.transferID, packet: next.packet).encode(into: &bytes)
+            bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return Transmit(peer: next.peer, size: bytes.count)
+        }
+        while let id = pendingAcknowledgements.popFirst() {
+            guard let index = sessions.index(forKey: id), sessions.values[index].acknowledgementPending,
+                let window = sessions.values[index].window
+            else { continue }
+            sessions.values[index].acknowledgementPending = false
+            let size = NativeDatagram.writeAck(transferID: id, window.acknowledgement(), to: buffer)
+            return Transmit(peer: sessions.values[index].peer, size: size)
+        }
+        return nil
+    }
+
     // MARK: - Packets
 
-    private mutating func handleOffer(
-        _ offer: NativeOffer, id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]
-    ) {
-        if var session = sessions[id] {
-            session.lastHeard = now
-            sessions[id] = session
-            switch session.phase {
-            case .admitting: return  // The caller is still deciding.
-            case .receiving(let window), .finalizing(let window):
+    private mutating func handleOffer(_ offer: NativeOffer, id: UInt64, peer: Peer, now: Instant) {
+        if let index = sessions.index(forKey: id) {
+            sessions.values[index].lastHeard = now
+            switch sessions.values[index].phase {
+            case .admitting: return  // The application is still deciding.
+            case .receiving, .finalizing:
                 // Our ACCEPT was lost: repeat it.
-                send(.accept(NativeAccept(resumeFrom: window.cumulative, window: UInt32(window.window))), id: id, to: peer, into: &outputs)
+                if let window = sessions.values[index].window {
+                    reply(.accept(NativeAccept(resumeFrom: window.cumulative, window: UInt32(window.window))), id: id, to: peer)
+                }
             case .finished(let completion):
-                send(.complete(completion), id: id, to: peer, into: &outputs)
+                reply(.complete(completion), id: id, to: peer)
             }
             return
         }
@@ -328,63 +355,65 @@ where Random: Sendable {
         guard segmentSize >= 1, segmentSize <= UInt64(NativeDatagram.maximumPayload),
             offer.fileSize / segmentSize < 1 << 40
         else {
-            send(.reject(NativeRejection(reason: .malformedOffer, text: "segment size \(offer.segmentSize) out of range")), id: id, to: peer, into: &outputs)
+            reply(.reject(NativeRejection(reason: .malformedOffer, text: "segment size \(offer.segmentSize) out of range")), id: id, to: peer)
             return
         }
         guard activeSessions < configuration.maximumSessions else {
-            send(.reject(NativeRejection(reason: .busy, text: "\(configuration.maximumSessions) transfers already running")), id: id, to: peer, into: &outputs)
+            reply(.reject(NativeRejection(reason: .busy, text: "\(configuration.maximumSessions) transfers already running")), id: id, to: peer)
             return
         }
         sessions[id] = Session(peer: peer, phase: .admitting(offer), lastHeard: now)
         schedule(id, at: now + configuration.idleTimeout)
-        outputs.append(.admit(transferID: id, peer: peer, offer: offer))
+        events.append(.offered(transferID: id, peer: peer, offer: offer))
     }
 
-    private mutating func handleData(
-        _ data: NativeDataSegment, id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]
-    ) {
+    private mutating func handleData(_ data: NativeDataSegment, id: UInt64, peer: Peer, now: Instant) {
         // The session is updated in place through its index (no structural change to the
-        // table happens here), so the window's bitmap is never shared while it changes.
+        // table happens here), so the window's bitmap is never copied.
         guard let index = sessions.index(forKey: id) else {
-            replyUnknown(id: id, peer: peer, now: now, into: &outputs)
+            replyUnknown(id: id, peer: peer, now: now)
             return
         }
         sessions.values[index].lastHeard = now
-        guard var window = sessions.values[index].takeReceivingWindow() else {
-            switch sessions.values[index].phase {
-            case .finished(let completion):
-                send(.complete(completion), id: id, to: peer, into: &outputs)
-            case .finalizing:
-                markAcknowledgementPending(at: index, id: id)
-            case .admitting, .receiving:
-                break
-            }
+        switch sessions.values[index].phase {
+        case .finished(let completion):
+            repeatCompletion(completion, id: id, to: peer)
             return
+        case .finalizing:
+            markAcknowledgementPending(at: index, id: id)
+            return
+        case .admitting:
+            return
+        case .receiving:
+            break
         }
         if loss.shouldDiscard() {
-            sessions.values[index].phase = .receiving(window)
             statistics.discarded += 1
-            outputs.append(.discarded(transferID: id, peer: peer, segment: data.segment))
+            events.append(.discarded(transferID: id, peer: peer, segment: data.segment))
             return
         }
-        switch window.receive(segment: data.segment, length: data.payload.count, timestamp: data.timestamp) {
-        case .store(let offset):
-            outputs.append(.store(transferID: id, offset: offset, payload: data.payload))
-        case .duplicate:
+        let verdict = sessions.values[index].window?.receive(
+            segment: data.segment, length: data.payload.count, timestamp: data.timestamp)
+        switch verdict {
+        case .store(let offset)?:
+            let contiguous = sessions.values[index].window?.contiguousBytes ?? 0
+            events.append(.received(transferID: id, offset: offset, payload: data.payload, contiguous: contiguous))
+        case .duplicate?:
             statistics.duplicates += 1
-            outputs.append(.duplicate(transferID: id, segment: data.segment))
-        case .outsideWindow, .wrongLength:
+            events.append(.duplicate(transferID: id, segment: data.segment))
+        case .outsideWindow?, .wrongLength?, nil:
             statistics.malformed += 1
         }
-        let isComplete = window.isComplete
-        sessions.values[index].phase = isComplete ? .finalizing(window) : .receiving(window)
         markAcknowledgementPending(at: index, id: id)
-        if isComplete { outputs.append(.finalize(transferID: id)) }
+        if sessions.values[index].window?.isComplete == true {
+            sessions.values[index].phase = .finalizing
+            events.append(.allReceived(transferID: id))
+        }
     }
 
-    private mutating func handleProbe(id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]) {
+    private mutating func handleProbe(id: UInt64, peer: Peer, now: Instant) {
         guard let index = sessions.index(forKey: id) else {
-            replyUnknown(id: id, peer: peer, now: now, into: &outputs)
+            replyUnknown(id: id, peer: peer, now: now)
             return
         }
         sessions.values[index].lastHeard = now
@@ -394,20 +423,20 @@ where Random: Sendable {
         case .receiving, .finalizing:
             markAcknowledgementPending(at: index, id: id)
         case .finished(let completion):
-            send(.complete(completion), id: id, to: peer, into: &outputs)
+            repeatCompletion(completion, id: id, to: peer)
         }
     }
 
     // MARK: - Helpers
 
-    private mutating func finish(_ id: UInt64, _ completion: NativeCompletion, now: Instant, into outputs: inout [Output]) {
-        guard var session = sessions[id] else { return }
-        if case .finished = session.phase { return }
-        session.phase = .finished(completion)
-        session.lastHeard = now
-        session.acknowledgementPending = false
-        sessions[id] = session
-        send(.complete(completion), id: id, to: session.peer, into: &outputs)
+    private mutating func finish(_ id: UInt64, _ completion: NativeCompletion, now: Instant) {
+        guard let index = sessions.index(forKey: id) else { return }
+        if case .finished = sessions.values[index].phase { return }
+        sessions.values[index].phase = .finished(completion)
+        sessions.values[index].window = nil
+        sessions.values[index].lastHeard = now
+        sessions.values[index].acknowledgementPending = false
+        reply(.complete(completion), id: id, to: sessions.values[index].peer)
         schedule(id, at: now + configuration.linger)
     }
 
@@ -417,7 +446,7 @@ where Random: Sendable {
         pendingAcknowledgements.append(id)
     }
 
-    private mutating func replyUnknown(id: UInt64, peer: Peer, now: Instant, into outputs: inout [Output]) {
+    private mutating func replyUnknown(id: UInt64, peer: Peer, now: Instant) {
         statistics.unknownTransfer += 1
         let second = now.nanoseconds / 1_000_000_000
         if second != unknownReplySecond {
@@ -426,7 +455,7 @@ where Random: Sendable {
         }
         guard unknownReplyBudget > 0 else { return }
         unknownReplyBudget -= 1
-        send(.abort(NativeRejection(reason: .unknownTransfer, text: "no such transfer")), id: id, to: peer, into: &outputs)
+        reply(.abort(NativeRejection(reason: .unknownTransfer, text: "no such transfer")), id: id, to: peer)
     }
 
     /// Schedules a check of session `id`, which must be in the table.
@@ -437,9 +466,14 @@ where Random: Sendable {
         }
     }
 
-    private func send(_ packet: NativePacket, id: UInt64, to peer: Peer, into outputs: inout [Output]) {
-        var bytes: [UInt8] = []
-        NativeDatagram(transferID: id, packet: packet).encode(into: &bytes)
-        outputs.append(.send(peer, bytes))
+    private mutating func reply(_ packet: NativePacket, id: UInt64, to peer: Peer) {
+        replies.append((peer, id, packet))
+    }
+
+    /// A finished session answers DATA and PROBE with its COMPLETE, once per drain however
+    /// many datagrams of the sender's last window arrive together.
+    private mutating func repeatCompletion(_ completion: NativeCompletion, id: UInt64, to peer: Peer) {
+        guard !replies.contains(where: { $0.transferID == id }) else { return }
+        reply(.complete(completion), id: id, to: peer)
     }
 }

@@ -1,3 +1,4 @@
+import DequeModule
 import P2MPWire
 
 /// The sending side of the native protocol: one file pushed to many receivers, each
@@ -8,7 +9,12 @@ import P2MPWire
 /// (PROBE with backoff). A receiver that lost its session (ABORT unknownTransfer or
 /// shuttingDown) is offered the file again and resumes. A receiver silent for
 /// `giveUpAfter` in any phase is reported failed; the others go on.
-public struct NativeSender<Source: SegmentSource> {
+///
+/// The machine contract (docs/ARCHITECTURE.md): hand in datagrams with `handle` and expired
+/// timers with `handleTimeout`; then drain `pollTransmit` and `pollEvent` until both return
+/// nil, and arm a timer for `nextTimeout`. The machine reads no file: when DATA waits for
+/// bytes it asks with `.payloadNeeded`, and `supplyPayload` hands them in.
+public struct NativeSender: Sendable {
     public struct Configuration: Sendable {
         /// Seeds the transfer ids: each receiver session gets its own id derived from it,
         /// and a fresh one when it is offered the file again, so packets of an earlier
@@ -25,11 +31,13 @@ public struct NativeSender<Source: SegmentSource> {
         /// How often a receiver may lose its session and be offered the file again: a
         /// safety bound against a receiver that aborts forever, far above real restarts.
         public var maximumReoffers: Int
+        /// Bytes an IP and UDP header add to each datagram, for pacing and the rate cap.
+        public var packetOverhead: Int
 
         public init(
             transferID: UInt64, name: String, sha256: SHA256Digest, segmentSize: Int = 1_400, window: Int = 4_096,
             replaceExisting: Bool = false, giveUpAfter: Duration = .seconds(30), rateLimit: UInt64? = nil,
-            maximumReoffers: Int = 1_000
+            maximumReoffers: Int = 1_000, packetOverhead: Int = 28
         ) {
             self.transferID = transferID
             self.name = name
@@ -40,7 +48,14 @@ public struct NativeSender<Source: SegmentSource> {
             self.giveUpAfter = giveUpAfter
             self.rateLimit = rateLimit
             self.maximumReoffers = maximumReoffers
+            self.packetOverhead = packetOverhead
         }
+    }
+
+    /// The phase a receiver went silent in.
+    public enum Phase: String, Sendable, Equatable, CustomStringConvertible {
+        case offer, data, completion
+        public var description: String { rawValue }
     }
 
     /// How one receiver ended.
@@ -52,34 +67,47 @@ public struct NativeSender<Source: SegmentSource> {
         case aborted(NativeRejection)
         /// The receiver reported a digest mismatch or a write failure.
         case failed(NativeCompletion)
-        /// Silence for the give-up time; `phase` is offer, data or completion.
-        case noAnswer(phase: String, after: Duration)
+        /// Silence for the give-up time.
+        case noAnswer(phase: Phase, after: Duration)
+        /// The application could not supply the file's bytes.
+        case sourceFailed(String)
     }
 
-    /// One DATA datagram to send, encoded by the caller with `writeData(_:to:)` straight
-    /// into its socket buffer (so a burst of them can leave in one system call).
-    public struct DataTransmission: Sendable {
-        public var receiver: Int
-        public var transferID: UInt64
-        public var segment: UInt64
-        public var timestamp: UInt32
-    }
-
-    public enum Output: Sendable {
-        /// A control datagram (OFFER, PROBE), encoded.
-        case send(receiver: Int, bytes: [UInt8])
-        case sendData(DataTransmission)
+    /// What the application must act on or may report.
+    public enum Event: Equatable, Sendable {
         case accepted(receiver: Int, resumeFrom: UInt64)
         case timedOut(receiver: Int, segment: UInt64)
         case lossDetected(receiver: Int, count: Int)
         case finished(receiver: Int, Outcome)
+        /// DATA waits for these bytes of the file: read them with `supplyPayload`. Until
+        /// then no more datagrams are polled.
+        case payloadNeeded(PayloadBlock)
     }
 
-    private enum Phase: Sendable {
-        case offering(since: Instant, estimator: RTTEstimator)
+    /// A datagram `pollTransmit` wrote, or `peekTransmit` announces.
+    public struct Transmit: Equatable, Sendable {
+        public var receiver: Int
+        public var size: Int
+        /// Bulk DATA: consecutive ones to one receiver are all of one size (but the last
+        /// segment's) and may leave together in one segmented send.
+        public var isData: Bool
+    }
+
+    private enum ReceiverPhase: Sendable {
+        case offering(RequestRetry)
         case transferring
-        case completing(lastHeard: Instant, estimator: RTTEstimator)
+        case completing(RequestRetry)
         case done(Outcome)
+    }
+
+    private enum Control: Sendable {
+        case offer, probe
+    }
+
+    private struct DataTransmission: Sendable {
+        var receiver: Int
+        var transferID: UInt64
+        var segment: UInt64
     }
 
     public let configuration: Configuration
@@ -88,34 +116,38 @@ public struct NativeSender<Source: SegmentSource> {
     public private(set) var engine: SenderEngine
     /// Datagrams that were not for this transfer or did not decode.
     public private(set) var ignoredDatagrams = 0
-    private let source: Source
-    private var phases: [Phase]
-    private var reoffers: [Int]
-    private var control: DeadlineQueue
-    private var actions: [SenderEngine.Action] = []
-    private var blockCache: BlockCache
-    private let offer: NativeOffer
     /// The current transfer id of each receiver's session.
     public private(set) var transferIDs: [UInt64]
+    private var phases: [ReceiverPhase]
+    private var reoffers: [Int]
+    /// Offer and completion retries, per receiver.
+    private var control: DeadlineQueue
+    private var actions: [SenderEngine.Action] = []
+    private var events = Deque<Event>()
+    /// OFFERs and PROBEs to send, encoded when polled (they are rare; arrays are fine).
+    private var controlQueue = Deque<(receiver: Int, packet: Control)>()
+    private var dataQueue = Deque<DataTransmission>()
+    private var payload: PayloadStore
+    private let offer: NativeOffer
     private var remaining: Int
 
-    public init(source: Source, receiverCount: Int, configuration: Configuration) {
-        self.source = source
+    /// A sender of a file of `fileSize` bytes to `receiverCount` receivers.
+    public init(fileSize: UInt64, receiverCount: Int, configuration: Configuration) {
         self.configuration = configuration
-        fileSize = source.byteCount
+        self.fileSize = fileSize
         let size = UInt64(max(1, configuration.segmentSize))
-        segmentCount = fileSize / size + (fileSize % size == 0 ? 0 : 1)
+        segmentCount = fileSize.dividedRoundingUp(by: size)
         engine = SenderEngine(
             receiverCount: receiverCount, segmentCount: segmentCount,
             configuration: SenderConfiguration(
                 window: configuration.window, groupPolicy: .independent, retransmissionTimeout: .adaptive(.standard),
                 giveUpAfter: configuration.giveUpAfter, congestionControl: .aimd,
-                segmentBytes: configuration.segmentSize + NativeDatagram.dataHeaderSize + NativeDatagram.checksumSize + 28,
+                segmentBytes: NativeDatagram.dataDatagramSize(payload: Int(size)) + configuration.packetOverhead,
                 rateLimit: configuration.rateLimit))
-        phases = Array(repeating: .done(.noAnswer(phase: "offer", after: .zero)), count: receiverCount)
+        phases = Array(repeating: .done(.noAnswer(phase: .offer, after: .zero)), count: receiverCount)
         reoffers = Array(repeating: 0, count: receiverCount)
         control = DeadlineQueue(keys: receiverCount)
-        blockCache = BlockCache(segmentSize: Int(size))
+        payload = PayloadStore(fileSize: fileSize, segmentSize: Int(size))
         offer = NativeOffer(
             segmentSize: UInt32(size), fileSize: fileSize, sha256: configuration.sha256,
             window: UInt32(configuration.window),
@@ -131,31 +163,23 @@ public struct NativeSender<Source: SegmentSource> {
         if case .done(let outcome) = phases[receiver] { outcome } else { nil }
     }
 
-    public mutating func nextDeadline() -> Instant? {
-        Self.earliest(engine.nextDeadline(), control.earliest())
-    }
+    /// When `handleTimeout` next has work.
+    public var nextTimeout: Instant? { Instant.earliest(engine.nextTimeout, control.earliest) }
 
     /// When the sender next has work for `receiver`; nil only once it has an outcome. (The
     /// simulation checks after every step that no unfinished receiver lacks one.)
     public func deadline(of receiver: Int) -> Instant? {
-        Self.earliest(engine.deadline(of: receiver), control.deadline(of: receiver))
-    }
-
-    private static func earliest(_ first: Instant?, _ second: Instant?) -> Instant? {
-        guard let first else { return second }
-        guard let second else { return first }
-        return min(first, second)
+        Instant.earliest(engine.deadline(of: receiver), control.deadline(of: receiver))
     }
 
     /// Offers the file to every receiver.
-    public mutating func start(now: Instant, into outputs: inout [Output]) {
-        for receiver in phases.indices { offer(to: receiver, now: now, into: &outputs) }
+    public mutating func start(now: Instant) {
+        for receiver in phases.indices { offer(to: receiver, now: now) }
         if phases.isEmpty { remaining = 0 }
     }
 
-    public mutating func receive(
-        _ bytes: UnsafeRawBufferPointer, from receiver: Int, now: Instant, into outputs: inout [Output]
-    ) {
+    /// Handles one datagram from `receiver`.
+    public mutating func handle(_ bytes: UnsafeRawBufferPointer, from receiver: Int, now: Instant) {
         guard phases.indices.contains(receiver), let datagram = try? NativeDatagram.decode(bytes),
             datagram.transferID == transferIDs[receiver]
         else {
@@ -164,16 +188,16 @@ public struct NativeSender<Source: SegmentSource> {
         }
         switch (datagram.packet, phases[receiver]) {
         case (.accept(let accept), .offering):
-            outputs.append(.accepted(receiver: receiver, resumeFrom: accept.resumeFrom))
+            events.append(.accepted(receiver: receiver, resumeFrom: accept.resumeFrom))
             control.set(receiver, to: nil)
             if accept.alreadyComplete {
-                finish(receiver, .committed(alreadyHeld: true), now: now, into: &outputs)
+                finish(receiver, .committed(alreadyHeld: true), now: now)
                 return
             }
             phases[receiver] = .transferring
             engine.activate(receiver, from: accept.resumeFrom, now: now, into: &actions)
         case (.reject(let rejection), .offering):
-            finish(receiver, .rejected(rejection), now: now, into: &outputs)
+            finish(receiver, .rejected(rejection), now: now)
         case (.ack(let ack), .transferring):
             engine.handleAcknowledgement(
                 from: receiver,
@@ -181,11 +205,13 @@ public struct NativeSender<Source: SegmentSource> {
                     cumulative: ack.cumulative, selective: ack.selective, window: Int(ack.window),
                     roundTripSample: Self.roundTrip(echo: ack.echoTimestamp, now: now)),
                 now: now, into: &actions)
-        case (.ack, .completing(_, let estimator)):
-            phases[receiver] = .completing(lastHeard: now, estimator: estimator)
+        case (.ack, .completing(var retry)):
+            retry.heard(at: now)
+            phases[receiver] = .completing(retry)
         case (.complete(let completion), .transferring), (.complete(let completion), .completing),
             (.complete(let completion), .offering):
-            finish(receiver, completion.status == .committed ? .committed(alreadyHeld: false) : .failed(completion), now: now, into: &outputs)
+            let outcome: Outcome = completion.status == .committed ? .committed(alreadyHeld: false) : .failed(completion)
+            finish(receiver, outcome, now: now)
         case (.abort(let rejection), .transferring), (.abort(let rejection), .completing),
             (.abort(let rejection), .offering):
             let sessionLost = rejection.reason == .unknownTransfer || rejection.reason == .shuttingDown
@@ -196,127 +222,165 @@ public struct NativeSender<Source: SegmentSource> {
                 reoffers[receiver] += 1
                 engine.suspend(receiver)
                 transferIDs[receiver] = Self.mix(transferIDs[receiver])
-                offer(to: receiver, now: now, into: &outputs)
+                offer(to: receiver, now: now)
             } else {
-                finish(receiver, .aborted(rejection), now: now, into: &outputs)
+                finish(receiver, .aborted(rejection), now: now)
             }
         default:
             return  // Duplicates and packets that no longer matter.
         }
-        translateActions(now: now, into: &outputs)
+        takeEngineActions(now: now)
     }
 
-    public mutating func handleTimer(now: Instant, into outputs: inout [Output]) {
-        engine.handleTimer(now: now, into: &actions)
-        translateActions(now: now, into: &outputs)
+    /// Handles every timer due at `now`.
+    public mutating func handleTimeout(now: Instant) {
+        engine.handleTimeout(now: now, into: &actions)
+        takeEngineActions(now: now)
         while let receiver = control.popDue(now: now) {
             switch phases[receiver] {
-            case .offering(let since, var estimator):
-                let waited = now.duration(since: since)
-                if waited >= configuration.giveUpAfter {
-                    finish(receiver, .noAnswer(phase: "offer", after: waited), now: now, into: &outputs)
-                    continue
+            case .offering(var retry):
+                switch retry.fire(now: now) {
+                case .giveUp(let silent):
+                    finish(receiver, .noAnswer(phase: .offer, after: silent), now: now)
+                case .retry:
+                    phases[receiver] = .offering(retry)
+                    controlQueue.append((receiver, .offer))
+                    control.set(receiver, to: retry.deadline)
                 }
-                estimator.backOff()
-                phases[receiver] = .offering(since: since, estimator: estimator)
-                outputs.append(.send(receiver: receiver, bytes: encode(.offer(offer), for: receiver)))
-                control.set(receiver, to: now + estimator.timeout)
-            case .completing(let lastHeard, var estimator):
-                let waited = now.duration(since: lastHeard)
-                if waited >= configuration.giveUpAfter {
-                    finish(receiver, .noAnswer(phase: "completion", after: waited), now: now, into: &outputs)
-                    continue
+            case .completing(var retry):
+                switch retry.fire(now: now) {
+                case .giveUp(let silent):
+                    finish(receiver, .noAnswer(phase: .completion, after: silent), now: now)
+                case .retry:
+                    phases[receiver] = .completing(retry)
+                    controlQueue.append((receiver, .probe))
+                    control.set(receiver, to: retry.deadline)
                 }
-                estimator.backOff()
-                phases[receiver] = .completing(lastHeard: lastHeard, estimator: estimator)
-                outputs.append(.send(receiver: receiver, bytes: encode(.probe, for: receiver)))
-                control.set(receiver, to: now + estimator.timeout)
             case .transferring, .done:
                 continue
             }
         }
     }
 
-    // MARK: - Internals
+    // MARK: - Polling
 
-    private mutating func offer(to receiver: Int, now: Instant, into outputs: inout [Output]) {
-        // (The offer's content is the same for every receiver; only the session id differs.)
-        let estimator = RTTEstimator(bounds: .standard)
-        phases[receiver] = .offering(since: now, estimator: estimator)
-        outputs.append(.send(receiver: receiver, bytes: encode(.offer(offer), for: receiver)))
-        control.set(receiver, to: now + estimator.timeout)
+    /// The next event for the application, if any.
+    public mutating func pollEvent() -> Event? { events.popFirst() }
+
+    /// Whether `pollEvent` has something (`peekTransmit` may have asked for payload).
+    public var hasEvents: Bool { !events.isEmpty }
+
+    /// The datagram `pollTransmit` would write next (its receiver and exact size), or nil
+    /// when there is none or DATA waits for payload (then `.payloadNeeded` is among the events).
+    public mutating func peekTransmit() -> Transmit? {
+        while let head = controlQueue.first {
+            switch (head.packet, phases[head.receiver]) {
+            case (.offer, .offering), (.probe, .completing):
+                return Transmit(receiver: head.receiver, size: encodeControl(head.packet, for: head.receiver).count, isData: false)
+            default:
+                controlQueue.removeFirst()  // The receiver moved on since it was queued.
+            }
+        }
+        while let head = dataQueue.first {
+            guard head.transferID == transferIDs[head.receiver], case .transferring = phases[head.receiver] else {
+                dataQueue.removeFirst()  // For a session that restarted or ended since.
+                continue
+            }
+            let block = payload.blockIndex(ofSegment: head.segment)
+            guard payload.holds(block) else {
+                askForPayload(block)
+                return nil
+            }
+            askForPayload(block + 1)  // Read ahead, so a reader off the event loop keeps up.
+            return Transmit(
+                receiver: head.receiver, size: NativeDatagram.dataDatagramSize(payload: payloadLength(of: head.segment)),
+                isData: true)
+        }
+        return nil
     }
 
-    private mutating func finish(_ receiver: Int, _ outcome: Outcome, now: Instant, into outputs: inout [Output]) {
+    /// Writes the next datagram at the start of `buffer` (at least the size `peekTransmit`
+    /// announced, checked) and says what it was; nil when there is nothing to send now.
+    public mutating func pollTransmit(into buffer: UnsafeMutableRawBufferPointer, now: Instant) -> Transmit? {
+        guard let next = peekTransmit() else { return nil }
+        precondition(buffer.count >= next.size, "transmit buffer smaller than the datagram")
+        if next.isData {
+            let data = dataQueue.removeFirst()
+            let written = payload.withSegment(data.segment, length: payloadLength(of: data.segment)) { bytes in
+                NativeDatagram.writeData(
+                    transferID: data.transferID, segment: data.segment, timestamp: Self.timestamp(now), payload: bytes,
+                    to: buffer)
+            }
+            assert(written == next.size, "peekTransmit promised a held block")
+        } else {
+            let head = controlQueue.removeFirst()
+            encodeControl(head.packet, for: head.receiver).withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
+        return next
+    }
+
+    /// Hands in the bytes of a block asked for with `.payloadNeeded`: `fill` writes its
+    /// `block.length` bytes straight into the machine's buffer (one copy, from the file).
+    /// Blocks never asked for are ignored. When `fill` throws (the file shrank or vanished),
+    /// every receiver still unfinished fails with the error.
+    public mutating func supplyPayload(
+        _ block: PayloadBlock, now: Instant, fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) {
+        do {
+            _ = try payload.supply(block, fill: fill)
+        } catch {
+            for receiver in phases.indices {
+                if case .done = phases[receiver] { continue }
+                finish(receiver, .sourceFailed("\(error)"), now: now)
+            }
+        }
+    }
+
+    // MARK: - Internals
+
+    private mutating func askForPayload(_ block: UInt64) {
+        if payload.request(block) { events.append(.payloadNeeded(payload.block(block))) }
+    }
+
+    private mutating func offer(to receiver: Int, now: Instant) {
+        let retry = RequestRetry(now: now, giveUpAfter: configuration.giveUpAfter)
+        phases[receiver] = .offering(retry)
+        controlQueue.append((receiver, .offer))
+        control.set(receiver, to: retry.deadline)
+    }
+
+    private mutating func finish(_ receiver: Int, _ outcome: Outcome, now: Instant) {
         if case .done = phases[receiver] { return }
         phases[receiver] = .done(outcome)
         control.set(receiver, to: nil)
         remaining -= 1
-        // The engine's own failure report is redundant with `outcome`; with independent
-        // receivers abandoning one adds no other action.
-        let reported = actions.count
         engine.abandon(receiver, reason: .noProgress(.zero), now: now, into: &actions)
-        actions.removeSubrange(reported...)
-        outputs.append(.finished(receiver: receiver, outcome))
+        events.append(.finished(receiver: receiver, outcome))
     }
 
-    private mutating func translateActions(now: Instant, into outputs: inout [Output]) {
-        var index = 0
-        while index < actions.count {
-            let action = actions[index]
-            index += 1
+    /// Turns what the engine appended into transmissions and events.
+    private mutating func takeEngineActions(now: Instant) {
+        for action in actions {
             switch action {
             case .transmit(let receiver, let segment, _):
-                outputs.append(
-                    .sendData(
-                        DataTransmission(
-                            receiver: receiver, transferID: transferIDs[receiver], segment: segment,
-                            timestamp: Self.timestamp(now))))
+                dataQueue.append(DataTransmission(receiver: receiver, transferID: transferIDs[receiver], segment: segment))
             case .timedOut(let receiver, let segment):
-                outputs.append(.timedOut(receiver: receiver, segment: segment))
+                events.append(.timedOut(receiver: receiver, segment: segment))
             case .lossDetected(let receiver, let count):
-                outputs.append(.lossDetected(receiver: receiver, count: count))
+                events.append(.lossDetected(receiver: receiver, count: count))
             case .completed(let receiver):
                 guard case .transferring = phases[receiver] else { continue }
                 // Every segment is acknowledged; the receiver verifies and commits.
-                var estimator = RTTEstimator(bounds: .standard)
-                if let rtt = engine.statistics(of: receiver).smoothedRTT { estimator.addSample(rtt) }
-                phases[receiver] = .completing(lastHeard: now, estimator: estimator)
-                control.set(receiver, to: now + estimator.timeout)
+                let retry = RequestRetry(
+                    now: now, giveUpAfter: configuration.giveUpAfter, roundTrip: engine.statistics(of: receiver).smoothedRTT)
+                phases[receiver] = .completing(retry)
+                control.set(receiver, to: retry.deadline)
             case .failed(let receiver, .noProgress(let stalled)):
-                finish(receiver, .noAnswer(phase: "data", after: stalled), now: now, into: &outputs)
+                // The engine already dropped it, so `finish` adds no action.
+                finish(receiver, .noAnswer(phase: .data, after: stalled), now: now)
             }
         }
         actions.removeAll(keepingCapacity: true)
-    }
-
-    /// The size of `transmission`'s datagram.
-    public func datagramSize(of transmission: DataTransmission) -> Int {
-        NativeDatagram.dataDatagramSize(payload: payloadLength(of: transmission.segment))
-    }
-
-    /// Writes `transmission`'s DATA datagram at the start of `destination` (at least
-    /// `datagramSize(of:)` bytes) and returns its size. Reads the file through a small block
-    /// cache, so a burst to many receivers reads each byte once.
-    public mutating func writeData(
-        _ transmission: DataTransmission, to destination: UnsafeMutableRawBufferPointer
-    ) throws -> Int {
-        let length = payloadLength(of: transmission.segment)
-        let write = { (payload: UnsafeRawBufferPointer) in
-            NativeDatagram.writeData(
-                transferID: transmission.transferID, segment: transmission.segment,
-                timestamp: transmission.timestamp, payload: payload, to: destination)
-        }
-        guard length > 0 else { return write(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        return try blockCache.withBytes(
-            at: transmission.segment * UInt64(configuration.segmentSize), length: length, from: source, write)
-    }
-
-    /// `transmission`'s DATA datagram as a new array (for simulations and tests).
-    public mutating func dataDatagram(_ transmission: DataTransmission) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: datagramSize(of: transmission))
-        _ = try bytes.withUnsafeMutableBytes { try writeData(transmission, to: $0) }
-        return bytes
     }
 
     private func payloadLength(of segment: UInt64) -> Int {
@@ -324,9 +388,10 @@ public struct NativeSender<Source: SegmentSource> {
         return Int(min(UInt64(configuration.segmentSize), fileSize - min(offset, fileSize)))
     }
 
-    private func encode(_ packet: NativePacket, for receiver: Int) -> [UInt8] {
+    private func encodeControl(_ packet: Control, for receiver: Int) -> [UInt8] {
         var bytes: [UInt8] = []
-        NativeDatagram(transferID: transferIDs[receiver], packet: packet).encode(into: &bytes)
+        let body: NativePacket = packet == .offer ? .offer(offer) : .probe
+        NativeDatagram(transferID: transferIDs[receiver], packet: body).encode(into: &bytes)
         return bytes
     }
 
@@ -348,46 +413,5 @@ public struct NativeSender<Source: SegmentSource> {
         let elapsed = timestamp(now) &- echo
         guard elapsed < 60_000_000 else { return nil }
         return .microseconds(Int64(elapsed))
-    }
-}
-
-/// Recently read blocks of the file, so each byte is read once however many receivers
-/// need it (as long as they are within a few MiB of each other) and a segment costs a
-/// memory copy, not a system call. A block holds whole segments, so no segment spans two.
-struct BlockCache {
-    private static let targetBlockBytes = 256 << 10
-    private static let blockCount = 16
-    private var blocks: [(index: UInt64, bytes: [UInt8], used: UInt64)] = []
-    private let blockBytes: Int
-    private var clock: UInt64 = 0
-
-    init(segmentSize: Int) {
-        blockBytes = max(1, Self.targetBlockBytes / segmentSize) * segmentSize
-    }
-
-    /// Calls `body` with the `length` bytes at `offset` (within one segment).
-    mutating func withBytes<Source: SegmentSource, Result>(
-        at offset: UInt64, length: Int, from source: Source, _ body: (UnsafeRawBufferPointer) -> Result
-    ) throws -> Result {
-        let index = offset / UInt64(blockBytes)
-        let start = Int(offset - index * UInt64(blockBytes))
-        clock += 1
-        let slot: Int
-        if let found = blocks.firstIndex(where: { $0.index == index }) {
-            slot = found
-        } else {
-            let blockStart = index * UInt64(blockBytes)
-            var bytes = [UInt8](repeating: 0, count: Int(min(UInt64(blockBytes), source.byteCount - blockStart)))
-            try bytes.withUnsafeMutableBytes { try source.read(offset: blockStart, into: $0) }
-            if blocks.count < Self.blockCount {
-                blocks.append((index, bytes, clock))
-                slot = blocks.count - 1
-            } else {
-                slot = blocks.indices.min { blocks[$0].used < blocks[$1].used }!
-                blocks[slot] = (index, bytes, clock)
-            }
-        }
-        blocks[slot].used = clock
-        return blocks[slot].bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
     }
 }

@@ -1,3 +1,5 @@
+import P2MPWire
+
 /// How receivers of one transfer constrain each other.
 public enum GroupPolicy: Sendable, Equatable {
     /// The seed's rule: a segment is sent only once every receiver acknowledged all segments
@@ -47,14 +49,14 @@ public struct Acknowledgement: Sendable, Equatable {
     /// The receiver holds segments `0..<cumulative`.
     public var cumulative: UInt64
     /// Further segments it holds (SACK), ascending; may be empty.
-    public var selective: [Range<UInt64>]
+    public var selective: SACKRanges
     /// How many segments beyond `cumulative` it accepts; nil when the format has no window.
     public var window: Int?
     /// A round-trip measurement from an echoed timestamp; nil lets the engine time one
     /// segment per round trip itself (Karn's rule).
     public var roundTripSample: Duration?
 
-    public init(cumulative: UInt64, selective: [Range<UInt64>] = [], window: Int? = nil, roundTripSample: Duration? = nil) {
+    public init(cumulative: UInt64, selective: SACKRanges = [], window: Int? = nil, roundTripSample: Duration? = nil) {
         self.cumulative = cumulative
         self.selective = selective
         self.window = window

@@ -8,8 +8,10 @@
 /// (RFC 6675 style) and by timeout (RFC 6298); a timeout declares everything in flight
 /// lost, which without SACK is go-back-N and with a window of 1 is Stop-and-Wait.
 ///
-/// The engine owns no clock: every call takes `now`, and `nextDeadline()` tells the caller
-/// when to call `handleTimer(now:into:)`.
+/// The engine owns no clock: every call takes `now`, and `nextTimeout` tells the caller
+/// when to call `handleTimeout(now:into:)`. It is the machines' shared part, not a machine
+/// of its own: they hand it an action array and translate what it appended into their
+/// transmissions and events once the call returns.
 public struct SenderEngine: Sendable {
     /// What the caller must do or report.
     public enum Action: Equatable, Sendable {
@@ -160,11 +162,13 @@ public struct SenderEngine: Sendable {
         deadlines.set(receiver, to: nil)
     }
 
-    /// Gives up on `receiver` for a reason outside the engine (it refused or aborted).
+    /// Gives up on `receiver` for a reason outside the engine (it refused or aborted). The
+    /// caller reports it, so no `.failed` action is added; in lockstep the group may move on,
+    /// which adds transmissions to the others.
     public mutating func abandon(_ receiver: Int, reason: FailureReason, now: Instant, into actions: inout [Action]) {
         guard tracks.indices.contains(receiver) else { return }
         switch tracks[receiver].state {
-        case .pending, .active: fail(receiver, reason: reason, now: now, into: &actions)
+        case .pending, .active: fail(receiver, reason: reason, reported: false, now: now, into: &actions)
         case .completed, .failed: return
         }
     }
@@ -217,17 +221,17 @@ public struct SenderEngine: Sendable {
         updateDeadline(of: receiver)
     }
 
-    /// The earliest instant at which `handleTimer` has work, if any.
-    public mutating func nextDeadline() -> Instant? { deadlines.earliest() }
+    /// The earliest instant at which `handleTimeout` has work, if any.
+    public var nextTimeout: Instant? { deadlines.earliest }
 
-    /// When `handleTimer` next has work for `receiver`. Every active receiver has one (at
+    /// When `handleTimeout` next has work for `receiver`. Every active receiver has one (at
     /// the latest its give-up time), so none can be left waiting for nothing.
     public func deadline(of receiver: Int) -> Instant? {
         tracks.indices.contains(receiver) ? deadlines.deadline(of: receiver) : nil
     }
 
     /// Handles every retransmission, pacing, rate and give-up deadline due at `now`.
-    public mutating func handleTimer(now: Instant, into actions: inout [Action]) {
+    public mutating func handleTimeout(now: Instant, into actions: inout [Action]) {
         while let receiver = deadlines.popDue(now: now) {
             guard tracks[receiver].state == .active else { continue }
             let stalled = now.duration(since: tracks[receiver].waitingSince)
@@ -355,14 +359,16 @@ public struct SenderEngine: Sendable {
         actions.append(.completed(receiver: receiver))
     }
 
-    private mutating func fail(_ receiver: Int, reason: FailureReason, now: Instant, into actions: inout [Action]) {
+    private mutating func fail(
+        _ receiver: Int, reason: FailureReason, reported: Bool = true, now: Instant, into actions: inout [Action]
+    ) {
         let wasActive = tracks[receiver].state == .active
         tracks[receiver].state = .failed(reason)
         tracks[receiver].retransmissionDeadline = nil
         tracks[receiver].blockedUntil = nil
         deadlines.set(receiver, to: nil)
         unfinishedReceivers -= 1
-        actions.append(.failed(receiver: receiver, reason: reason))
+        if reported { actions.append(.failed(receiver: receiver, reason: reason)) }
         if wasActive {
             _ = leaveGroupBase(previous: tracks[receiver].scoreboard.acknowledged, now: now, into: &actions)
         }

@@ -1,19 +1,30 @@
 /// The seed's simulated packet loss: each arriving data packet is discarded with
-/// probability `probability`. The random source is injected so simulations are repeatable.
-public struct SimulatedLoss<Random: RandomNumberGenerator> {
+/// probability `probability`, drawn from a seeded generator, so that a run (simulated, or a
+/// daemon started with `--loss-seed`) can be replayed exactly.
+public struct SimulatedLoss: Sendable {
     /// In `0...1`; 0 never discards, 1 always does.
-    public let probability: Double
-    private var random: Random
+    public private(set) var probability: Double
+    /// The seed the draws come from.
+    public let seed: UInt64
+    private var random: SeededRandom
 
-    public init(probability: Double, random: Random) {
+    /// `probability` must lie in `0...1` (checked; configuration and flags validate it).
+    public init(probability: Double, seed: UInt64) {
         precondition((0...1).contains(probability), "loss probability outside [0, 1]")
         self.probability = probability
-        self.random = random
+        self.seed = seed
+        random = SeededRandom(seed: seed)
     }
 
-    /// The same random source with another probability (a reloaded configuration).
+    /// No loss at all.
+    public static let none = SimulatedLoss(probability: 0, seed: 0)
+
+    /// The same stream of draws with another probability (a reloaded configuration).
     public func withProbability(_ probability: Double) -> SimulatedLoss {
-        SimulatedLoss(probability: probability, random: random)
+        precondition((0...1).contains(probability), "loss probability outside [0, 1]")
+        var changed = self
+        changed.probability = probability
+        return changed
     }
 
     /// Draws r uniformly from [0, 1) and discards when r < p.
@@ -22,4 +33,3 @@ public struct SimulatedLoss<Random: RandomNumberGenerator> {
         return Double.random(in: 0..<1, using: &random) < probability
     }
 }
-extension SimulatedLoss: Sendable where Random: Sendable {}

@@ -61,15 +61,14 @@ public enum ClassicSimulation {
     public static func run(_ scenario: ClassicScenario, trace: ((String) -> Void)? = nil) -> Result {
         var network = SimulatedNetwork(random: SeededRandom(seed: scenario.seed ^ 0x5EED_0F_AB1E))
         var receivers = (0..<scenario.receiverCount).map { index in
-            ClassicReceiver<Int, SeededRandom>(
-                loss: SimulatedLoss(
-                    probability: scenario.receiverLoss, random: SeededRandom(seed: scenario.seed &+ UInt64(index))))
+            ClassicReceiver<Int>(loss: SimulatedLoss(probability: scenario.receiverLoss, seed: scenario.seed &+ UInt64(index)))
         }
         var received = Array(repeating: [UInt8](), count: scenario.receiverCount)
+        // The scenario's segment sizes are valid by construction.
         var sender = try! ClassicSender(
-            source: ByteArraySource(scenario.file), segmentSize: scenario.segmentSize,
+            byteCount: UInt64(scenario.file.count), segmentSize: scenario.segmentSize,
             receiverCount: scenario.receiverCount, configuration: scenario.sender)
-        var outputs: [ClassicSender<ByteArraySource>.Output] = []
+        var buffer = [UInt8](repeating: 0, count: ClassicPacket.headerSize + ClassicPacket.maximumPayload)
         var now = Instant.zero
         var events = 0
         var timeouts = 0
@@ -82,58 +81,75 @@ public enum ClassicSimulation {
             return conditions
         }
 
-        func dispatch(_ outputs: inout [ClassicSender<ByteArraySource>.Output]) {
-            for output in outputs {
-                trace?("\(now) sender \(output)")
-                switch output {
-                case .datagram(let receiver, let bytes):
-                    network.send(bytes, from: senderNode, to: receiver, now: now, conditions: conditions(for: receiver))
-                case .timedOut:
-                    timeouts += 1
-                case .completed, .failed:
-                    break
-                }
-            }
-            outputs.removeAll(keepingCapacity: true)
-        }
-
-        var stalledStep: String?
-        try! sender.start(now: now, into: &outputs)
-        dispatch(&outputs)
-        while !sender.isFinished, stalledStep == nil {
-            let timer = sender.nextDeadline()
-            let delivery = network.nextDeliveryTime
-            guard let next = [timer, delivery].compactMap({ $0 }).min(), next <= deadline else { break }
-            now = next
-            events += 1
-            if let delivery, delivery == next, let datagram = network.popDelivery() {
-                if datagram.to == senderNode {
-                    trace?("\(now) sender got \(datagram.bytes) from \(datagram.from)")
-                    datagram.bytes.withUnsafeBytes { bytes in
-                        try! sender.receive(bytes, from: datagram.from, now: now, into: &outputs)
-                    }
-                } else {
-                    let receiver = datagram.to
-                    let output = datagram.bytes.withUnsafeBytes { bytes in
-                        receivers[receiver].receive(bytes, from: datagram.from)
-                    }
-                    trace?("\(now) receiver \(receiver) \(output)")
-                    switch output {
-                    case .accepted(let payload, let sequence, _):
-                        received[receiver].append(contentsOf: datagram.bytes[payload])
-                        acknowledge(sequence, from: receiver)
-                    case .reacknowledged(let sequence):
-                        acknowledge(sequence, from: receiver)
-                    case .discarded:
-                        losses += 1
-                    case .ignored:
+        /// Drains the sender: its events (payload asked for is handed in at once, from the
+        /// file in memory), then its datagrams, until both are empty.
+        func drainSender() {
+            while true {
+                while let event = sender.pollEvent() {
+                    trace?("\(now) sender \(event)")
+                    switch event {
+                    case .payloadNeeded(let block):
+                        let start = Int(block.offset)
+                        sender.supplyPayload(block) { destination in
+                            scenario.file.withUnsafeBytes {
+                                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + block.length]))
+                            }
+                        }
+                    case .timedOut:
+                        timeouts += 1
+                    case .completed, .failed:
                         break
                     }
                 }
-            } else {
-                try! sender.handleTimer(now: now, into: &outputs)
+                guard let transmit = buffer.withUnsafeMutableBytes({ sender.pollTransmit(into: $0) }) else { break }
+                trace?("\(now) sender sends \(transmit.size) bytes to \(transmit.receiver)")
+                network.send(
+                    Array(buffer[0..<transmit.size]), from: senderNode, to: transmit.receiver, now: now,
+                    conditions: conditions(for: transmit.receiver))
             }
-            dispatch(&outputs)
+        }
+
+        /// Drains receiver `index` after a datagram: its event, then its ACK.
+        func drainReceiver(_ index: Int, datagram: [UInt8]) {
+            while let event = receivers[index].pollEvent() {
+                trace?("\(now) receiver \(index) \(event)")
+                switch event {
+                case .accepted(let payload, _, _):
+                    received[index].append(contentsOf: datagram[payload])
+                case .discarded:
+                    losses += 1
+                case .reacknowledged, .ignored:
+                    break
+                }
+            }
+            while let transmit = buffer.withUnsafeMutableBytes({ receivers[index].pollTransmit(into: $0) }) {
+                // The classic ACK has no checksum; on a real network UDP's checksum guards it.
+                network.send(
+                    Array(buffer[0..<transmit.size]), from: index, to: senderNode, now: now,
+                    conditions: conditions(for: index), mayCorrupt: false)
+            }
+        }
+
+        var stalledStep: String?
+        sender.start(now: now)
+        drainSender()
+        while !sender.isFinished, stalledStep == nil {
+            guard let next = Instant.earliest(sender.nextTimeout, network.nextDeliveryTime), next <= deadline else { break }
+            now = next
+            events += 1
+            if let delivery = network.nextDeliveryTime, delivery == next, let datagram = network.popDelivery() {
+                if datagram.to == senderNode {
+                    trace?("\(now) sender got \(datagram.bytes) from \(datagram.from)")
+                    datagram.bytes.withUnsafeBytes { sender.handle($0, from: datagram.from, now: now) }
+                } else {
+                    let receiver = datagram.to
+                    datagram.bytes.withUnsafeBytes { receivers[receiver].handle($0, from: datagram.from, now: now) }
+                    drainReceiver(receiver, datagram: datagram.bytes)
+                }
+            } else {
+                sender.handleTimeout(now: now)
+            }
+            drainSender()
             for receiver in 0..<scenario.receiverCount where sender.engine.deadline(of: receiver) == nil {
                 switch sender.engine.state(of: receiver) {
                 case .pending, .active:
@@ -143,13 +159,6 @@ public enum ClassicSimulation {
                 }
                 break
             }
-        }
-
-        func acknowledge(_ sequence: UInt32, from receiver: Int) {
-            // The classic ACK has no checksum; on a real network UDP's checksum guards it.
-            network.send(
-                ClassicPacket.encodeAck(sequence: sequence), from: receiver, to: senderNode, now: now,
-                conditions: conditions(for: receiver), mayCorrupt: false)
         }
 
         let results = (0..<scenario.receiverCount).map { index in

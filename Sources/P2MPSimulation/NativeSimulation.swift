@@ -8,7 +8,7 @@ public enum NativeSimulation {
     public struct ReceiverResult: Sendable {
         /// What the receiver committed under the final name, if anything.
         public var committed: [UInt8]?
-        public var outcome: NativeSender<ByteArraySource>.Outcome?
+        public var outcome: NativeSender.Outcome?
         public var restarts: Int
     }
 
@@ -58,161 +58,233 @@ public enum NativeSimulation {
     }
 
     static let senderNode = -1
-    typealias Endpoint = NativeReceiverEndpoint<Int, SeededRandom>
+    typealias Endpoint = NativeReceiverEndpoint<Int>
 
     public static func run(_ scenario: NativeScenario, trace: ((String) -> Void)? = nil) -> Result {
-        var network = SimulatedNetwork(random: SeededRandom(seed: scenario.seed ^ 0xA11C_E5EE_D000_0001))
-        let endpointConfiguration = Endpoint.Configuration(
-            maximumSessions: 4, window: 1_024, idleTimeout: .seconds(120), linger: .seconds(120))
-        func makeEndpoint(_ index: Int, generation: UInt64) -> Endpoint {
-            Endpoint(
-                configuration: endpointConfiguration,
-                loss: SimulatedLoss(
-                    probability: scenario.receiverLoss,
-                    random: SeededRandom(seed: scenario.seed &+ UInt64(index) &* 7_919 &+ generation)))
-        }
-        var endpoints = (0..<scenario.receiverCount).map { makeEndpoint($0, generation: 0) }
-        var disks = Array(repeating: Disk(partial: Array(repeating: 0, count: scenario.file.count)), count: scenario.receiverCount)
-        var restarts = Array(repeating: 0, count: scenario.receiverCount)
-        var pendingRestarts = scenario.restarting
+        var run = NativeSimulationRun(scenario, trace: trace)
+        return run.run()
+    }
+}
+
+/// One run's state; its steps are methods, so the machines are mutated in place (no
+/// closure captures, no copies).
+struct NativeSimulationRun {
+    typealias Endpoint = NativeReceiverEndpoint<Int>
+    typealias Disk = NativeSimulation.Disk
+
+    let scenario: NativeScenario
+    let trace: ((String) -> Void)?
+    var network: SimulatedNetwork
+    /// How long a receiver takes to come back to its socket: what arrives meanwhile is
+    /// read as one batch, and answered with one ACK per session, as the daemon does.
+    var readLatency: SeededRandom
+    var endpoints: [Endpoint]
+    /// Each endpoint's `nextTimeout`, refreshed whenever the endpoint is touched.
+    var endpointTimeouts: [Instant?]
+    var inboxes: [[[UInt8]]]
+    var readAt: [Instant?]
+    var disks: [Disk]
+    var restarts: [Int]
+    var pendingRestarts: [Int: Duration]
+    var sender: NativeSender
+    let digest: SHA256Digest
+    var buffer = [UInt8](repeating: 0, count: NativeDatagram.maximumSize)
+    var now = Instant.zero
+    var events = 0
+    var timeouts = 0
+    var losses = 0
+
+    init(_ scenario: NativeScenario, trace: ((String) -> Void)?) {
+        self.scenario = scenario
+        self.trace = trace
+        network = SimulatedNetwork(random: SeededRandom(seed: scenario.seed ^ 0xA11C_E5EE_D000_0001))
+        readLatency = SeededRandom(seed: scenario.seed ^ 0x0BAD_BEEF)
+        endpoints = (0..<scenario.receiverCount).map { Self.makeEndpoint(scenario, $0, generation: 0) }
+        endpointTimeouts = Array(repeating: nil, count: scenario.receiverCount)
+        inboxes = Array(repeating: [], count: scenario.receiverCount)
+        readAt = Array(repeating: nil, count: scenario.receiverCount)
+        disks = Array(repeating: Disk(partial: Array(repeating: 0, count: scenario.file.count)), count: scenario.receiverCount)
+        restarts = Array(repeating: 0, count: scenario.receiverCount)
+        pendingRestarts = scenario.restarting
         var digest = SHA256Digest.zero
         digest.words.0 = scenario.seed
-        var sender = NativeSender(
-            source: ByteArraySource(scenario.file), receiverCount: scenario.receiverCount,
+        self.digest = digest
+        sender = NativeSender(
+            fileSize: UInt64(scenario.file.count), receiverCount: scenario.receiverCount,
             configuration: .init(
                 transferID: scenario.seed | 1, name: "file.bin", sha256: digest, segmentSize: scenario.segmentSize,
                 window: scenario.window, giveUpAfter: scenario.giveUpAfter, rateLimit: scenario.rateLimit))
-        var senderOutputs: [NativeSender<ByteArraySource>.Output] = []
-        var endpointOutputs: [Endpoint.Output] = []
-        var now = Instant.zero
-        var events = 0
-        var timeouts = 0
-        var losses = 0
+    }
+
+    static func makeEndpoint(_ scenario: NativeScenario, _ index: Int, generation: UInt64) -> Endpoint {
+        Endpoint(
+            configuration: .init(maximumSessions: 4, window: 1_024, idleTimeout: .seconds(120), linger: .seconds(120)),
+            loss: SimulatedLoss(probability: scenario.receiverLoss, seed: scenario.seed &+ UInt64(index) &* 7_919 &+ generation))
+    }
+
+    func conditions(for receiver: Int) -> NetworkConditions {
+        var conditions = scenario.conditions
+        if let vanishAt = scenario.vanishing[receiver], now >= .zero + vanishAt { conditions.loss = 1 }
+        return conditions
+    }
+
+    mutating func run() -> NativeSimulation.Result {
         let deadline = Instant.zero + scenario.timeLimit
-
-        func conditions(for receiver: Int) -> NetworkConditions {
-            var conditions = scenario.conditions
-            if let vanishAt = scenario.vanishing[receiver], now >= .zero + vanishAt { conditions.loss = 1 }
-            return conditions
+        var stalledStep: String?
+        sender.start(now: now)
+        drainSender()
+        while !sender.isFinished, stalledStep == nil {
+            var next = Instant.earliest(sender.nextTimeout, network.nextDeliveryTime)
+            for index in endpoints.indices {
+                next = Instant.earliest(next, Instant.earliest(endpointTimeouts[index], readAt[index]))
+            }
+            for at in pendingRestarts.values { next = Instant.earliest(next, .zero + at) }
+            guard let next, next <= deadline else { break }
+            now = next
+            events += 1
+            stalledStep = step()
         }
+        let receivers = (0..<scenario.receiverCount).map { index in
+            NativeSimulation.ReceiverResult(
+                committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index])
+        }
+        return NativeSimulation.Result(
+            scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
+            timeouts: timeouts, detectedLosses: losses, stalledStep: stalledStep)
+    }
 
-        func dispatchSender() {
-            for output in senderOutputs {
-                trace?("\(now) sender \(output)")
-                switch output {
-                case .send(let receiver, let bytes):
-                    network.send(bytes, from: senderNode, to: receiver, now: now, conditions: conditions(for: receiver))
-                case .sendData(let transmission):
-                    // An in-memory source cannot fail to read.
-                    let bytes = try! sender.dataDatagram(transmission)
-                    network.send(
-                        bytes, from: senderNode, to: transmission.receiver, now: now,
-                        conditions: conditions(for: transmission.receiver))
+    /// One event at `now`; returns a broken liveness invariant, if any.
+    mutating func step() -> String? {
+        if let (receiver, at) = pendingRestarts.first(where: { .zero + $0.value <= now }) {
+            pendingRestarts[receiver] = nil
+            restarts[receiver] += 1
+            endpoints[receiver] = Self.makeEndpoint(scenario, receiver, generation: UInt64(restarts[receiver]))
+            endpointTimeouts[receiver] = nil
+            inboxes[receiver].removeAll()  // The socket's queue goes with the process.
+            readAt[receiver] = nil
+            trace?("\(now) receiver \(receiver) restarts (scheduled at \(at))")
+            return nil
+        }
+        if let index = readAt.indices.first(where: { readAt[$0].map { $0 <= now } ?? false }) {
+            readAt[index] = nil
+            let batch = inboxes[index]
+            inboxes[index].removeAll(keepingCapacity: true)
+            for datagram in batch {
+                datagram.withUnsafeBytes { endpoints[index].handle($0, from: NativeSimulation.senderNode, now: now) }
+                drainEvents(index, datagram: datagram)
+            }
+            drainTransmits(index)
+            return endpointStall(index)
+        }
+        if let delivery = network.nextDeliveryTime, delivery == now, let datagram = network.popDelivery() {
+            if datagram.to == NativeSimulation.senderNode {
+                datagram.bytes.withUnsafeBytes { sender.handle($0, from: datagram.from, now: now) }
+                drainSender()
+                return senderStall()
+            }
+            let index = datagram.to
+            inboxes[index].append(datagram.bytes)
+            if readAt[index] == nil {
+                readAt[index] = now + .nanoseconds(Int64.random(in: 0...200_000, using: &readLatency))
+            }
+            return nil
+        }
+        sender.handleTimeout(now: now)
+        drainSender()
+        for index in endpoints.indices {
+            if let due = endpointTimeouts[index], due <= now {
+                endpoints[index].handleTimeout(now: now)
+                drainEvents(index, datagram: [])
+                drainTransmits(index)
+                if let stall = endpointStall(index) { return stall }
+            }
+        }
+        return senderStall()
+    }
+
+    /// The sender's half of the liveness invariant: every unfinished receiver has a deadline.
+    func senderStall() -> String? {
+        for receiver in 0..<scenario.receiverCount
+        where sender.outcome(of: receiver) == nil && sender.deadline(of: receiver) == nil {
+            return "step \(events) at \(now): the sender has neither an outcome nor a deadline for receiver \(receiver)"
+        }
+        return nil
+    }
+
+    /// The receiver's half: every session of endpoint `index` has a timer check.
+    func endpointStall(_ index: Int) -> String? {
+        endpoints[index].sessionWithoutDeadline.map {
+            "step \(events) at \(now): receiver \(index) holds session \($0) that no timer will visit"
+        }
+    }
+
+    /// Drains the sender: its events (payload is handed in at once, from the file in
+    /// memory), then its datagrams, until both are empty.
+    mutating func drainSender() {
+        while true {
+            while let event = sender.pollEvent() {
+                trace?("\(now) sender \(event)")
+                switch event {
+                case .payloadNeeded(let block):
+                    let start = Int(block.offset)
+                    let file = scenario.file
+                    sender.supplyPayload(block, now: now) { destination in
+                        file.withUnsafeBytes {
+                            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + block.length]))
+                        }
+                    }
                 case .timedOut: timeouts += 1
                 case .lossDetected(_, let count): losses += count
                 case .accepted, .finished: break
                 }
             }
-            senderOutputs.removeAll(keepingCapacity: true)
-        }
-
-        /// Carries out what endpoint `index` asks, as the daemon would with its spool.
-        func dispatchEndpoint(_ index: Int, datagram: [UInt8]) {
-            var cursor = 0
-            while cursor < endpointOutputs.count {
-                let output = endpointOutputs[cursor]
-                cursor += 1
-                trace?("\(now) receiver \(index) \(output)")
-                switch output {
-                case .send(_, let bytes):
-                    network.send(bytes, from: index, to: senderNode, now: now, conditions: conditions(for: index))
-                case .admit(let id, _, let offer):
-                    let alreadyComplete = disks[index].committed == scenario.file
-                    let resume = disks[index].recordedBytes / UInt64(max(1, offer.segmentSize))
-                    endpoints[index].admit(id, resumeFrom: resume, alreadyComplete: alreadyComplete, now: now, into: &endpointOutputs)
-                case .store(let id, let offset, let payload):
-                    let start = Int(offset)
-                    disks[index].partial.replaceSubrange(start..<start + payload.count, with: datagram[payload])
-                    if let contiguous = endpoints[index].contiguousBytes(of: id) {
-                        disks[index].recordedBytes = contiguous
-                    }
-                case .finalize(let id):
-                    // The daemon compares SHA-256 digests; byte equality is the same verdict.
-                    let intact = disks[index].partial == scenario.file
-                    if intact { disks[index].committed = disks[index].partial }
-                    disks[index].recordedBytes = 0
-                    if !intact { disks[index].partial = Array(repeating: 0, count: scenario.file.count) }
-                    endpoints[index].finalized(
-                        id, NativeCompletion(status: intact ? .committed : .digestMismatch, sha256: digest),
-                        now: now, into: &endpointOutputs)
-                case .discarded, .duplicate, .ended, .query:
-                    break
-                }
+            let now = self.now
+            guard let transmit = buffer.withUnsafeMutableBytes({ sender.pollTransmit(into: $0, now: now) }) else {
+                if sender.hasEvents { continue }
+                break
             }
-            endpointOutputs.removeAll(keepingCapacity: true)
+            trace?("\(now) sender sends \(transmit)")
+            network.send(
+                Array(buffer[0..<transmit.size]), from: NativeSimulation.senderNode, to: transmit.receiver, now: now,
+                conditions: conditions(for: transmit.receiver))
         }
+    }
 
-        /// The liveness invariant, checked after every step.
-        func stall(step: Int) -> String? {
-            for receiver in 0..<scenario.receiverCount
-            where sender.outcome(of: receiver) == nil && sender.deadline(of: receiver) == nil {
-                return "step \(step) at \(now): the sender has neither an outcome nor a deadline for receiver \(receiver)"
+    /// Carries out what endpoint `index` asks after a datagram, as the daemon would with
+    /// its spool; `datagram` is the one just handled.
+    mutating func drainEvents(_ index: Int, datagram: [UInt8]) {
+        while let event = endpoints[index].pollEvent() {
+            trace?("\(now) receiver \(index) \(event)")
+            switch event {
+            case .offered(let id, _, let offer):
+                let alreadyComplete = disks[index].committed == scenario.file
+                let resume = disks[index].recordedBytes / UInt64(max(1, offer.segmentSize))
+                endpoints[index].admit(id, resumeFrom: resume, alreadyComplete: alreadyComplete, now: now)
+            case .received(_, let offset, let payload, let contiguous):
+                let start = Int(offset)
+                disks[index].partial.replaceSubrange(start..<start + payload.count, with: datagram[payload])
+                disks[index].recordedBytes = contiguous
+            case .allReceived(let id):
+                // The daemon compares SHA-256 digests; byte equality is the same verdict.
+                let intact = disks[index].partial == scenario.file
+                if intact { disks[index].committed = disks[index].partial }
+                disks[index].recordedBytes = 0
+                if !intact { disks[index].partial = Array(repeating: 0, count: scenario.file.count) }
+                endpoints[index].finalized(
+                    id, NativeCompletion(status: intact ? .committed : .digestMismatch, sha256: digest), now: now)
+            case .discarded, .duplicate, .ended, .query:
+                break
             }
-            for index in endpoints.indices {
-                if let id = endpoints[index].sessionWithoutDeadline {
-                    return "step \(step) at \(now): receiver \(index) holds session \(id) that no timer will visit"
-                }
-            }
-            return nil
         }
+        endpointTimeouts[index] = endpoints[index].nextTimeout
+    }
 
-        var stalledStep: String?
-        sender.start(now: now, into: &senderOutputs)
-        dispatchSender()
-        while !sender.isFinished, stalledStep == nil {
-            var candidates: [Instant?] = [sender.nextDeadline(), network.nextDeliveryTime]
-            candidates += endpoints.map(\.nextDeadline)
-            candidates += pendingRestarts.values.map { Instant.zero + $0 }
-            guard let next = candidates.compactMap({ $0 }).min(), next <= deadline else { break }
-            now = next
-            events += 1
-            if let (receiver, at) = pendingRestarts.first(where: { .zero + $0.value <= now }) {
-                pendingRestarts[receiver] = nil
-                restarts[receiver] += 1
-                endpoints[receiver] = makeEndpoint(receiver, generation: UInt64(restarts[receiver]))
-                trace?("\(now) receiver \(receiver) restarts (scheduled at \(at))")
-            } else if let delivery = network.nextDeliveryTime, delivery == now, let datagram = network.popDelivery() {
-                if datagram.to == senderNode {
-                    datagram.bytes.withUnsafeBytes { bytes in
-                        sender.receive(bytes, from: datagram.from, now: now, into: &senderOutputs)
-                    }
-                    dispatchSender()
-                } else {
-                    let index = datagram.to
-                    datagram.bytes.withUnsafeBytes { bytes in
-                        endpoints[index].receive(bytes, from: datagram.from, now: now, into: &endpointOutputs)
-                    }
-                    endpoints[index].flushAcknowledgements(into: &endpointOutputs)
-                    dispatchEndpoint(index, datagram: datagram.bytes)
-                }
-            } else {
-                sender.handleTimer(now: now, into: &senderOutputs)
-                dispatchSender()
-                for index in endpoints.indices {
-                    if let due = endpoints[index].nextDeadline, due <= now {
-                        endpoints[index].handleTimer(now: now, into: &endpointOutputs)
-                        dispatchEndpoint(index, datagram: [])
-                    }
-                }
-            }
-            stalledStep = stall(step: events)
+    mutating func drainTransmits(_ index: Int) {
+        while let transmit = buffer.withUnsafeMutableBytes({ endpoints[index].pollTransmit(into: $0) }) {
+            network.send(
+                Array(buffer[0..<transmit.size]), from: index, to: NativeSimulation.senderNode, now: now,
+                conditions: conditions(for: index))
         }
-
-        let receivers = (0..<scenario.receiverCount).map { index in
-            ReceiverResult(committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index])
-        }
-        return Result(
-            scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
-            timeouts: timeouts, detectedLosses: losses, stalledStep: stalledStep)
+        endpointTimeouts[index] = endpoints[index].nextTimeout
     }
 }

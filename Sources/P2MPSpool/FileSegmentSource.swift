@@ -3,13 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import P2MPProtocol
-
-/// A regular file read with `pread`, as the bytes of a transfer.
+/// A regular file read with `pread`, as the bytes of a transfer (the sender's machines ask
+/// for blocks of it; they read no file themselves).
 ///
 /// The size is taken once at open; a file that shrinks under a running transfer makes
 /// `read` fail rather than send short segments.
-public final class FileSegmentSource: SegmentSource, Sendable {
+public final class FileSegmentSource: Sendable {
     public let path: String
     public let byteCount: UInt64
     private let descriptor: Int32
@@ -53,6 +52,7 @@ public final class FileSegmentSource: SegmentSource, Sendable {
     /// What identifies the bytes the file holds now, for `DigestCache`.
     public var identity: FileIdentity? { FileIdentity(descriptor: descriptor) }
 
+    /// Fills `buffer` completely with the bytes starting at `offset`.
     public func read(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         // A file that ends early shrank while sending: an error, never short segments.
         try FileIO.readAll(descriptor, into: buffer, at: offset, path: path)

@@ -12,6 +12,10 @@ public final class DatagramIO<Outcome: Sendable> {
     private var needsFlush: [Bool]
     private var isFinished = false
     private var batch: SegmentBatch?
+    /// Datagrams queued by `send(maximumSize:to:write:)` since the last flush, back to back
+    /// in one buffer, each sent as a slice of it at the flush.
+    private var pendingDatagrams: ByteBuffer?
+    private var pendingDestinations: [(address: SocketAddress, length: Int)] = []
     /// Cleared for good when a segmented send fails (its datagrams are lost and
     /// retransmitted); datagrams then leave one by one.
     var segmentsInOneSend = System.supportsUDPSegmentationOffload
@@ -74,6 +78,33 @@ public final class DatagramIO<Outcome: Sendable> {
                 buffer: allocator.buffer(capacity: SegmentBatch.capacity(forSegmentSize: size)))
         }
         try batch!.append(size: size, write)
+    }
+
+    /// Queues one datagram of at most `maximumSize` bytes for `address` (an ACK, a reply, a
+    /// seed-protocol segment), written in place by `write`, which returns the bytes it wrote.
+    /// The datagrams of one flush share one buffer and leave as slices of it, after the
+    /// segmented sends queued before them: no allocation per datagram.
+    public func send(maximumSize: Int, to address: SocketAddress, write: (UnsafeMutableRawBufferPointer) -> Int) {
+        guard !isFinished else { return }
+        var buffer = pendingDatagrams ?? allocator.buffer(capacity: max(Self.pendingBufferBytes, maximumSize))
+        pendingDatagrams = nil  // So that the write below finds the storage unshared.
+        let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumSize) { write($0) }
+        pendingDatagrams = buffer
+        pendingDestinations.append((address, written))
+    }
+
+    private static var pendingBufferBytes: Int { 16 << 10 }
+
+    /// Hands the datagrams `send(maximumSize:to:write:)` queued since the last flush to
+    /// their channels.
+    private func sendPendingDatagrams() {
+        guard var buffer = pendingDatagrams else { return }
+        pendingDatagrams = nil
+        for (address, length) in pendingDestinations {
+            guard let datagram = buffer.readSlice(length: length) else { break }
+            write(datagram, to: address, segmentSize: nil)
+        }
+        pendingDestinations.removeAll(keepingCapacity: true)
     }
 
     /// Hands the open batch to its channel.
@@ -158,6 +189,7 @@ public final class DatagramIO<Outcome: Sendable> {
 
     func flush() {
         closeBatch()
+        sendPendingDatagrams()
         for index in channels.indices where needsFlush[index] {
             needsFlush[index] = false
             channels[index].flush()

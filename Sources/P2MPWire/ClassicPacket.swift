@@ -77,6 +77,16 @@ extension ClassicPacket {
         buffer.append(contentsOf: payload)
     }
 
+    /// Writes a complete ACK packet at the start of `destination` (at least 8 bytes,
+    /// checked) and returns its size.
+    public static func writeAck(sequence: UInt32, to destination: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(destination.count >= headerSize, "ACK destination too small")
+        destination.storeBytes(of: sequence.bigEndian, toByteOffset: 0, as: UInt32.self)
+        destination.storeBytes(of: UInt16(0), toByteOffset: 4, as: UInt16.self)
+        destination.storeBytes(of: ackType.bigEndian, toByteOffset: 6, as: UInt16.self)
+        return headerSize
+    }
+
     /// A complete ACK packet.
     public static func encodeAck(sequence: UInt32) -> [UInt8] {
         var buffer: [UInt8] = []

@@ -112,8 +112,7 @@ extension NativeDatagram {
             let sackCount = Int(body.readUInt8())
             guard sackCount <= maximumSACKRanges else { throw .tooManySACKRanges(count: sackCount) }
             try require(body.remaining == sackCount * sackRangeSize)
-            var selective: [Range<UInt64>] = []
-            if sackCount > 0 { selective.reserveCapacity(sackCount) }
+            var selective = SACKRanges()
             var floor = cumulative
             for index in 0..<sackCount {
                 let start = body.readUInt64()
@@ -171,6 +170,13 @@ extension NativeDatagram {
                 transferID: transferID, segment: data.segment, timestamp: data.timestamp,
                 payload: UnsafeRawBufferPointer(rebasing: payloadSource[data.payload]), into: &buffer)
             return
+        case .ack(let ack):
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: Self.ackDatagramSize(sackRanges: ack.selective.count)))
+            buffer.withUnsafeMutableBytes { bytes in
+                _ = Self.writeAck(transferID: transferID, ack, to: UnsafeMutableRawBufferPointer(rebasing: bytes[start...]))
+            }
+            return
         default:
             break
         }
@@ -195,28 +201,13 @@ extension NativeDatagram {
         case .reject(let rejection), .abort(let rejection):
             buffer.appendBigEndian(rejection.reason.rawValue)
             Self.appendText(rejection.text, to: &buffer)
-        case .ack(let ack):
-            precondition(ack.selective.count <= Self.maximumSACKRanges, "an ACK carries at most 16 SACK ranges")
-            buffer.appendBigEndian(ack.cumulative)
-            buffer.appendBigEndian(ack.window)
-            buffer.appendBigEndian(ack.echoTimestamp)
-            buffer.append(UInt8(ack.selective.count))
-            var floor = ack.cumulative
-            for range in ack.selective {
-                precondition(
-                    range.lowerBound >= floor && !range.isEmpty,
-                    "SACK ranges must be non-empty, increasing, non-overlapping and above the cumulative point")
-                buffer.appendBigEndian(range.lowerBound)
-                buffer.appendBigEndian(range.upperBound)
-                floor = range.upperBound
-            }
         case .complete(let completion):
             buffer.append(completion.status.rawValue)
             completion.sha256.append(to: &buffer)
             Self.appendText(completion.text, to: &buffer)
         case .list, .listing, .move, .remove, .result, .get:
             Self.appendFleetBody(packet, to: &buffer)
-        case .probe, .data:
+        case .probe, .data, .ack:
             break
         }
         Self.appendChecksum(to: &buffer, from: start)

@@ -334,9 +334,9 @@ public struct NativeAck: Equatable, Sendable {
     /// Further segments held above `cumulative`: at most 16 non-empty half-open ranges, in
     /// increasing order, none overlapping another (they may touch), none starting below
     /// `cumulative`.
-    public var selective: [Range<UInt64>]
+    public var selective: SACKRanges
 
-    public init(cumulative: UInt64, window: UInt32, echoTimestamp: UInt32, selective: [Range<UInt64>] = []) {
+    public init(cumulative: UInt64, window: UInt32, echoTimestamp: UInt32, selective: SACKRanges = []) {
         self.cumulative = cumulative
         self.window = window
         self.echoTimestamp = echoTimestamp

@@ -50,6 +50,11 @@ struct P2MPD: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Simulated loss probability, replacing 'loss'.", valueName: "p"))
     var loss: Double?
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Seed of the simulated loss, so that a run can be repeated (both forms).", valueName: "n"))
+    var lossSeed: UInt64?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("Log level, replacing 'log_level'.", valueName: "level"))
     var logLevel: String?
 
@@ -80,10 +85,11 @@ struct P2MPD: AsyncParsableCommand {
         // Relative paths mean the working directory here; the loader sees absolute ones only.
         let configurationFile = try config.map { try CommandLinePath.absolute($0, flag: "--config") }
         let spoolDirectory = try spool.map { try CommandLinePath.absolute($0, flag: "--spool") }
-        let options = DaemonRunner.Options(
+        var options = DaemonRunner.Options(
             configurationFile: configurationFile,
             overrides: ConfigurationOverrides(
                 listen: listen.isEmpty ? nil : listen, spool: spoolDirectory, loss: loss, logLevel: logLevel))
+        options.lossSeed = lossSeed
         if checkConfig {
             switch DaemonRunner.loadConfiguration(options) {
             case .success(let loaded):
@@ -101,7 +107,7 @@ struct P2MPD: AsyncParsableCommand {
 
     private func runSeedForm() async throws {
         if config != nil || checkConfig || !listen.isEmpty || spool != nil || loss != nil || logLevel != nil {
-            throw UsageError("the seed form (p2mpd PORT FILE P) takes only --bind and --linger")
+            throw UsageError("the seed form (p2mpd PORT FILE P) takes only --bind, --linger and --loss-seed")
         }
         let options = try seedOptions()
         let report = try await ClassicReceive.run(options) { CommandRunner.printLine($0) }
@@ -136,6 +142,6 @@ struct P2MPD: AsyncParsableCommand {
         }
         return ClassicReceive.Options(
             bindAddress: address, outputPath: path, lossProbability: probability,
-            linger: .milliseconds(Int64(linger * 1000)))
+            linger: .milliseconds(Int64(linger * 1000)), lossSeed: lossSeed)
     }
 }

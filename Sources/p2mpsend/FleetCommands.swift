@@ -3,6 +3,7 @@ import NIOCore
 import P2MPClient
 import P2MPSpool
 import P2MPCommandLine
+import P2MPProtocol
 import P2MPTransport
 import P2MPWire
 
@@ -15,10 +16,14 @@ struct QueryOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Port for targets given without one.", valueName: "port"))
     var port = Endpoint.defaultPort
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds to wait for answers.", valueName: "seconds"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Seconds a receiver may stay silent (requests are repeated meanwhile) before it counts as down.",
+            valueName: "seconds"))
     var timeout = 5.0
 
-    var deadline: Duration {
+    var giveUpAfter: Duration {
         get throws {
             guard timeout.isFinite, timeout > 0, timeout <= 3_600 else {
                 throw UsageError("--timeout '\(timeout)' is not a number of seconds in (0, 3600]")
@@ -60,20 +65,20 @@ struct List: AsyncParsableCommand {
         guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET, or --fleet") }
         if json && long { throw UsageError("--long is for the table; --json always carries full digests") }
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: options.port)
-        let answers = try await FleetQuery.run(.list, targets: resolved, deadline: try options.deadline)
+        let answers = try await FleetQueryRunner.run(.list, targets: resolved, giveUpAfter: try options.giveUpAfter)
         if json {
-            CommandRunner.printLine(ListingReport.jsonDocument(targets: resolved, answers: answers, timeout: options.timeout))
+            CommandRunner.printLine(ListingReport.jsonDocument(targets: resolved, answers: answers))
         } else {
             printTable(targets: resolved, answers: answers)
         }
         let listed = answers.count { if case .listing = $0 { true } else { false } }
-        let unanswered = answers.count { $0 == .noAnswer }
+        let unanswered = answers.count { if case .noAnswer = $0 { true } else { false } }
         if listed == 0 { throw CommandFailure(unanswered == answers.count ? .unreachable : .failure) }
         if listed < answers.count { throw CommandFailure(.failure) }
     }
 
     /// The table on standard output, then the down hosts; refusals on standard error.
-    private func printTable(targets: [(name: String, address: SocketAddress)], answers: [FleetQuery.Answer]) {
+    private func printTable(targets: [(name: String, address: SocketAddress)], answers: [FleetQueryClient.Answer]) {
         var listings: [(host: String, entries: [NativeListing.Entry])] = []
         var down: [String] = []
         var refusals: [String] = []
@@ -87,7 +92,7 @@ struct List: AsyncParsableCommand {
         for line in Self.table(listings, hostCount: targets.count, digestDigits: long ? 64 : 16) {
             CommandRunner.printLine(line)
         }
-        for host in down { CommandRunner.printLine("\(host)  down: no answer in \(options.timeout) s") }
+        for host in down { CommandRunner.printLine("\(host)  down: no answer for \(options.timeout) s") }
         for refusal in refusals { CommandRunner.printError("p2mpsend: \(refusal)") }
     }
 
@@ -176,9 +181,9 @@ struct Remove: AsyncParsableCommand {
 
 /// mv and rm: one request, one answer, printed.
 enum FleetChange {
-    static func run(_ request: FleetQuery.Request, target: String, options: QueryOptions) async throws {
+    static func run(_ request: FleetQueryClient.Request, target: String, options: QueryOptions) async throws {
         let resolved = try Targets.resolve([target], defaultPort: options.port)
-        let answers = try await FleetQuery.run(request, targets: resolved, deadline: try options.deadline)
+        let answers = try await FleetQueryRunner.run(request, targets: resolved, giveUpAfter: try options.giveUpAfter)
         switch answers.first {
         case .result(let result)? where result.status == .done:
             CommandRunner.printLine("\(target): \(result.text)")
@@ -187,7 +192,7 @@ enum FleetChange {
         case .listing?:
             throw CommandFailure(.failure, "\(target): unexpected answer")
         case .noAnswer?, nil:
-            throw CommandFailure(.unreachable, "\(target): no answer in \(options.timeout) s")
+            throw CommandFailure(.unreachable, "\(target): no answer for \(options.timeout) s")
         }
     }
 }
@@ -226,13 +231,13 @@ struct Get: AsyncParsableCommand {
             }
             files.append((name, destination))
         }
-        let results = try await Fetch.run(files, from: resolved[0].address, deadline: try options.deadline)
+        let results = try await FetchRunner.run(files, from: resolved[0].address, giveUpAfter: try options.giveUpAfter)
         var failures = 0
         var unanswered = 0
         for (file, result) in zip(files, results) {
             switch result {
-            case .fetched(let path, let bytes):
-                CommandRunner.printLine("\(file.name) -> \(path) (\(bytes) bytes, SHA-256 verified)")
+            case .fetched(let bytes):
+                CommandRunner.printLine("\(file.name) -> \(file.destination) (\(bytes) bytes, SHA-256 verified)")
             case .failed(let reason):
                 failures += 1
                 if reason.hasPrefix("no answer") { unanswered += 1 }

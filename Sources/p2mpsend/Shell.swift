@@ -3,6 +3,7 @@ import Dispatch
 import NIOCore
 import P2MPClient
 import P2MPCommandLine
+import P2MPProtocol
 import P2MPSpool
 import P2MPTransport
 
@@ -25,7 +26,7 @@ struct Shell: AsyncParsableCommand {
 
     func run() async throws {
         let resolved = try Targets.resolve([target], defaultPort: options.port)[0]
-        let deadline = try options.deadline
+        let deadline = try options.giveUpAfter
         let interactive = isatty(STDIN_FILENO) == 1
         let interrupt = Self.leaveOnInterrupt()
         defer { interrupt.cancel() }
@@ -50,7 +51,7 @@ struct Shell: AsyncParsableCommand {
     }
 
     private func list(_ target: (name: String, address: SocketAddress), deadline: Duration) async {
-        switch try? await FleetQuery.run(.list, targets: [target], deadline: deadline).first {
+        switch try? await FleetQueryRunner.run(.list, targets: [target], giveUpAfter: deadline).first {
         case .listing(let entries)?:
             for line in List.table([(target.name, entries)], hostCount: 1) { CommandRunner.printLine(line) }
         case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
@@ -64,8 +65,8 @@ struct Shell: AsyncParsableCommand {
             CommandRunner.printError("cannot write '\(path)': \(problem)")
             return
         }
-        switch try? await Fetch.run([(name, path)], from: target.address, deadline: deadline).first {
-        case .fetched(let written, let bytes)?: CommandRunner.printLine("\(name) -> \(written) (\(bytes) bytes, SHA-256 verified)")
+        switch try? await FetchRunner.run([(name, path)], from: target.address, giveUpAfter: deadline).first {
+        case .fetched(let bytes)?: CommandRunner.printLine("\(name) -> \(path) (\(bytes) bytes, SHA-256 verified)")
         case .failed(let reason)?: CommandRunner.printError("\(name): \(reason)")
         case nil: CommandRunner.printError("\(name): no answer from \(target.name)")
         }
@@ -95,8 +96,8 @@ struct Shell: AsyncParsableCommand {
         }
     }
 
-    private func change(_ request: FleetQuery.Request, _ target: (name: String, address: SocketAddress), deadline: Duration) async {
-        switch try? await FleetQuery.run(request, targets: [target], deadline: deadline).first {
+    private func change(_ request: FleetQueryClient.Request, _ target: (name: String, address: SocketAddress), deadline: Duration) async {
+        switch try? await FleetQueryRunner.run(request, targets: [target], giveUpAfter: deadline).first {
         case .result(let result)? where result.status == .done: CommandRunner.printLine(result.text)
         case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
         default: CommandRunner.printError("no answer from \(target.name)")

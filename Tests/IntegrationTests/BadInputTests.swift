@@ -77,7 +77,7 @@ struct NativeBadInputTests {
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--name", "../escape"], message: "--name '../escape' is not a name a receiver accepts"),
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "127.0.0.1:7735"], message: "is the same receiver as"),
         .init(program: "p2mpd", arguments: ["--linger", "1"], message: "--bind and --linger belong to the seed form"),
-        .init(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--spool", "/tmp"], message: "the seed form (p2mpd PORT FILE P) takes only --bind and --linger"),
+        .init(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--spool", "/tmp"], message: "the seed form (p2mpd PORT FILE P) takes only --bind, --linger and --loss-seed"),
     ]
 
     @Test("exit status 2 and one line naming the value", arguments: cases)

@@ -7,30 +7,30 @@ import Testing
 /// the sender's, and its limit in bytes divided by the offer's segment size.
 @Suite("Receiver window")
 struct ReceiverWindowTests {
-    typealias Endpoint = NativeReceiverEndpoint<Int, SeededRandom>
+    typealias Endpoint = NativeReceiverEndpoint<Int>
 
     /// The window of the ACCEPT answering an offer of `segmentSize`-byte segments that asks
     /// for `requested`.
     func grantedWindow(_ configuration: Endpoint.Configuration, segmentSize: UInt32, requested: UInt32) throws -> UInt32 {
-        var endpoint = Endpoint(
-            configuration: configuration, loss: SimulatedLoss(probability: 0, random: SeededRandom(seed: 1)))
+        var endpoint = Endpoint(configuration: configuration)
         let offer = NativeOffer(
             segmentSize: segmentSize, fileSize: 1 << 30, sha256: .zero, window: requested, flags: [], name: "a.bin")
         var bytes: [UInt8] = []
         NativeDatagram(transferID: 42, packet: .offer(offer)).encode(into: &bytes)
-        var outputs: [Endpoint.Output] = []
-        bytes.withUnsafeBytes { endpoint.receive($0, from: 1, now: .zero, into: &outputs) }
-        guard case .admit(42, 1, offer) = outputs.first else {
-            Issue.record("no admit request: \(outputs)")
+        bytes.withUnsafeBytes { endpoint.handle($0, from: 1, now: .zero) }
+        let event = endpoint.pollEvent()
+        guard case .offered(42, 1, offer) = event else {
+            Issue.record("no offer event: \(String(describing: event))")
             return 0
         }
-        outputs.removeAll()
-        endpoint.admit(42, resumeFrom: 0, alreadyComplete: false, now: .zero, into: &outputs)
-        for case .send(1, let reply) in outputs {
-            let datagram = try reply.withUnsafeBytes { try NativeDatagram.decode($0) }
+        endpoint.admit(42, resumeFrom: 0, alreadyComplete: false, now: .zero)
+        var buffer = [UInt8](repeating: 0, count: Endpoint.maximumTransmitSize)
+        while let transmit = buffer.withUnsafeMutableBytes({ endpoint.pollTransmit(into: $0) }) {
+            #expect(transmit.peer == 1)
+            let datagram = try buffer.withUnsafeBytes { try NativeDatagram.decode(UnsafeRawBufferPointer(rebasing: $0[0..<transmit.size])) }
             if case .accept(let accept) = datagram.packet { return accept.window }
         }
-        Issue.record("no ACCEPT: \(outputs)")
+        Issue.record("no ACCEPT")
         return 0
     }
 

@@ -63,7 +63,7 @@ struct SelectiveRepeatTests {
         var actions: [Action] = []
         engine.start(now: .zero, into: &actions)
         actions = []
-        engine.handleTimer(now: at(100), into: &actions)
+        engine.handleTimeout(now: at(100), into: &actions)
         #expect(actions.first == .timedOut(receiver: 0, segment: 0))
         #expect(retransmitted(actions) == Array(0..<8))
     }
@@ -83,8 +83,8 @@ struct SelectiveRepeatTests {
         #expect(engine.statistics(of: 0).congestionWindow == 20)
         // Paced: a burst of 10 at once, the rest spread over the next round trip.
         #expect(transmitted(actions).count == 11)
-        while let deadline = engine.nextDeadline(), deadline < at(2) {
-            engine.handleTimer(now: deadline, into: &actions)
+        while let deadline = engine.nextTimeout, deadline < at(2) {
+            engine.handleTimeout(now: deadline, into: &actions)
         }
         #expect(transmitted(actions).count == 20)
 
@@ -95,7 +95,7 @@ struct SelectiveRepeatTests {
         #expect(retransmitted(actions) == [10])
 
         actions = []
-        engine.handleTimer(now: at(200), into: &actions)
+        engine.handleTimeout(now: at(200), into: &actions)
         #expect(engine.statistics(of: 0).congestionWindow == 1)
         #expect(transmitted(actions).count == 1)
     }
@@ -112,9 +112,9 @@ struct SelectiveRepeatTests {
         var actions: [Action] = []
         var now = Instant.zero
         engine.start(now: now, into: &actions)
-        while now < at(500), let deadline = engine.nextDeadline() {
+        while now < at(500), let deadline = engine.nextTimeout {
             now = deadline
-            engine.handleTimer(now: now, into: &actions)
+            engine.handleTimeout(now: now, into: &actions)
         }
         let sent = transmitted(actions).count
         // 0.5 s at 1,000 segments/s, plus the initial burst of 100 ms (100 segments).
@@ -133,13 +133,20 @@ struct SelectiveRepeatTests {
         #expect(actions == [.completed(receiver: 0)])
     }
 
-    @Test("abandon fails a pending or active receiver once")
+    @Test("abandon fails a pending or active receiver once, silently: the caller reports it")
     func abandon() {
-        var engine = SenderEngine(receiverCount: 1, segmentCount: 5, configuration: fixed8)
+        var engine = SenderEngine(receiverCount: 2, segmentCount: 5, configuration: fixed8)
         var actions: [Action] = []
+        engine.abandon(0, reason: .noProgress(.seconds(3)), now: .zero, into: &actions)
         engine.abandon(0, reason: .noProgress(.zero), now: .zero, into: &actions)
-        engine.abandon(0, reason: .noProgress(.zero), now: .zero, into: &actions)
-        #expect(actions == [.failed(receiver: 0, reason: .noProgress(.zero))])
+        #expect(actions.isEmpty)
+        #expect(engine.state(of: 0) == .failed(.noProgress(.seconds(3))))
+        #expect(!engine.isFinished)
+        engine.start(now: .zero, into: &actions)
+        #expect(actions.allSatisfy { if case .transmit(receiver: 1, _, _) = $0 { true } else { false } }, "\(actions)")
+        actions = []
+        engine.abandon(1, reason: .noProgress(.zero), now: .zero, into: &actions)
+        #expect(actions.isEmpty)
         #expect(engine.isFinished)
     }
 
@@ -148,7 +155,7 @@ struct SelectiveRepeatTests {
         var engine = SenderEngine(receiverCount: 1, segmentCount: 5, configuration: fixed8)
         var actions: [Action] = []
         engine.start(now: .zero, into: &actions)
-        engine.handleTimer(now: at(100), into: &actions)
+        engine.handleTimeout(now: at(100), into: &actions)
         engine.handleAcknowledgement(
             from: 0, Acknowledgement(cumulative: 1, roundTripSample: .milliseconds(3)), now: at(103), into: &actions)
         #expect(engine.statistics(of: 0).smoothedRTT == .milliseconds(3))

@@ -33,8 +33,8 @@ struct SenderEngineTests {
         engine.start(now: t0, into: &actions)
         engine.handleAcknowledgement(from: 1, Acknowledgement(cumulative: 1), now: at(5), into: &actions)
         actions = []
-        #expect(engine.nextDeadline() == at(100))
-        engine.handleTimer(now: at(100), into: &actions)
+        #expect(engine.nextTimeout == at(100))
+        engine.handleTimeout(now: at(100), into: &actions)
         #expect(
             actions == [
                 .timedOut(receiver: 0, segment: 0), .transmit(receiver: 0, segment: 0, isRetransmission: true),
@@ -62,7 +62,7 @@ struct SenderEngineTests {
         engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(20), into: &actions)
         #expect(actions.isEmpty)
         #expect(engine.deadline(of: 0) == at(120))
-        engine.handleTimer(now: at(120), into: &actions)
+        engine.handleTimeout(now: at(120), into: &actions)
         #expect(
             actions == [.timedOut(receiver: 0, segment: 1)]
                 + (1..<4).map { .transmit(receiver: 0, segment: $0, isRetransmission: true) })
@@ -80,7 +80,7 @@ struct SenderEngineTests {
         engine.start(now: t0, into: &actions)
         actions = []
         #expect(engine.deadline(of: 0) == at(1_000), "the give-up time comes before the 5 s timeout")
-        engine.handleTimer(now: at(1_000), into: &actions)
+        engine.handleTimeout(now: at(1_000), into: &actions)
         #expect(actions == [.failed(receiver: 0, reason: .noProgress(.seconds(1)))])
         #expect(engine.deadline(of: 0) == nil)
         #expect(engine.isFinished)
@@ -95,8 +95,8 @@ struct SenderEngineTests {
         engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(1), into: &actions)
         actions = []
         // Receiver 1 never answers; receiver 0 has nothing outstanding and waits for it.
-        while engine.state(of: 1) == .active, let next = engine.nextDeadline(), next < at(5_000) {
-            engine.handleTimer(now: next, into: &actions)
+        while engine.state(of: 1) == .active, let next = engine.nextTimeout, next < at(5_000) {
+            engine.handleTimeout(now: next, into: &actions)
         }
         #expect(actions.contains(.failed(receiver: 1, reason: .noProgress(.seconds(1)))))
         #expect(engine.state(of: 0) == .active, "receiver 0 owed nothing while it waited")
@@ -125,10 +125,10 @@ struct SenderEngineTests {
         var completed = false
         var failed = false
         for _ in 0..<1000 where !engine.isFinished {
-            guard let deadline = engine.nextDeadline() else { break }
+            guard let deadline = engine.nextTimeout else { break }
             now = deadline
             actions = []
-            engine.handleTimer(now: now, into: &actions)
+            engine.handleTimeout(now: now, into: &actions)
             for action in actions {
                 switch action {
                 case .transmit(0, let segment, _):
@@ -142,9 +142,9 @@ struct SenderEngineTests {
             if case .completed = engine.state(of: 0) { completed = true }
         }
         // Receiver 0 acks only what it is sent after each timer; it must still finish once 1 is dropped.
-        while case .active = engine.state(of: 0), let deadline = engine.nextDeadline() {
+        while case .active = engine.state(of: 0), let deadline = engine.nextTimeout {
             actions = []
-            engine.handleTimer(now: deadline, into: &actions)
+            engine.handleTimeout(now: deadline, into: &actions)
             for case .transmit(0, let segment, _) in actions {
                 engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: segment + 1), now: deadline, into: &actions)
             }
@@ -185,7 +185,7 @@ struct SenderEngineTests {
         var engine = SenderEngine(receiverCount: 1, segmentCount: 3, configuration: configuration)
         var actions: [Action] = []
         engine.start(now: t0, into: &actions)
-        engine.handleTimer(now: at(1000), into: &actions)
+        engine.handleTimeout(now: at(1000), into: &actions)
         engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 1), now: at(1001), into: &actions)
         #expect(engine.statistics(of: 0).smoothedRTT == nil)
         engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 2), now: at(1021), into: &actions)

@@ -123,7 +123,7 @@ private let samples: [NativeDatagram] = {
         .ack(
             NativeAck(
                 cumulative: 100, window: 256, echoTimestamp: 7,
-                selective: (UInt64(0)..<16).map { (i: UInt64) -> Range<UInt64> in (101 + 3 * i)..<(103 + 3 * i) })))
+                selective: SACKRanges((UInt64(0)..<16).map { (i: UInt64) -> Range<UInt64> in (101 + 3 * i)..<(103 + 3 * i) }))))
     add(t, .complete(NativeCompletion(status: .committed, sha256: helloDigest)))
     add(t, .complete(NativeCompletion(status: .digestMismatch, sha256: emptyDigest, text: "digest mismatch")))
     add(t, .complete(NativeCompletion(status: .writeFailed, sha256: maxDigest, text: longText)))
