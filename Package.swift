@@ -104,6 +104,15 @@ let package = Package(
         .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
+        // The fuzz targets' properties (Tests/Fuzz/Properties, also compiled into the libFuzzer
+        // binary by scripts/fuzz.sh), replayed over the committed corpus and saved crashes.
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["P2MPWire", "P2MPConfiguration", "P2MPSpool", "P2MPClient"],
+            path: "Tests/Fuzz",
+            exclude: ["Entry", "Tools", "Corpus", "Crashes"],
+            sources: ["Properties", "Replay"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

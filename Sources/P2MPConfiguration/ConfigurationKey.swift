@@ -102,8 +102,9 @@ enum ConfigurationKey: String, CaseIterable {
     /// and the messages say why. `name` is how the value is called in them (`'loss'`,
     /// `'--loss'`).
     func apply(_ value: ConfigValue, named name: String, to configuration: inout DaemonConfiguration) -> [String] {
-        let wrongType = ["\(name) is \(value.typeAndValue), expected \(expected)"]
-        let outOfRange = ["\(name) is \(value.rendered), expected \(expected)"]
+        // Built only when needed: most values are valid.
+        var wrongType: [String] { ["\(name) is \(value.typeAndValue), expected \(expected)"] }
+        var outOfRange: [String] { ["\(name) is \(value.rendered), expected \(expected)"] }
         switch self {
         case .listen:
             guard case .array(let items) = value else { return wrongType }
