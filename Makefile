@@ -34,12 +34,12 @@ test: build
 # with executions per target and in total; a crash is left in Tests/Fuzz/Crashes/TARGET/,
 # which `swift test` replays. Then the TOML parser against Python's tomllib.
 FUZZ_SECONDS ?= 90
-fuzz:
+fuzz: prerequisites
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
 	scripts/toml-differential.py --count 20000
 
 # The same, a few seconds per target (inside `make test`).
-fuzz-smoke:
+fuzz-smoke: prerequisites
 	FUZZ_SECONDS=3 scripts/fuzz.sh run
 	scripts/toml-differential.py --count 1000
 

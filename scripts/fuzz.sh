@@ -28,6 +28,8 @@ SANITIZE=(-sanitize=fuzzer,address)
 # Short allocation stacks and a smaller quarantine: AddressSanitizer's bookkeeping, not the
 # code under test, is most of the time per input otherwise.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=2:quarantine_size_mb=32}
+# libFuzzer and AddressSanitizer report crashes; Swift's own backtracer would only race them.
+export SWIFT_BACKTRACE=enable=no
 SWIFT_FLAGS=(-O -g -parse-as-library -swift-version 6 -warnings-as-errors -I "$OUT/modules" -I "$OUT/include")
 
 # module name | extra flags | sources

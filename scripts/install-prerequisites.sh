@@ -10,8 +10,9 @@ fi
 
 # Debian packages: libsystemd (sd_notify, journald), pkg-config to find it, iproute2 for
 # `ss`; for the Debian package and its test: dpkg-dev (dpkg-shlibdeps), binutils (strip),
-# man-db (`man -w` in the test) and lintian; tmux for the progress display's terminal test.
-packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian tmux)
+# man-db (`man -w` in the test) and lintian; tmux for the progress display's terminal test;
+# python3 (3.11 has tomllib) for the TOML differential check of `make fuzz` and `make test`.
+packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian tmux python3)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

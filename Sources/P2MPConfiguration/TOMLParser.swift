@@ -10,8 +10,11 @@
 /// checked against Python's tomllib by `scripts/toml-differential.py` and fuzzed by
 /// `Tests/Fuzz` (the `toml` and `config` targets).
 struct TOMLParser {
-    /// The deepest nesting of tables, arrays and inline tables, counting every part of a
-    /// dotted key; deeper input is refused rather than risking the stack.
+    /// The deepest nesting of tables, arrays and inline tables; deeper input is refused
+    /// rather than risking the stack. A table's depth is the number of parts of its full key
+    /// (`[a.b]` is 2), an array or inline table is one deeper than the table holding it, and
+    /// a key can name nothing deeper than this. The same document written with inline tables
+    /// instead of headers has the same depths (the fuzz properties check it).
     static let maximumDepth = 64
 
     let bytes: [UInt8]
@@ -60,7 +63,7 @@ struct TOMLParser {
             case _ where Self.startsKey(byte):
                 let key = try self.key(depth: sectionDepth)
                 try expectEquals(after: key)
-                let value = try self.value(depth: sectionDepth + key.count)
+                let value = try self.value(depth: sectionDepth + key.count - 1)
                 do {
                     try section.setValue(value, at: key)
                 } catch {

@@ -118,7 +118,11 @@ struct TOMLParserTests {
     @Test("nesting deeper than the limit is an error, not a deep recursion")
     func depth() {
         let depth = TOMLParser.maximumDepth
-        #expect(parsedRoot("x = " + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1)).hasPrefix("{x="))
+        #expect(parsedRoot("x = " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth)).hasPrefix("{x="))
+        #expect(parsedRoot("x = " + String(repeating: "[", count: depth + 1)).contains("nested deeper"))
+        let deepest = Array(repeating: "a", count: depth).joined(separator: ".")
+        #expect(parsedRoot("[\(deepest)]").hasPrefix("{a={a="))
+        #expect(parsedRoot("[\(deepest)]\nx = 1").contains("nested deeper"))
         for text in [
             "x = " + String(repeating: "[", count: 100_000),
             "x = " + String(repeating: "{a=", count: 100_000),

@@ -29,6 +29,7 @@ public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
         try selected.check(bytes)
     } catch {
         print("property violated (\(selected.rawValue)): \(error)")
+        fflush(nil)  // abort() would drop what stdout still holds
         abort()
     }
     return 0

@@ -3,8 +3,9 @@ import Testing
 
 /// Every committed seed and every saved crash of every fuzz target, through the same
 /// properties the fuzz binary checks (`make fuzz` builds it; see docs/HARDENING.md). A crash
-/// file stays here once fixed, so this is its regression test.
-@Suite("fuzz corpus and crash replay")
+/// file stays here once fixed, so this is its regression test. Serialized: the config
+/// target writes its files in one directory of the process.
+@Suite("fuzz corpus and crash replay", .serialized)
 struct ReplayTests {
     static let fuzzDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 
