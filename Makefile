@@ -33,7 +33,7 @@ test: build
 # Fuzzing (docs/HARDENING.md): every libFuzzer target of Tests/Fuzz for FUZZ_SECONDS each,
 # with executions per target and in total; a crash is left in Tests/Fuzz/Crashes/TARGET/,
 # which `swift test` replays. Then the TOML parser against Python's tomllib.
-FUZZ_SECONDS ?= 90
+FUZZ_SECONDS ?= 150
 fuzz: prerequisites
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
 	scripts/toml-differential.py --count 20000

@@ -2,7 +2,7 @@
 # Builds the libFuzzer binary of Tests/Fuzz and runs every target for a bounded time.
 #
 #   scripts/fuzz.sh build            build .build/fuzz/p2mp-fuzz (when a source changed)
-#   scripts/fuzz.sh run [TARGET...]  each target FUZZ_SECONDS (default 60), then a summary
+#   scripts/fuzz.sh run [TARGET...]  each target FUZZ_SECONDS (default 150), then a summary
 #
 # The binary is built with swiftc and clang directly (SwiftPM cannot add -sanitize=fuzzer to
 # a single product): the C target CCRC32C as an object behind a generated module map, then
@@ -22,7 +22,7 @@ OUT=.build/fuzz
 BIN=$OUT/p2mp-fuzz
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-clang}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-150}
 TARGETS_ALL="native classic fleet toml config fleetfile spoolname"
 SANITIZE=(-sanitize=fuzzer,address)
 # Short allocation stacks and a smaller quarantine: AddressSanitizer's bookkeeping, not the
