@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all prerequisites build demo test bench experiments install systemd-test testbed-test deb deb-test clean
+.PHONY: all prerequisites build demo test bench experiments fuzz fuzz-smoke install systemd-test testbed-test deb deb-test clean
 
 all: build
 
@@ -21,13 +21,28 @@ demo: build
 # Every test: p2mpd under a real systemd booted in namespaces, then the Debian package
 # installed, used and purged there, the WAN testbed and its delay forwarder (all three say
 # why when they must skip: no root, no namespaces), the live progress display in a tmux
-# pane against a pipe, then the Swift suites, whose summary is the last line.
+# pane against a pipe, a short run of every fuzz target and of the TOML differential
+# check, then the Swift suites, whose summary is the last line.
 test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/systemd-test.sh
 	$(MAKE) deb-test
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/testbed-test.sh
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/progress-test.sh
+	$(MAKE) fuzz-smoke
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+# Fuzzing (docs/HARDENING.md): every libFuzzer target of Tests/Fuzz for FUZZ_SECONDS each,
+# with executions per target and in total; a crash is left in Tests/Fuzz/Crashes/TARGET/,
+# which `swift test` replays. Then the TOML parser against Python's tomllib.
+FUZZ_SECONDS ?= 150
+fuzz: prerequisites
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
+	scripts/toml-differential.py --count 20000
+
+# The same, a few seconds per target (inside `make test`).
+fuzz-smoke: prerequisites
+	FUZZ_SECONDS=3 scripts/fuzz.sh run
+	scripts/toml-differential.py --count 1000
 
 # p2mpd under a real systemd booted in namespaces alone (root; ~30 s).
 systemd-test: build

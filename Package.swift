@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // CRC-32C with the CPU's instruction (SSE4.2), which Swift cannot reach directly.
@@ -53,7 +52,7 @@ let package = Package(
             dependencies: ["P2MPProtocol", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // p2mpd.toml, its drop-ins and flag overrides, validated with file:line errors.
-        .target(name: "P2MPConfiguration", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "P2MPConfiguration"),
         // libsystemd through a C module map (pkg-config libsystemd, Debian libsystemd-dev).
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // sd_notify, the journald LogHandler, sd_listen_fds.
@@ -108,6 +107,15 @@ let package = Package(
         .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
+        // The fuzz targets' properties (Tests/Fuzz/Properties, also compiled into the libFuzzer
+        // binary by scripts/fuzz.sh), replayed over the committed corpus and saved crashes.
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["P2MPWire", "P2MPConfiguration", "P2MPSpool", "P2MPClient"],
+            path: "Tests/Fuzz",
+            exclude: ["Entry", "Tools", "Corpus", "Crashes"],
+            sources: ["Properties", "Replay"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

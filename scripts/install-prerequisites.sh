@@ -11,10 +11,11 @@ fi
 # Debian packages: libsystemd (sd_notify, journald), pkg-config to find it, iproute2 for
 # `ss`; for the Debian package and its test: dpkg-dev (dpkg-shlibdeps), binutils (strip),
 # man-db (`man -w` in the test) and lintian; tmux for the progress display's terminal test;
-# python3-jsonschema to check the --json documents against their schemas in docs/; for the
-# WAN testbed (bench/testbed): nftables (random loss), ethtool (offloads off) and gcc (its
-# forwarder and probe are C).
-packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian tmux python3-jsonschema nftables ethtool gcc)
+# python3-jsonschema to check the --json documents against their schemas in docs/, and
+# python3 (3.11 has tomllib) for the TOML differential check of `make fuzz` and `make test`;
+# for the WAN testbed (bench/testbed): nftables (random loss), ethtool (offloads off) and gcc
+# (its forwarder and probe are C).
+packages=(libsystemd-dev pkg-config iproute2 dpkg-dev binutils man-db lintian tmux python3 python3-jsonschema nftables ethtool gcc)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import P2MPTransport
 
 /// One receiver named in a fleet file.
 public struct FleetTarget: Equatable, Sendable {
@@ -88,6 +87,13 @@ public enum FleetFile {
                 fail("'\(word)' is not HOST, HOST:PORT or [IPV6]:PORT with a port in 1-65535")
                 continue
             }
+            // Host names are ASCII (international ones in their xn-- form), and so are
+            // addresses: anything else (a stray byte-order mark, a control character) is a
+            // damaged line, not a host to look up.
+            if let odd = host.unicodeScalars.first(where: { !(0x21...0x7E).contains($0.value) }) {
+                fail("'\(word)' has a character no host name or address has (U+\(Self.hex(odd.value)))")
+                continue
+            }
             let key = "\(host.lowercased()) \(port)"
             if let earlier = firstLine[key] {
                 fail("'\(word)' is listed twice (first on line \(earlier))")
@@ -120,15 +126,27 @@ public enum FleetFile {
             let rest = text[text.index(after: close)...]
             guard !host.isEmpty else { return nil }
             if rest.isEmpty { return (host, defaultPort) }
-            guard rest.hasPrefix(":"), let port = Endpoint.parsePort(String(rest.dropFirst())) else { return nil }
+            guard rest.hasPrefix(":"), let port = parsePort(rest.dropFirst()) else { return nil }
             return (host, port)
         }
         let colons = text.count(where: { $0 == ":" })
         if colons == 1, let colon = text.firstIndex(of: ":") {
-            guard colon > text.startIndex, let port = Endpoint.parsePort(String(text[text.index(after: colon)...])) else { return nil }
+            guard colon > text.startIndex, let port = parsePort(text[text.index(after: colon)...]) else { return nil }
             return (String(text[..<colon]), port)
         }
         return text.isEmpty ? nil : (text, defaultPort)
+    }
+
+    /// A port in 1-65535 (the rule of `Endpoint.parsePort`, kept here so that fleet files
+    /// parse without the transport layer, as the fuzz build compiles them).
+    private static func parsePort(_ text: Substring) -> Int? {
+        guard let port = Int(text), (1...65_535).contains(port) else { return nil }
+        return port
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     /// The line up to a `#` that starts it or follows whitespace.

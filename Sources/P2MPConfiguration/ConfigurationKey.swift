@@ -1,4 +1,4 @@
-/// A value as written in a source, before validation: TOML's types without TOMLKit, so that
+/// A value as written in a source, before validation: TOML's types, so that
 /// files and command-line flags go through the same rules.
 enum ConfigValue {
     case string(String)
@@ -70,6 +70,9 @@ enum ConfigurationKey: String, CaseIterable {
     case manageAllow = "manage_allow"
 
     static let maxTransfersRange = 1...100_000
+    /// The largest size either size key takes: far beyond any disk, and small enough that
+    /// the daemon's sums of a file size and the free-space floor cannot overflow.
+    static let largestSize = ByteSize.tebibytes(1024)
     static let idleTimeoutLimit = 86_400.0
     static let partialMaxAgeLimit = 315_360_000.0  // ten years
     static let postReceiveTimeoutLimit = 86_400.0
@@ -82,8 +85,8 @@ enum ConfigurationKey: String, CaseIterable {
         case .listen: #"an array of "ADDRESS:PORT" strings, such as ["0.0.0.0:7735", "[::]:7735"]"#
         case .spool: #"an absolute directory path (a string), such as "/var/lib/p2mp/spool""#
         case .loss: "a probability in [0, 1]"
-        case .maxFileSize: ByteSize.expected + ", at least 1 byte"
-        case .minFreeSpace: ByteSize.expected
+        case .maxFileSize: ByteSize.expected + ", from 1 byte to \(Self.largestSize)"
+        case .minFreeSpace: ByteSize.expected + ", at most \(Self.largestSize)"
         case .maxTransfers: "an integer in [\(Self.maxTransfersRange.lowerBound), \(Self.maxTransfersRange.upperBound)]"
         case .idleTimeout: "a number of seconds in (0, \(Int(Self.idleTimeoutLimit))]"
         case .logLevel: "one of " + LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
@@ -99,8 +102,9 @@ enum ConfigurationKey: String, CaseIterable {
     /// and the messages say why. `name` is how the value is called in them (`'loss'`,
     /// `'--loss'`).
     func apply(_ value: ConfigValue, named name: String, to configuration: inout DaemonConfiguration) -> [String] {
-        let wrongType = ["\(name) is \(value.typeAndValue), expected \(expected)"]
-        let outOfRange = ["\(name) is \(value.rendered), expected \(expected)"]
+        // Built only when needed: most values are valid.
+        var wrongType: [String] { ["\(name) is \(value.typeAndValue), expected \(expected)"] }
+        var outOfRange: [String] { ["\(name) is \(value.rendered), expected \(expected)"] }
         switch self {
         case .listen:
             guard case .array(let items) = value else { return wrongType }
@@ -150,10 +154,12 @@ enum ConfigurationKey: String, CaseIterable {
             case .string(let text):
                 switch ByteSize.parse(text) {
                 case .success(let parsed): size = parsed
+                case .failure(ByteSize.tooLarge): return outOfRange
                 case .failure(let invalid): return ["\(name) (\(quoted(text))) \(invalid.reason)"]
                 }
             default: return wrongType
             }
+            guard size <= Self.largestSize else { return outOfRange }
             if self == .maxFileSize {
                 guard size.bytes >= 1 else { return outOfRange }
                 configuration.maxFileSize = size

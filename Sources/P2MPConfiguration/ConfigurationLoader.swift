@@ -1,5 +1,3 @@
-import TOMLKit
-
 /// Values from p2mpd's command-line flags, which beat every file. They are validated with the
 /// same rules as the keys they replace, and their errors name the flag (`'--loss'`) in the
 /// file `command line`.
@@ -125,44 +123,28 @@ public enum ConfigurationLoader {
         -> [ConfigurationError]
     {
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
-        if let nul = text.utf8.firstIndex(of: 0) {  // TOMLKit would stop reading there
+        if let nul = text.utf8.firstIndex(of: 0) {
             let line = text.utf8[..<nul].count(where: { $0 == UInt8(ascii: "\n") }) + 1
             return [ConfigurationError(file: file, line: line, message: "contains a NUL byte, expected UTF-8 text")]
         }
-        let layout = TOMLLayout(text)
-        if let hazard = layout.parserHazard {
-            return [ConfigurationError(file: file, line: hazard.line, message: "TOML syntax error: \(hazard.message)")]
-        }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            let line = error.source.begin.line > 0 ? error.source.begin.line : nil
-            return [ConfigurationError(file: file, line: line, message: "TOML syntax error: \(error.description)")]
-        } catch {
-            return [ConfigurationError(file: file, line: nil, message: "TOML syntax error: \(error)")]
-        }
-        if let line = layout.firstEscapedNulLine {
-            let message = "contains an escaped NUL character (\\u0000), expected text without NUL"
-            return [ConfigurationError(file: file, line: line, message: message)]
+        let document: TOMLDocument
+        switch TOMLParser.parse(text) {
+        case .success(let parsed): document = parsed
+        case .failure(let error):
+            return [ConfigurationError(file: file, line: error.line, message: "TOML syntax error: \(error.message)")]
         }
         var errors: [ConfigurationError] = []
-
-        var tableRoots = Set<String>()
-        for header in layout.headers {
+        for header in document.headers {
             let brackets = header.isArray ? ("[[", "]]") : ("[", "]")
-            let name = header.path.map { isBareKey($0) ? $0 : quoted($0) }.joined(separator: ".")
+            let name = header.path.map(displayKeyPart).joined(separator: ".")
             let message =
                 "tables are not supported (\(brackets.0)\(name)\(brackets.1)): "
                 + "p2mpd.toml is flat, expected every key at the top level"
             errors.append(ConfigurationError(file: file, line: header.line, message: message))
-            if let root = header.path.first { tableRoots.insert(root) }
         }
-
-        for (key, value) in table {
-            let line = layout.rootKeyLines[key]
-            let converted = configValue(value)
-            if tableRoots.contains(key) && line == nil { continue }  // reported with its header
+        for key in document.root.keys {
+            // A key that only headers created is reported with its header.
+            guard let line = document.rootKeyLines[key], let value = document.root.values[key] else { continue }
             guard let known = ConfigurationKey(rawValue: key) else {
                 var message = "unknown key \(displayKey(key)) (expected one of: \(ConfigurationKey.names))"
                 if let suggestion = ConfigurationKey.suggestion(for: key) {
@@ -171,27 +153,30 @@ public enum ConfigurationLoader {
                 errors.append(ConfigurationError(file: file, line: line, message: message))
                 continue
             }
-            for message in known.apply(converted, named: "'\(key)'", to: &configuration) {
+            for message in known.apply(configValue(value), named: "'\(key)'", to: &configuration) {
                 errors.append(ConfigurationError(file: file, line: line, message: message))
             }
         }
-        // Stable: within a line, in the order found (tables' keys come sorted by name).
+        // Stable: within a line, in the order found.
         return errors.enumerated().sorted {
             ($0.element.line ?? .max, $0.offset) < ($1.element.line ?? .max, $1.offset)
         }.map(\.element)
     }
 
-    static func configValue(_ value: any TOMLValueConvertible) -> ConfigValue {
-        switch value.type {
-        case .string: .string(value.string ?? "")
-        case .int: .integer(value.int ?? 0)
-        case .double: .float(value.double ?? .nan)
-        case .bool: .boolean(value.bool ?? false)
-        case .array: .array(value.array.map { $0.map(configValue) } ?? [])
+    static func configValue(_ value: TOMLValue) -> ConfigValue {
+        switch value {
+        case .string(let text): .string(text)
+        case .integer(let number): .integer(number)
+        case .float(let number): .float(number)
+        case .boolean(let flag): .boolean(flag)
+        case .array(let items): .array(items.map(configValue))
         case .table: .table
-        case .date: .other(typeName: "date")
-        case .time: .other(typeName: "time")
-        case .dateTime: .other(typeName: "date-time")
+        case .dateTime(let dateTime):
+            switch dateTime.kind {
+            case .localDate: .other(typeName: "date")
+            case .localTime: .other(typeName: "time")
+            case .offsetDateTime, .localDateTime: .other(typeName: "date-time")
+            }
         }
     }
 
@@ -199,6 +184,11 @@ public enum ConfigurationLoader {
     /// escapes, so that odd characters cannot garble the line.
     static func displayKey(_ key: String) -> String {
         isBareKey(key) ? "'\(key)'" : quoted(key)
+    }
+
+    /// One part of a dotted key or header as written in messages: bare, or double-quoted.
+    static func displayKeyPart(_ key: String) -> String {
+        isBareKey(key) ? key : quoted(key)
     }
 
     static func isBareKey(_ key: String) -> Bool {

@@ -26,7 +26,8 @@ enum FileAccess {
         guard fstat(descriptor, &status) == 0 else { return .failed("cannot be read: " + errorText(errno)) }
         if (status.st_mode & S_IFMT) == S_IFDIR { return .failed("is a directory, expected a file") }
         var contents: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        // Room for the whole file as it is now, and one byte to see that it ended.
+        var buffer = [UInt8](repeating: 0, count: min(max(Int(clamping: status.st_size), 0), maximumFileSize) + 1)
         while true {
             let count = buffer.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {

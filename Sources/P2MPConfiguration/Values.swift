@@ -44,6 +44,7 @@ public struct SocketAddressSpec: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String) -> Result<SocketAddressSpec, InvalidValue> {
         let host: Substring
         let portText: Substring
+        let address: [UInt8]
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else {
                 return .failure(InvalidValue("has no closing ']', expected \(expected)"))
@@ -54,9 +55,10 @@ public struct SocketAddressSpec: Sendable, Hashable, CustomStringConvertible {
                 return .failure(InvalidValue("has no port, expected \(expected)"))
             }
             portText = rest.dropFirst()
-            guard IPAddress.parseIPv6(host) != nil else {
+            guard let ipv6 = IPAddress.parseIPv6(host) else {
                 return .failure(InvalidValue("has '\(host)', which is not an IPv6 address, expected \(expected)"))
             }
+            address = ipv6
         } else {
             guard let colon = text.lastIndex(of: ":") else {
                 return .failure(InvalidValue("has no port, expected \(expected)"))
@@ -67,17 +69,17 @@ public struct SocketAddressSpec: Sendable, Hashable, CustomStringConvertible {
                 let expectation = #"expected "[ADDRESS]:PORT" such as "[::]:7735""#
                 return .failure(InvalidValue("has an IPv6 address without brackets, \(expectation)"))
             }
-            guard IPAddress.parseIPv4(host) != nil else {
+            guard let ipv4 = IPAddress.parseIPv4(host) else {
                 let reason = "has '\(host)', which is not a literal IP address (host names are not resolved)"
                 return .failure(InvalidValue("\(reason), expected \(expected)"))
             }
+            address = ipv4
         }
         guard portText.utf8.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portText),
             (1...65535).contains(port)
         else {
             return .failure(InvalidValue("has port '\(portText)', expected a port in [1, 65535]"))
         }
-        let address = IPAddress.parseIPv4(host) ?? IPAddress.parseIPv6(host)!
         return .success(SocketAddressSpec(address: address, port: UInt16(port)))
     }
 }
@@ -194,6 +196,9 @@ public struct ByteSize: Sendable, Hashable, Comparable, CustomStringConvertible 
         "": 0, "b": 0, "k": 10, "kib": 10, "m": 20, "mib": 20, "g": 30, "gib": 30, "t": 40, "tib": 40,
     ]
 
+    /// Why `parse` refuses a size that does not fit 64 bits.
+    public static let tooLarge = InvalidValue("is too large, expected a size below 16 EiB")
+
     /// Parses `"64G"`, `"1536 MiB"`, `"4096"`.
     public static func parse(_ text: String) -> Result<ByteSize, InvalidValue> {
         let trimmed = text.drop(while: { $0 == " " })
@@ -203,9 +208,7 @@ public struct ByteSize: Sendable, Hashable, Comparable, CustomStringConvertible 
             let hint = suffix.hasPrefix(".") ? #" (fractions are not accepted: write "1536M", not "1.5G")"# : ""
             return .failure(InvalidValue("is not a size\(hint), expected \(expected)"))
         }
-        guard let count = UInt64(digits), count <= UInt64.max >> shift else {
-            return .failure(InvalidValue("is too large, expected a size below 16 EiB"))
-        }
+        guard let count = UInt64(digits), count <= UInt64.max >> shift else { return .failure(tooLarge) }
         return .success(ByteSize(bytes: count << shift))
     }
 }

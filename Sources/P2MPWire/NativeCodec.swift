@@ -132,8 +132,12 @@ extension NativeDatagram {
         case .probe:
             try require(length == 0)
             return .probe
-        case .list, .listing, .move, .remove, .result, .get:
-            return try decodeFleetBody(type, &body, require: require)
+        case .list: return try decodeList(&body, require: require)
+        case .listing: return try decodeListing(&body, require: require)
+        case .move: return try decodeMove(&body, require: require)
+        case .remove: return .remove(name: try decodeOnlyName(&body, require: require))
+        case .get: return .get(name: try decodeOnlyName(&body, require: require))
+        case .result: return try decodeResult(&body, require: require)
         }
     }
 
@@ -205,8 +209,15 @@ extension NativeDatagram {
             buffer.append(completion.status.rawValue)
             completion.sha256.append(to: &buffer)
             Self.appendText(completion.text, to: &buffer)
-        case .list, .listing, .move, .remove, .result, .get:
-            Self.appendFleetBody(packet, to: &buffer)
+        case .list(let cursor): buffer.appendBigEndian(cursor)
+        case .listing(let listing): Self.appendListing(listing, to: &buffer)
+        case .move(let from, let to):
+            Self.appendName(from, to: &buffer)
+            Self.appendName(to, to: &buffer)
+        case .remove(let name), .get(let name): Self.appendName(name, to: &buffer)
+        case .result(let result):
+            buffer.append(result.status.rawValue)
+            Self.appendText(result.text, to: &buffer)
         case .probe, .data, .ack:
             break
         }

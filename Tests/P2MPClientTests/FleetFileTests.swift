@@ -55,6 +55,15 @@ struct FleetFileTests {
         #expect(try Self.targets("\u{FEFF}web-01\n").map(\.host) == ["web-01"])
     }
 
+    @Test("a byte-order mark or a control character inside a host is an error with its code point")
+    func nonASCIIHost() {
+        #expect(
+            Self.errors("web-01\n\u{FEFF}d\nweb\u{7}x:9000\n") == [
+                "fleet.txt:2: '\u{FEFF}d' has a character no host name or address has (U+FEFF)",
+                "fleet.txt:3: 'web\u{7}x:9000' has a character no host name or address has (U+0007)",
+            ])
+    }
+
     @Test("IPv6 with and without brackets")
     func ipv6() throws {
         let targets = try Self.targets("::1\n[fe80::1%eth0]\n[2001:db8::7]:9000\n2001:db8::8\n")

@@ -46,6 +46,14 @@ struct ParseTests {
         #expect(configuration.manageAllow.map(\.description) == ["192.0.2.10/32"])
     }
 
+    @Test("the largest sizes are 1024T")
+    func largestSizes() {
+        let (configuration, errors) = parse("max_file_size = \"1024T\"\nmin_free_space = 1125899906842624\n")
+        #expect(errors == [])
+        #expect(configuration.maxFileSize == .tebibytes(1024))
+        #expect(configuration.minFreeSpace == .tebibytes(1024))
+    }
+
     @Test("an empty file and a comment-only file change nothing")
     func empty() {
         #expect(parse("") == (DaemonConfiguration.defaults, []))
@@ -100,6 +108,17 @@ struct ParseTests {
             ("max_file_size = true", "'max_file_size' is a boolean (true), expected a size"),
             ("max_file_size = 1.5", "'max_file_size' is a floating-point number (1.5), expected a size"),
             (#"min_free_space = "lots""#, #"'min_free_space' ("lots") is not a size, expected a size"#),
+            (
+                #"min_free_space = "18446744073709551615""#,
+                #"'min_free_space' is "18446744073709551615", expected a size: an integer number of bytes or a string such as "512K", "64M", "64G" (K, M, G, T are powers of 1024), at most 1024T"#
+            ),
+            (#"min_free_space = "1025T""#, #"'min_free_space' is "1025T", expected a size"#),
+            (#"min_free_space = "99999999999999999999K""#, #"'min_free_space' is "99999999999999999999K", expected a size"#),
+            ("min_free_space = 1125899906842625", "'min_free_space' is 1125899906842625, expected a size"),
+            (
+                "max_file_size = 9223372036854775807",
+                "'max_file_size' is 9223372036854775807, expected a size: an integer number of bytes or a string such as \"512K\", \"64M\", \"64G\" (K, M, G, T are powers of 1024), from 1 byte to 1024T"
+            ),
             ("max_transfers = 0", "'max_transfers' is 0, expected an integer in [1, 100000]"),
             ("max_transfers = 100001", "'max_transfers' is 100001, expected an integer in [1, 100000]"),
             ("max_transfers = 64.0", "'max_transfers' is a floating-point number (64.0), expected an integer in [1, 100000]"),
@@ -261,7 +280,7 @@ struct ParseTests {
         #expect(errors.map { String($0.message.prefix(12)) } == ["unknown key ", "'loss' is 7,"])
     }
 
-    @Test("a TOML syntax error gives the file, the line and TOMLKit's message")
+    @Test("a TOML syntax error gives the file, the line and the parser's message")
     func syntaxError() throws {
         let (configuration, errors) = parse("loss = 0.5\nspool = \"/srv\n")
         try #require(errors.count == 1)
