@@ -44,17 +44,60 @@ enum Harness {
     }
 }
 
-/// Hands out ports from a per-process range, so parallel tests and parallel runs collide rarely.
+/// Hands out ports below the kernel's ephemeral range (where any client socket of the
+/// machine may be sitting), starting at a per-process offset, and only ports no UDP socket
+/// holds now, so parallel tests and parallel runs do not collide.
 final class PortAllocator: @unchecked Sendable {
     static let shared = PortAllocator()
     private let lock = NSLock()
-    private var nextPort = 20_000 + Int(ProcessInfo.processInfo.processIdentifier % 2_000) * 16
+    private let first = 10_000
+    private let last: Int
+    private var nextPort: Int
+
+    init() {
+        // /proc/sys/net/ipv4/ip_local_port_range: "32768\t60999" on Debian.
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        last = (range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768) - 1
+        nextPort = first + Int(ProcessInfo.processInfo.processIdentifier) % max(1, last - first)
+    }
 
     func next() -> Int {
         lock.lock()
         defer { lock.unlock() }
-        nextPort += 1
+        for _ in first...last {
+            nextPort = nextPort >= last ? first : nextPort + 1
+            if Self.isFree(nextPort) { return nextPort }
+        }
         return nextPort
+    }
+
+    /// True when a UDP socket can bind the port on every IPv4 and IPv6 address.
+    private static func isFree(_ port: Int) -> Bool {
+        for family in [AF_INET, AF_INET6] {
+            let descriptor = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+            guard descriptor >= 0 else { continue }
+            defer { Glibc.close(descriptor) }
+            var bound: Int32
+            if family == AF_INET {
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = UInt16(port).bigEndian
+                bound = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            } else {
+                var only: Int32 = 1
+                setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, socklen_t(MemoryLayout<Int32>.size))
+                var address = sockaddr_in6()
+                address.sin6_family = sa_family_t(AF_INET6)
+                address.sin6_port = UInt16(port).bigEndian
+                bound = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                }
+            }
+            if bound != 0 { return false }
+        }
+        return true
     }
 }
 
@@ -194,12 +237,22 @@ enum Condition {
         }
     }
 
-    /// Waits until a UDP socket is bound to `address:port` (IPv4 dotted quad), as the
-    /// kernel's socket table shows it.
-    static func udpBound(_ address: String, port: Int, timeout: Double = 30) async throws {
+    /// Waits until `child` has a UDP socket bound to `address:port`, as the kernel's socket
+    /// table shows it; fails at once, with its output, if the child exits first.
+    static func udpBound(_ address: String, port: Int, by child: ChildProcess, timeout: Double = 30) async throws {
         try await wait(for: "a UDP socket bound to \(address):\(port)", timeout: timeout) {
-            UDPSocketTable.isBound(address: address, port: port)
+            if UDPSocketTable.isBound(address: address, port: port) { return true }
+            guard child.process.isRunning else {
+                throw ChildExited(status: child.process.terminationStatus, stderr: child.stderrLines)
+            }
+            return false
         }
+    }
+
+    struct ChildExited: Error, CustomStringConvertible {
+        var status: Int32
+        var stderr: [String]
+        var description: String { "the process exited with status \(status) before it bound its socket: \(stderr)" }
     }
 }
 

@@ -40,7 +40,7 @@ struct IPv6Tests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0.1", "--bind", "::1", "--linger", "1"], in: directory, label: "receiver")
-        try await Condition.udpBound("::1", port: port)
+        try await Condition.udpBound("::1", port: port, by: receiver)
         let sender = try await ChildProcess.run("p2mpsend", ["::1", "\(port)", "input.bin", "1000"], in: directory, timeout: 120)
         #expect(sender.status == 0, "sender: \(sender.stderr)")
         #expect(await receiver.wait(timeout: 30) == 0, "receiver: \(receiver.stderrLines)")

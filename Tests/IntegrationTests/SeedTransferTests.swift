@@ -26,7 +26,7 @@ struct SeedTransferTests {
                 "p2mpd", ["\(port)", "out\(index).bin", "0.1", "--bind", host, "--linger", "1"], in: directory,
                 label: "receiver\(index)")
         }
-        for host in hosts { try await Condition.udpBound(host, port: port) }
+        for (host, receiver) in zip(hosts, receivers) { try await Condition.udpBound(host, port: port, by: receiver) }
         let sender = try await ChildProcess.run("p2mpsend", hosts + ["\(port)", "input.bin", "1000"], in: directory, timeout: 120)
         #expect(sender.status == 0, "sender: \(sender.stderr)")
 
@@ -63,7 +63,7 @@ struct SeedTransferTests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0.05", "--bind", "127.0.0.4", "--linger", "1"], in: directory, label: "receiver")
-        try await Condition.udpBound("127.0.0.4", port: port)
+        try await Condition.udpBound("127.0.0.4", port: port, by: receiver)
         let sender = try ChildProcess("p2mpsend", ["127.0.0.4", "\(port)", "input.bin", "500"], in: directory, label: "sender")
 
         // Wait until the receiver has accepted data (its temporary file grows), then attack.
@@ -105,7 +105,7 @@ struct SeedTransferTests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0", "--bind", "127.0.0.5", "--linger", "0.5"], in: directory, label: "receiver")
-        try await Condition.udpBound("127.0.0.5", port: port)
+        try await Condition.udpBound("127.0.0.5", port: port, by: receiver)
         let sender = try await ChildProcess.run("p2mpsend", ["127.0.0.5", "\(port)", "input.bin", "\(mss)"], in: directory)
         #expect(sender.status == 0, "sender: \(sender.stderr)")
         #expect(await receiver.wait(timeout: 30) == 0)
@@ -121,7 +121,7 @@ struct SeedTransferTests {
         let port = Harness.port()
         let receiver = try ChildProcess(
             "p2mpd", ["\(port)", "out.bin", "0", "--bind", "127.0.0.6", "--linger", "0.5"], in: directory, label: "receiver")
-        try await Condition.udpBound("127.0.0.6", port: port)
+        try await Condition.udpBound("127.0.0.6", port: port, by: receiver)
         // Nothing listens on 127.0.0.7 at this port. (A sender that did not give up would
         // run into the run's 30 s bound and fail with status nil.)
         let sender = try await ChildProcess.run(
