@@ -65,6 +65,7 @@ let package = Package(
             name: "P2MPDaemon",
             dependencies: [
                 "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,9 +7,10 @@ import P2MPWire
 /// What `p2mpsend ls --json` prints: per host its files (name, size, full SHA-256, time) or
 /// why it has none to show. Schema: docs/ls-report.schema.json.
 public enum ListingReport {
-    /// One document for the `answers` of `targets` (in their order).
+    /// One document for the `answers` of `targets` (in their order). `timeout` (seconds, the
+    /// give-up time) is named in the reason of a host that did not answer.
     public static func jsonDocument(
-        targets: [(name: String, address: SocketAddress)], answers: [FleetQueryClient.Answer]
+        targets: [(name: String, address: SocketAddress)], answers: [FleetQueryClient.Answer], timeout: Double
     ) -> String {
         struct Document: Encodable {
             var ok: Bool
@@ -41,9 +42,9 @@ public enum ListingReport {
             case .result(let result):
                 host.status = "refused"
                 host.reason = result.text
-            case .noAnswer(let after):
+            case .noAnswer:
                 host.status = "down"
-                host.reason = "no answer for \(after.formattedSeconds) s"
+                host.reason = "no answer in \(timeout) s"
             }
             return host
         }

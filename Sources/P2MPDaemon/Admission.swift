@@ -14,7 +14,7 @@ enum Admission {
     /// Checks, in order: the sender's network, the name, the size, free space (less what a
     /// partial of the same content already holds), and what the spool holds under the name.
     static func decide(
-        offer: NativeOffer, from peer: SocketAddress, configuration: DaemonConfiguration, spool: Spool
+        offer: NativeOffer, from peer: SocketAddress, configuration: DaemonConfiguration, spool: any IncomingStorage
     ) -> Admission {
         guard let address = peer.addressBytes, configuration.allows(ipAddress: address) else {
             return .refuse(NativeRejection(reason: .notAllowedFromAddress, text: "pushes from \(peer.ipAddress ?? "?") are not allowed"))
@@ -64,7 +64,7 @@ enum Admission {
     }
 
     /// `NAME.1`, `NAME.2`, … : the first that is free, for the keep-both policy.
-    private static func freeVariant(of name: SpoolName, in spool: Spool) -> SpoolName? {
+    private static func freeVariant(of name: SpoolName, in spool: any IncomingStorage) -> SpoolName? {
         for suffix in 1...999 {
             guard let candidate = try? SpoolName(validating: "\(name.rawValue).\(suffix)") else { return nil }
             do {

@@ -5,6 +5,8 @@ struct DaemonStatistics: Sendable {
     var bytesReceived: UInt64 = 0
     var datagramsReceived: UInt64 = 0
     var discarded: UInt64 = 0
+    /// DATA dropped because its transfer's storage was behind.
+    var droppedStorageBusy: UInt64 = 0
 
     /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss".
     func statusLine(active: Int) -> String {

@@ -3,8 +3,8 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// What the daemon keeps beside the protocol state for one transfer: the partial file, its
-/// `ReceiveStorage` (writes, hashing and syncs off the loop) and counters for the log.
+/// What the daemon keeps beside the protocol state for one transfer: the partial (whose
+/// storage writes, hashes and syncs off the loop) and counters for the log.
 ///
 /// Writes are coalesced: consecutive segments collect in a 256 KiB buffer that goes to the
 /// storage's queue whole, instead of one system call per datagram. Buffered bytes may be
@@ -19,10 +19,9 @@ final class ReceiveSession {
     let offer: NativeOffer
     let name: SpoolName
     let replacing: Bool
-    let partial: PartialFile
+    let partial: any PartialStorage
     let startedAt: Double
     let resumedBytes: UInt64
-    private let storage: ReceiveStorage
     private var pending: [UInt8] = []
     private var pendingOffset: UInt64 = 0
     /// How far the prefix is complete counting only bytes submitted or in `pending`.
@@ -37,10 +36,10 @@ final class ReceiveSession {
     /// Bytes collected before one write.
     static let coalescingCapacity = 256 << 10
 
-    /// Opens (or reopens) the partial; the storage hashes the prefix it already holds.
+    /// Begins the partial; its storage hashes the prefix it already holds.
     init(
         transferID: UInt64, peer: SocketAddress, offer: NativeOffer, name: SpoolName, replacing: Bool,
-        partial: PartialFile, startedAt: Double
+        partial: any PartialStorage, startedAt: Double
     ) {
         self.transferID = transferID
         self.peer = peer
@@ -53,15 +52,13 @@ final class ReceiveSession {
         let held = min(partial.verifiedBytes, offer.fileSize)
         resumedBytes = held == offer.fileSize ? held : held / segmentSize * segmentSize
         pendingContiguous = resumedBytes
-        storage = ReceiveStorage(partial: partial, resumedBytes: resumedBytes, recordInterval: Self.recordInterval)
+        partial.begin(resumedBytes: resumedBytes)
     }
 
     /// Segments the receiver already holds, for ACCEPT.
     var resumeSegments: UInt64 {
         let segmentSize = UInt64(max(1, offer.segmentSize))
-        return resumedBytes == offer.fileSize
-            ? offer.fileSize / segmentSize + (offer.fileSize % segmentSize == 0 ? 0 : 1)
-            : resumedBytes / segmentSize
+        return resumedBytes == offer.fileSize ? offer.fileSize.dividedRoundingUp(by: segmentSize) : resumedBytes / segmentSize
     }
 
     /// Collects one segment's payload for `offset`; `contiguous` is how far the prefix is
@@ -73,7 +70,7 @@ final class ReceiveSession {
             try submitPending()
             pendingOffset = offset
         }
-        if pending.capacity == 0 { pending = storage.takeBuffer(capacity: Self.coalescingCapacity) }
+        if pending.capacity == 0 { pending = partial.takeBuffer(capacity: Self.coalescingCapacity) }
         pending.append(contentsOf: payload)
         pendingContiguous = contiguous
         bytesWritten += UInt64(payload.count)
@@ -84,7 +81,7 @@ final class ReceiveSession {
     func verify() throws(SpoolError) -> P2MPWire.SHA256Digest? {
         closed = true
         let submitted = submitPendingResult()
-        let digest = try storage.finish()
+        let digest = try partial.finish()
         try submitted.get()
         return digest == offer.sha256 ? digest : nil
     }
@@ -95,7 +92,7 @@ final class ReceiveSession {
         guard !closed else { return }
         closed = true
         let submitted = submitPendingResult()
-        try storage.settle()
+        try partial.settle()
         try submitted.get()
     }
 
@@ -114,7 +111,7 @@ final class ReceiveSession {
         guard !pending.isEmpty else { return }
         let bytes = pending
         pending = []
-        try storage.submit(bytes, at: pendingOffset, contiguous: pendingContiguous)
+        try partial.submit(bytes, at: pendingOffset, contiguous: pendingContiguous)
         pendingOffset += UInt64(bytes.count)
     }
 }

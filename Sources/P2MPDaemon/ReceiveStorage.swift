@@ -15,9 +15,10 @@ import P2MPWire
 /// whatever an earlier gap kept from being hashed (written already: buffers reach it in
 /// order, after their write). Every `recordInterval` bytes hashed, the sync queue fdatasyncs
 /// and records that prefix for a resume, so hashing never waits for the disk. Separate
-/// queues let writing and hashing, the daemon's largest costs, use two cores. At most
-/// `maximumBuffers` are on their way at once: beyond that `submit` waits, which bounds
-/// memory and pushes back on the sender.
+/// queues let writing and hashing, the daemon's largest costs, use two cores. Once
+/// `maximumBuffers` are on their way the storage is `isBacklogged`, and the daemon drops the
+/// transfer's DATA instead of waiting (a stalled loop would drop everyone's datagrams): that
+/// bounds memory and pushes back on the sender, whose congestion control sees the loss.
 ///
 /// Errors on the queues are kept and thrown by the next `submit`, `settle` or `finish`.
 ///
@@ -41,9 +42,11 @@ final class ReceiveStorage: @unchecked Sendable {
         var toHash = CircularBuffer<Job>()
         var spareBuffers: [[UInt8]] = []
         var failure: SpoolError?
+        /// Buffers submitted and not yet hashed.
+        var inFlight = 0
     }
 
-    /// Buffers submitted and not yet hashed, at most.
+    /// Buffers submitted and not yet hashed beyond which the storage is backlogged.
     static let maximumBuffers = 32
     /// Hashed buffers kept for reuse, at most: enough while the queues keep up.
     static let maximumSpareBuffers = 4
@@ -63,7 +66,6 @@ final class ReceiveStorage: @unchecked Sendable {
     private let hashQueue = DispatchQueue(label: "p2mpd.receive-storage.hash", target: .global())
     private let syncQueue = DispatchQueue(label: "p2mpd.receive-storage.sync")
     private let shared = NIOLockedValueBox(Shared())
-    private let room = DispatchSemaphore(value: ReceiveStorage.maximumBuffers)
 
     /// Starts hashing the `resumedBytes` the partial already holds, on the hash queue; they are
     /// read back and verified by the final digest, not trusted.
@@ -81,8 +83,11 @@ final class ReceiveStorage: @unchecked Sendable {
         return buffer
     }
 
+    /// True while `maximumBuffers` or more are on their way.
+    var isBacklogged: Bool { shared.withLockedValue { $0.inFlight >= Self.maximumBuffers } }
+
     /// Queues `bytes` for `offset`; `contiguous` is how far the prefix is complete once they
-    /// and everything submitted before are written. Waits while `maximumBuffers` are on their way.
+    /// and everything submitted before are written. Never waits.
     func submit(_ bytes: [UInt8], at offset: UInt64, contiguous: UInt64) throws(SpoolError) {
         if let failure = shared.withLockedValue({ $0.failure }) { throw failure }
         enqueue(Job(bytes: bytes, offset: offset, contiguous: contiguous))
@@ -118,8 +123,10 @@ final class ReceiveStorage: @unchecked Sendable {
     // MARK: - On the queues
 
     private func enqueue(_ job: Job) {
-        room.wait()
-        shared.withLockedValue { $0.toWrite.append(job) }
+        shared.withLockedValue {
+            $0.inFlight += 1
+            $0.toWrite.append(job)
+        }
         writeQueue.async { self.writeNextJob() }
     }
 
@@ -141,7 +148,7 @@ final class ReceiveStorage: @unchecked Sendable {
     }
 
     private func hashNextJob() {
-        defer { room.signal() }
+        defer { shared.withLockedValue { $0.inFlight -= 1 } }
         guard var job = shared.withLockedValue({ $0.toHash.popFirst() }) else { return }
         do throws(SpoolError) {
             if shared.withLockedValue({ $0.failure }) == nil {

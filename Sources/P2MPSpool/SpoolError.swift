@@ -28,7 +28,7 @@ public enum SpoolError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// A failed system call named by `operation`, from the current `errno`.
-    init(_ operation: String, path: String, code: Int32 = errno) {
+    public init(_ operation: String, path: String, code: Int32 = errno) {
         self.init(FileSystemError(operation, path: path, code: code))
     }
 

@@ -67,7 +67,7 @@ struct List: AsyncParsableCommand {
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: options.port)
         let answers = try await FleetQueryRunner.run(.list, targets: resolved, giveUpAfter: try options.giveUpAfter)
         if json {
-            CommandRunner.printLine(ListingReport.jsonDocument(targets: resolved, answers: answers))
+            CommandRunner.printLine(ListingReport.jsonDocument(targets: resolved, answers: answers, timeout: options.timeout))
         } else {
             printTable(targets: resolved, answers: answers)
         }
@@ -92,7 +92,7 @@ struct List: AsyncParsableCommand {
         for line in Self.table(listings, hostCount: targets.count, digestDigits: long ? 64 : 16) {
             CommandRunner.printLine(line)
         }
-        for host in down { CommandRunner.printLine("\(host)  down: no answer for \(options.timeout) s") }
+        for host in down { CommandRunner.printLine("\(host)  down: no answer in \(options.timeout) s") }
         for refusal in refusals { CommandRunner.printError("p2mpsend: \(refusal)") }
     }
 
@@ -192,7 +192,7 @@ enum FleetChange {
         case .listing?:
             throw CommandFailure(.failure, "\(target): unexpected answer")
         case .noAnswer?, nil:
-            throw CommandFailure(.unreachable, "\(target): no answer for \(options.timeout) s")
+            throw CommandFailure(.unreachable, "\(target): no answer in \(options.timeout) s")
         }
     }
 }

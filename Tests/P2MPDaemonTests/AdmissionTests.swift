@@ -30,7 +30,7 @@ struct AdmissionTests {
     @Test("an ordinary offer is received under its name")
     func accepted() throws {
         try withSpool { spool, _ in
-            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: spool) else {
+            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("not accepted")
                 return
             }
@@ -43,14 +43,14 @@ struct AdmissionTests {
         try withSpool { spool, _ in
             var configuration = DaemonConfiguration.defaults
             configuration.allow = [try CIDR.parse("10.0.0.0/8").get()]
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: spool)) == .notAllowedFromAddress)
-            #expect(reason(Admission.decide(offer: offer(name: "../x"), from: peer, configuration: .defaults, spool: spool)) == .nameNotAllowed)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .notAllowedFromAddress)
+            #expect(reason(Admission.decide(offer: offer(name: "../x"), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool))) == .nameNotAllowed)
             configuration = .defaults
             configuration.maxFileSize = ByteSize(bytes: 999)
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: spool)) == .tooLarge)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .tooLarge)
             configuration = .defaults
             configuration.minFreeSpace = ByteSize(bytes: .max / 2)
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: spool)) == .noSpace)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .noSpace)
         }
     }
 
@@ -64,8 +64,8 @@ struct AdmissionTests {
             // Leave half the file's size of headroom: a new file of this size would not fit.
             var configuration = DaemonConfiguration.defaults
             configuration.minFreeSpace = ByteSize(bytes: spool.freeBytes() - size / 2)
-            #expect(reason(Admission.decide(offer: offer(size: size, digest: 8), from: peer, configuration: configuration, spool: spool)) == .noSpace)
-            guard case .receive = Admission.decide(offer: resumed, from: peer, configuration: configuration, spool: spool) else {
+            #expect(reason(Admission.decide(offer: offer(size: size, digest: 8), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .noSpace)
+            guard case .receive = Admission.decide(offer: resumed, from: peer, configuration: configuration, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("the resumed push was refused although its space is reserved")
                 return
             }
@@ -80,18 +80,18 @@ struct AdmissionTests {
             let digest = try #require(SHA256Digest(NativePushDigest.sha256(content)))
             var same = offer()
             same.sha256 = digest
-            guard case .alreadyHeld = Admission.decide(offer: same, from: peer, configuration: .defaults, spool: spool) else {
+            guard case .alreadyHeld = Admission.decide(offer: same, from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("same content not recognized")
                 return
             }
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: spool)) == .existsWithDifferentContent)
-            guard case .receive(_, true) = Admission.decide(offer: offer(replace: true), from: peer, configuration: .defaults, spool: spool) else {
+            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool))) == .existsWithDifferentContent)
+            guard case .receive(_, true) = Admission.decide(offer: offer(replace: true), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("--replace not honoured")
                 return
             }
             var keepBoth = DaemonConfiguration.defaults
             keepBoth.conflict = .keepBoth
-            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: keepBoth, spool: spool) else {
+            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: keepBoth, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("keep-both did not pick a new name")
                 return
             }

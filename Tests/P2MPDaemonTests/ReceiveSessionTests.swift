@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 import Testing
@@ -40,7 +41,7 @@ struct ReceiveSessionTests {
         let key = try #require(ContentKey(sha256: Self.digest(bytes).bytes, size: UInt64(bytes.count)))
         return ReceiveSession(
             transferID: 7, peer: peer, offer: offer, name: try SpoolName(validating: "image.bin"), replacing: false,
-            partial: try spool.openPartial(for: key), startedAt: 0)
+            partial: SpoolPartial(try spool.openPartial(for: key), recordInterval: ReceiveSession.recordInterval), startedAt: 0)
     }
 
     /// Stores `segments` of `bytes` in the given order, with the contiguous prefix the
@@ -68,13 +69,13 @@ struct ReceiveSessionTests {
         try withSpool { spool in
             let session = try session(for: bytes, in: spool)
             var order = Array(0..<segmentCount(bytes))
-            var random = SystemRandomNumberGenerator()
+            var random = SeededRandom(seed: 11)
             order.shuffle(using: &random)
             try store(order, of: bytes, into: session)
             let digest = try session.verify()
             #expect(digest == Self.digest(bytes))
             #expect(session.bytesWritten == UInt64(bytes.count))
-            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: session.partial.path))) == bytes)
+            #expect(try Array(Data(contentsOf: URL(fileURLWithPath: (session.partial as? SpoolPartial)?.file.path ?? ""))) == bytes)
         }
     }
 

@@ -1,0 +1,302 @@
+import DequeModule
+import Logging
+import NIOCore
+import P2MPConfiguration
+import P2MPProtocol
+import P2MPSpool
+import P2MPWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's receiving half: the native receiver endpoint and, for each transfer it
+/// admits, a `ReceiveSession` on the storage; admission, commits, the post-receive hook and
+/// their journal events. No sockets and no clock: the daemon (or the simulation) hands in
+/// datagrams and time and sends what `pollTransmit` writes, as for a protocol machine, and
+/// the storage and the hooks are handed in, so the simulation runs this very code on an
+/// in-memory disk with faults.
+///
+/// Fleet queries the endpoint receives come out as `pollQuery()`: answering them is other
+/// pieces' job (`FleetQueryResponder`, `OutgoingTransfers`).
+final class IncomingTransfers {
+    typealias Endpoint = NativeReceiverEndpoint<SocketAddress>
+
+    /// A fleet query for the daemon to answer.
+    struct Query {
+        var requestID: UInt64
+        var peer: SocketAddress
+        var query: Endpoint.FleetQuery
+    }
+
+    private(set) var configuration: DaemonConfiguration
+    private var endpoint: Endpoint
+    private let storage: any IncomingStorage
+    private let hooks: any PostReceiveHooks
+    private let logger: Logger
+    private let wallClock: () -> Double
+    private var sessions: [UInt64: ReceiveSession] = [:]
+    private var queries = Deque<Query>()
+    private var windowBytes = Int.max
+    private(set) var statistics = DaemonStatistics()
+
+    init(
+        configuration: DaemonConfiguration, storage: any IncomingStorage, hooks: any PostReceiveHooks, logger: Logger,
+        lossSeed: UInt64, wallClock: @escaping () -> Double
+    ) {
+        self.configuration = configuration
+        self.storage = storage
+        self.hooks = hooks
+        self.logger = logger
+        self.wallClock = wallClock
+        endpoint = Endpoint(
+            configuration: Self.endpointConfiguration(configuration, windowBytes: .max),
+            loss: SimulatedLoss(probability: configuration.loss, seed: lossSeed))
+    }
+
+    static func endpointConfiguration(_ configuration: DaemonConfiguration, windowBytes: Int) -> Endpoint.Configuration {
+        Endpoint.Configuration(
+            maximumSessions: configuration.maxTransfers, windowBytes: windowBytes, idleTimeout: configuration.idleTimeout)
+    }
+
+    /// Unfinished transfers.
+    var activeSessions: Int { endpoint.activeSessions }
+
+    var nextTimeout: Instant? { endpoint.nextTimeout }
+
+    /// Applies a (re)loaded configuration; `windowBytes` bounds each transfer's window by
+    /// what the socket can hold.
+    func reconfigure(_ configuration: DaemonConfiguration, windowBytes: Int) {
+        self.configuration = configuration
+        self.windowBytes = windowBytes
+        endpoint.reconfigure(
+            Self.endpointConfiguration(configuration, windowBytes: windowBytes), lossProbability: configuration.loss)
+    }
+
+    // MARK: - Inputs
+
+    /// Handles one datagram. DATA for a transfer whose storage is behind is dropped before
+    /// the endpoint sees it (counted), so the loop never waits for the disk.
+    func handle(_ bytes: UnsafeRawBufferPointer, from peer: SocketAddress, now: Instant) {
+        statistics.datagramsReceived += 1
+        if let header = NativeDatagram.peekHeader(bytes), header.type == .data,
+            sessions[header.transferID]?.partial.isBacklogged == true
+        {
+            statistics.droppedStorageBusy += 1
+            return
+        }
+        endpoint.handle(bytes, from: peer, now: now)
+        takeEvents(datagram: bytes, now: now)
+    }
+
+    func handleTimeout(now: Instant) {
+        endpoint.handleTimeout(now: now)
+        takeEvents(datagram: nil, now: now)
+    }
+
+    /// Ends every transfer for a clean stop (ABORT shuttingDown to the senders); each
+    /// partial records what it holds, for a resume.
+    func shutDown(now: Instant) {
+        endpoint.shutDown()
+        takeEvents(datagram: nil, now: now)
+        for session in sessions.values { try? session.close() }
+        sessions.removeAll()
+    }
+
+    // MARK: - Outputs
+
+    func peekTransmit() -> Endpoint.Transmit? { endpoint.peekTransmit() }
+
+    func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> Endpoint.Transmit? {
+        endpoint.pollTransmit(into: buffer)
+    }
+
+    func pollQuery() -> Query? { queries.popFirst() }
+
+    // MARK: - Carrying out the endpoint's events
+
+    /// `datagram` is the one just handled (the payload of `.received` is a range of it).
+    private func takeEvents(datagram: UnsafeRawBufferPointer?, now: Instant) {
+        while let event = endpoint.pollEvent() {
+            switch event {
+            case .offered(let id, let peer, let offer):
+                admit(id, peer: peer, offer: offer, now: now)
+            case .received(let id, let offset, let payload, let contiguous):
+                guard let datagram, let session = sessions[id] else { continue }
+                do throws(SpoolError) {
+                    try session.store(
+                        UnsafeRawBufferPointer(rebasing: datagram[payload]), at: offset, contiguous: contiguous)
+                    statistics.bytesReceived += UInt64(payload.count)
+                } catch {
+                    fail(session, "cannot write: \(error)", now: now)
+                }
+            case .allReceived(let id):
+                guard let session = sessions[id] else { continue }
+                finalize(session, now: now)
+            case .discarded(let id, let peer, let segment):
+                statistics.discarded += 1
+                sessions[id]?.discarded += 1
+                log(.loss, .info, "simulated loss of segment \(segment) from \(peer.displayString)", [
+                    "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_seq": "\(segment)",
+                    "p2mp_file": "\(sessions[id]?.name.rawValue ?? "?")",
+                ])
+            case .duplicate(let id, let segment):
+                sessions[id]?.retransmitted += 1
+                log(.retransmit, .debug, "segment \(segment) arrived again", [
+                    "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_seq": "\(segment)",
+                ])
+            case .query(let requestID, let peer, let query):
+                queries.append(Query(requestID: requestID, peer: peer, query: query))
+            case .ended(let id, let reason):
+                guard let session = sessions.removeValue(forKey: id) else { continue }
+                try? session.close()  // Keep what arrived, for a resume.
+                let why: String
+                switch reason {
+                case .idle: why = "sender silent for \(configuration.idleTimeout) (partial kept for a resume)"
+                case .abortedBySender(let rejection): why = "sender aborted: \(rejection.text)"
+                case .shutdown: why = "daemon stopping (partial kept for a resume)"
+                }
+                if reason != .shutdown { statistics.failed += 1 }
+                log(.fail, .warning, "transfer of \(session.name) ended: \(why)", metadata(session))
+            }
+        }
+    }
+
+    private func admit(_ id: UInt64, peer: SocketAddress, offer: NativeOffer, now: Instant) {
+        var fields: Logger.Metadata = [
+            "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(offer.name)",
+            "p2mp_bytes": "\(offer.fileSize)", "p2mp_sha256": "\(offer.sha256)",
+        ]
+        log(.offer, .info, "offer of '\(offer.name)' (\(offer.fileSize) bytes) from \(peer.displayString)", fields)
+        switch Admission.decide(offer: offer, from: peer, configuration: configuration, spool: storage) {
+        case .refuse(let rejection):
+            log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+            endpoint.refuse(id, rejection)
+        case .alreadyHeld:
+            log(.accept, .info, "'\(offer.name)' is already held with this content", fields)
+            statistics.completed += 1
+            endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now)
+        case .receive(let name, let replacing):
+            guard let key = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize) else { return }
+            let partial: any PartialStorage
+            do throws(SpoolError) {
+                partial = try openPartial(key, for: peer)
+            } catch {
+                let rejection: NativeRejection
+                switch error {
+                case .noSpace: rejection = NativeRejection(reason: .noSpace, text: "no space for \(offer.fileSize) bytes")
+                case .io(let failure) where failure.code == EBUSY:
+                    rejection = NativeRejection(reason: .busy, text: "this content is being received from another sender")
+                default: rejection = NativeRejection(reason: .internalError, text: "\(error)")
+                }
+                log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+                endpoint.refuse(id, rejection)
+                return
+            }
+            let session = ReceiveSession(
+                transferID: id, peer: peer, offer: offer, name: name, replacing: replacing, partial: partial,
+                startedAt: wallClock())
+            sessions[id] = session
+            fields["p2mp_file"] = "\(name.rawValue)"
+            let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
+            log(.accept, .info, "receiving '\(name)' from \(peer.displayString)\(resumed)", fields)
+            endpoint.admit(id, resumeFrom: session.resumeSegments, alreadyComplete: false, now: now)
+        }
+    }
+
+    /// Opens the partial of `key`; if another session of the same sender holds it (the
+    /// sender restarted and offers again under a new id), that session is superseded.
+    private func openPartial(_ key: ContentKey, for peer: SocketAddress) throws(SpoolError) -> any PartialStorage {
+        if let stale = sessions.values.first(where: { $0.partial.content == key && $0.peer.ipAddress == peer.ipAddress }) {
+            endpoint.drop(stale.transferID)
+            try? stale.close()
+            sessions[stale.transferID] = nil
+            log(.fail, .info, "transfer \(Self.hex(stale.transferID)) of \(stale.name) superseded by a new offer", metadata(stale))
+        }
+        return try storage.openPartial(for: key)
+    }
+
+    private func finalize(_ session: ReceiveSession, now: Instant) {
+        let id = session.transferID
+        let digest: SHA256Digest?
+        do throws(SpoolError) {
+            digest = try session.verify()
+        } catch {
+            fail(session, "cannot read back: \(error)", now: now)
+            return
+        }
+        guard let digest else {
+            session.partial.discard()
+            sessions[id] = nil
+            statistics.failed += 1
+            log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", metadata(session))
+            endpoint.finalized(
+                id, NativeCompletion(status: .digestMismatch, sha256: .zero, text: "SHA-256 mismatch; partial discarded"),
+                now: now)
+            return
+        }
+        let metadata = FileMetadata(
+            sender: session.peer.displayString, transferID: id, size: session.offer.fileSize,
+            sha256: "\(digest)", startTime: session.startedAt, endTime: wallClock())
+        do throws(SpoolError) {
+            try storage.commit(session.partial, as: session.name, metadata: metadata, replacing: session.replacing)
+        } catch {
+            if case .metadataNotWritten = error {
+                log(.fail, .warning, "\(session.name) committed, but its metadata sidecar was not written: \(error)", self.metadata(session))
+            } else {
+                fail(session, "cannot commit: \(error)", now: now)
+                return
+            }
+        }
+        sessions[id] = nil
+        statistics.completed += 1
+        log(
+            .complete, .notice,
+            "received \(session.name) (\(session.offer.fileSize) bytes, sha256 \(digest)) from \(session.peer.displayString); "
+                + "\(session.discarded) discarded, \(session.retransmitted) retransmitted",
+            self.metadata(session))
+        endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now)
+        if let command = configuration.postReceive, !command.isEmpty {
+            hooks.run(
+                command: command, timeout: configuration.postReceiveTimeout,
+                .init(
+                    path: storage.path(of: session.name), name: session.name.rawValue, bytes: session.offer.fileSize,
+                    sha256: "\(digest)", peer: session.peer.displayString, transferID: Self.hex(id)))
+        }
+    }
+
+    private func fail(_ session: ReceiveSession, _ reason: String, now: Instant) {
+        try? session.close()  // Its storage has failed or finished; this waits for it.
+        sessions[session.transferID] = nil
+        statistics.failed += 1
+        log(.fail, .error, "transfer of \(session.name) failed: \(reason)", metadata(session))
+        endpoint.failStorage(session.transferID, reason: reason, now: now)
+    }
+
+    // MARK: - Logging
+
+    private func metadata(_ session: ReceiveSession) -> Logger.Metadata {
+        [
+            "p2mp_transfer_id": "\(Self.hex(session.transferID))", "p2mp_peer": "\(session.peer.displayString)",
+            "p2mp_file": "\(session.name.rawValue)", "p2mp_bytes": "\(session.offer.fileSize)",
+            "p2mp_sha256": "\(session.offer.sha256)",
+        ]
+    }
+
+    private func log(_ event: DaemonEvent, _ level: Logger.Level, _ message: String, _ fields: Logger.Metadata = [:]) {
+        var fields = fields
+        fields["p2mp_event"] = "\(event.rawValue)"
+        logger.log(level: level, "\(message)", metadata: fields)
+    }
+
+    /// A transfer id as the journal shows it: 16 hex digits.
+    static func hex(_ id: UInt64) -> String {
+        let digits = String(id, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// Runs the post-receive hook after a commit, without blocking the caller.
+protocol PostReceiveHooks {
+    func run(command: String, timeout: Duration, _ invocation: PostReceiveHook.Invocation)
+}
