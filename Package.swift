@@ -86,6 +86,17 @@ let package = Package(
             dependencies: ["P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: optimizedInDebug
         ),
+        // (test support) The daemon's receiving half, the real one, on in-memory disks with
+        // faults, in the simulated network.
+        .target(
+            name: "P2MPDaemonSimulation",
+            dependencies: [
+                "P2MPDaemon", "P2MPSimulation", "P2MPProtocol", "P2MPSpool", "P2MPConfiguration", "P2MPWire",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: optimizedInDebug
+        ),
         // Exit codes and error printing shared by the executables.
         .target(
             name: "P2MPCommandLine",
@@ -104,7 +115,8 @@ let package = Package(
         ),
         .testTarget(name: "P2MPTransportTests", dependencies: ["P2MPTransport"]),
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
-        .testTarget(name: "P2MPDaemonTests", dependencies: ["P2MPDaemon"]),
+        .testTarget(
+            name: "P2MPDaemonTests", dependencies: ["P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPWire"]),
         .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),

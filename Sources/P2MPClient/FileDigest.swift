@@ -5,7 +5,7 @@ import P2MPWire
 
 extension FileSegmentSource {
     /// The SHA-256 of all the bytes, read in 1 MiB chunks.
-    public func sha256() throws -> P2MPWire.SHA256Digest {
+    public func sha256() throws -> ContentDigest {
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset: UInt64 = 0
@@ -18,7 +18,7 @@ extension FileSegmentSource {
             }
             offset += UInt64(count)
         }
-        return P2MPWire.SHA256Digest(Array(hasher.finalize()))!
+        return ContentDigest(Array(hasher.finalize()))!
     }
 
     /// The SHA-256 of the file: from `cache` when it remembers exactly this version of the
@@ -26,9 +26,9 @@ extension FileSegmentSource {
     /// `clock` is the wall clock that tells how long ago the file last changed.
     public func sha256(
         cache: DigestCache?, rehash: Bool, clock: () -> FileIdentity.Timestamp = FileIdentity.Timestamp.now
-    ) throws -> P2MPWire.SHA256Digest {
+    ) throws -> ContentDigest {
         guard let cache, let before = identity else { return try sha256() }
-        if !rehash, let remembered = cache.digest(for: before), let digest = P2MPWire.SHA256Digest(remembered) {
+        if !rehash, let remembered = cache.digest(for: before), let digest = ContentDigest(remembered) {
             return digest
         }
         let started = clock()

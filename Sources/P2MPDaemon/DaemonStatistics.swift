@@ -1,12 +1,12 @@
 /// Running totals of the daemon, for the `STATUS=` line `systemctl status` shows.
-struct DaemonStatistics: Sendable {
-    var completed = 0
-    var failed = 0
-    var bytesReceived: UInt64 = 0
-    var datagramsReceived: UInt64 = 0
-    var discarded: UInt64 = 0
+package struct DaemonStatistics: Sendable {
+    package var completed = 0
+    package var failed = 0
+    package var bytesReceived: UInt64 = 0
+    package var datagramsReceived: UInt64 = 0
+    package var discarded: UInt64 = 0
     /// DATA dropped because its transfer's storage was behind.
-    var droppedStorageBusy: UInt64 = 0
+    package var droppedStorageBusy: UInt64 = 0
 
     /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss".
     func statusLine(active: Int) -> String {

@@ -83,7 +83,7 @@ struct FleetQueryResponder {
             entries = ((try? spool.listFiles()) ?? []).map { file in
                 NativeListing.Entry(
                     name: file.name.rawValue, size: file.size, modified: file.modified,
-                    sha256: SHA256Digest(file.sha256) ?? .zero)
+                    sha256: ContentDigest(file.sha256) ?? .zero)
             }
             snapshots = snapshots.filter { now < $0.value.taken + Self.snapshotLifetime }
             snapshots[key] = (now, entries)

@@ -3,7 +3,9 @@ import P2MPWire
 
 /// The disk as incoming transfers use it: the spool in production (`SpoolStorage`), an
 /// in-memory disk with faults in the daemon simulation. Called on the daemon's loop only.
-protocol IncomingStorage: AnyObject {
+package protocol IncomingStorage: AnyObject {
+    /// Bytes a transfer collects before it hands them to its partial in one write.
+    var writeBufferBytes: Int { get }
     /// Bytes that may still be written.
     func freeBytes() -> UInt64
     /// Bytes the partial of `content` already occupies, so a resumed push needs only the rest.
@@ -23,7 +25,7 @@ protocol IncomingStorage: AnyObject {
 /// (written and hashed off the loop), then `finish` gives the digest of the whole content,
 /// or `settle` records the prefix held for a resume. Every partial that began ends with
 /// `finish` or `settle`, and then `commit` or `discard`.
-protocol PartialStorage: AnyObject {
+package protocol PartialStorage: AnyObject {
     var content: ContentKey { get }
     /// The prefix an earlier run left, known good (it is hashed again before any commit).
     var verifiedBytes: UInt64 { get }
@@ -39,7 +41,7 @@ protocol PartialStorage: AnyObject {
     /// and everything before are written. Throws a failure of earlier work.
     func submit(_ bytes: [UInt8], at offset: UInt64, contiguous: UInt64) throws(SpoolError)
     /// Waits for the queued work, then returns the SHA-256 of the whole content.
-    func finish() throws(SpoolError) -> SHA256Digest
+    func finish() throws(SpoolError) -> ContentDigest
     /// Waits for the queued work and records the prefix held, for a resume.
     func settle() throws(SpoolError)
     /// Removes the partial (its content was wrong).

@@ -19,17 +19,17 @@ import Glibc
 ///
 /// Fleet queries the endpoint receives come out as `pollQuery()`: answering them is other
 /// pieces' job (`FleetQueryResponder`, `OutgoingTransfers`).
-final class IncomingTransfers {
-    typealias Endpoint = NativeReceiverEndpoint<SocketAddress>
+package final class IncomingTransfers {
+    package typealias Endpoint = NativeReceiverEndpoint<SocketAddress>
 
     /// A fleet query for the daemon to answer.
-    struct Query {
-        var requestID: UInt64
-        var peer: SocketAddress
-        var query: Endpoint.FleetQuery
+    package struct Query {
+        package var requestID: UInt64
+        package var peer: SocketAddress
+        package var query: Endpoint.FleetQuery
     }
 
-    private(set) var configuration: DaemonConfiguration
+    package private(set) var configuration: DaemonConfiguration
     private var endpoint: Endpoint
     private let storage: any IncomingStorage
     private let hooks: any PostReceiveHooks
@@ -38,9 +38,9 @@ final class IncomingTransfers {
     private var sessions: [UInt64: ReceiveSession] = [:]
     private var queries = Deque<Query>()
     private var windowBytes = Int.max
-    private(set) var statistics = DaemonStatistics()
+    package private(set) var statistics = DaemonStatistics()
 
-    init(
+    package init(
         configuration: DaemonConfiguration, storage: any IncomingStorage, hooks: any PostReceiveHooks, logger: Logger,
         lossSeed: UInt64, wallClock: @escaping () -> Double
     ) {
@@ -60,13 +60,13 @@ final class IncomingTransfers {
     }
 
     /// Unfinished transfers.
-    var activeSessions: Int { endpoint.activeSessions }
+    package var activeSessions: Int { endpoint.activeSessions }
 
-    var nextTimeout: Instant? { endpoint.nextTimeout }
+    package var nextTimeout: Instant? { endpoint.nextTimeout }
 
     /// Applies a (re)loaded configuration; `windowBytes` bounds each transfer's window by
     /// what the socket can hold.
-    func reconfigure(_ configuration: DaemonConfiguration, windowBytes: Int) {
+    package func reconfigure(_ configuration: DaemonConfiguration, windowBytes: Int) {
         self.configuration = configuration
         self.windowBytes = windowBytes
         endpoint.reconfigure(
@@ -77,7 +77,7 @@ final class IncomingTransfers {
 
     /// Handles one datagram. DATA for a transfer whose storage is behind is dropped before
     /// the endpoint sees it (counted), so the loop never waits for the disk.
-    func handle(_ bytes: UnsafeRawBufferPointer, from peer: SocketAddress, now: Instant) {
+    package func handle(_ bytes: UnsafeRawBufferPointer, from peer: SocketAddress, now: Instant) {
         statistics.datagramsReceived += 1
         if let header = NativeDatagram.peekHeader(bytes), header.type == .data,
             sessions[header.transferID]?.partial.isBacklogged == true
@@ -89,14 +89,14 @@ final class IncomingTransfers {
         takeEvents(datagram: bytes, now: now)
     }
 
-    func handleTimeout(now: Instant) {
+    package func handleTimeout(now: Instant) {
         endpoint.handleTimeout(now: now)
         takeEvents(datagram: nil, now: now)
     }
 
     /// Ends every transfer for a clean stop (ABORT shuttingDown to the senders); each
     /// partial records what it holds, for a resume.
-    func shutDown(now: Instant) {
+    package func shutDown(now: Instant) {
         endpoint.shutDown()
         takeEvents(datagram: nil, now: now)
         for session in sessions.values { try? session.close() }
@@ -105,13 +105,13 @@ final class IncomingTransfers {
 
     // MARK: - Outputs
 
-    func peekTransmit() -> Endpoint.Transmit? { endpoint.peekTransmit() }
+    package func peekTransmit() -> Endpoint.Transmit? { endpoint.peekTransmit() }
 
-    func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> Endpoint.Transmit? {
+    package func pollTransmit(into buffer: UnsafeMutableRawBufferPointer) -> Endpoint.Transmit? {
         endpoint.pollTransmit(into: buffer)
     }
 
-    func pollQuery() -> Query? { queries.popFirst() }
+    package func pollQuery() -> Query? { queries.popFirst() }
 
     // MARK: - Carrying out the endpoint's events
 
@@ -195,7 +195,7 @@ final class IncomingTransfers {
             }
             let session = ReceiveSession(
                 transferID: id, peer: peer, offer: offer, name: name, replacing: replacing, partial: partial,
-                startedAt: wallClock())
+                startedAt: wallClock(), bufferBytes: storage.writeBufferBytes)
             sessions[id] = session
             fields["p2mp_file"] = "\(name.rawValue)"
             let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
@@ -218,7 +218,7 @@ final class IncomingTransfers {
 
     private func finalize(_ session: ReceiveSession, now: Instant) {
         let id = session.transferID
-        let digest: SHA256Digest?
+        let digest: ContentDigest?
         do throws(SpoolError) {
             digest = try session.verify()
         } catch {
@@ -297,6 +297,6 @@ final class IncomingTransfers {
 }
 
 /// Runs the post-receive hook after a commit, without blocking the caller.
-protocol PostReceiveHooks {
+package protocol PostReceiveHooks {
     func run(command: String, timeout: Duration, _ invocation: PostReceiveHook.Invocation)
 }

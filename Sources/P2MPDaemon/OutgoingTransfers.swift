@@ -54,7 +54,7 @@ struct OutgoingTransfers {
         } catch {
             return NativeResult(status: .failed, text: "cannot read '\(name)': \(error)")
         }
-        guard let opened, let digest = SHA256Digest(opened.file.sha256) else {
+        guard let opened, let digest = ContentDigest(opened.file.sha256) else {
             return NativeResult(status: .notFound, text: "no such file")
         }
         var random = SystemRandomNumberGenerator()

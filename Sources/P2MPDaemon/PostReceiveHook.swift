@@ -10,18 +10,18 @@ import Logging
 /// environment (`P2MP_PATH`, `P2MP_FILE`, `P2MP_BYTES`, `P2MP_SHA256`, `P2MP_PEER`,
 /// `P2MP_TRANSFER_ID`), is killed after the timeout, and its exit status and output (up to
 /// 4 KiB) are logged as a `hook` event.
-struct PostReceiveHook: Sendable {
+package struct PostReceiveHook: Sendable {
     var command: String
     var timeout: Duration
 
     /// What the hook gets to know about one committed file.
-    struct Invocation: Sendable {
-        var path: String
-        var name: String
-        var bytes: UInt64
-        var sha256: String
-        var peer: String
-        var transferID: String
+    package struct Invocation: Sendable {
+        package var path: String
+        package var name: String
+        package var bytes: UInt64
+        package var sha256: String
+        package var peer: String
+        package var transferID: String
     }
 
     static let outputLimit = 4_096

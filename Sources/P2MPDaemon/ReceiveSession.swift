@@ -27,20 +27,23 @@ final class ReceiveSession {
     /// How far the prefix is complete counting only bytes submitted or in `pending`.
     private var pendingContiguous: UInt64
     private var closed = false
+    /// Bytes collected before one write.
+    private let bufferBytes: Int
     var bytesWritten: UInt64 = 0
     var discarded = 0
     var retransmitted = 0
 
     /// Progress is recorded for resume every this many bytes (each costs an fdatasync).
     static let recordInterval: UInt64 = 8 << 20
-    /// Bytes collected before one write.
+    /// Bytes collected before one write, on the real spool.
     static let coalescingCapacity = 256 << 10
 
     /// Begins the partial; its storage hashes the prefix it already holds.
     init(
         transferID: UInt64, peer: SocketAddress, offer: NativeOffer, name: SpoolName, replacing: Bool,
-        partial: any PartialStorage, startedAt: Double
+        partial: any PartialStorage, startedAt: Double, bufferBytes: Int = ReceiveSession.coalescingCapacity
     ) {
+        self.bufferBytes = max(1, bufferBytes)
         self.transferID = transferID
         self.peer = peer
         self.offer = offer
@@ -66,11 +69,11 @@ final class ReceiveSession {
     /// buffer to the storage.
     func store(_ payload: UnsafeRawBufferPointer, at offset: UInt64, contiguous: UInt64) throws(SpoolError) {
         let follows = offset == pendingOffset + UInt64(pending.count)
-        if !follows || pending.count + payload.count > Self.coalescingCapacity {
+        if !follows || pending.count + payload.count > bufferBytes {
             try submitPending()
             pendingOffset = offset
         }
-        if pending.capacity == 0 { pending = partial.takeBuffer(capacity: Self.coalescingCapacity) }
+        if pending.capacity == 0 { pending = partial.takeBuffer(capacity: bufferBytes) }
         pending.append(contentsOf: payload)
         pendingContiguous = contiguous
         bytesWritten += UInt64(payload.count)
@@ -78,7 +81,7 @@ final class ReceiveSession {
 
     /// Hands everything to the storage and compares the digest of the whole file with the
     /// offer's: the digest when it matches, nil otherwise.
-    func verify() throws(SpoolError) -> P2MPWire.SHA256Digest? {
+    func verify() throws(SpoolError) -> ContentDigest? {
         closed = true
         let submitted = submitPendingResult()
         let digest = try partial.finish()

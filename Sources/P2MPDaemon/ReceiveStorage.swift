@@ -95,16 +95,16 @@ final class ReceiveStorage: @unchecked Sendable {
 
     /// Waits for the queues, then hashes whatever is left and returns the digest of the
     /// whole partial. Only then does the file hold exactly the bytes hashed.
-    func finish() throws(SpoolError) -> P2MPWire.SHA256Digest {
+    func finish() throws(SpoolError) -> ContentDigest {
         writeQueue.sync {}  // Every buffer is written and passed on to the hash queue.
-        let result: Result<P2MPWire.SHA256Digest, SpoolError> = hashQueue.sync {
+        let result: Result<ContentDigest, SpoolError> = hashQueue.sync {
             if let failure = shared.withLockedValue({ $0.failure }) { return .failure(failure) }
             do throws(SpoolError) {
                 try catchUp(to: partial.size)
             } catch {
                 return .failure(error)
             }
-            return .success(P2MPWire.SHA256Digest(Array(hasher.finalize()))!)
+            return .success(ContentDigest(Array(hasher.finalize()))!)
         }
         syncQueue.sync {}  // No sync is left to use the partial after the commit.
         if let failure = shared.withLockedValue({ $0.failure }) { throw failure }

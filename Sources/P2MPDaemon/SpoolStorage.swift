@@ -15,6 +15,8 @@ final class SpoolStorage: IncomingStorage {
         self.recordInterval = recordInterval
     }
 
+    var writeBufferBytes: Int { ReceiveSession.coalescingCapacity }
+
     func freeBytes() -> UInt64 { spool.freeBytes() }
 
     func reservedBytes(for content: ContentKey) -> UInt64 { spool.reservedBytes(for: content) }
@@ -62,7 +64,7 @@ final class SpoolPartial: PartialStorage {
         try started().submit(bytes, at: offset, contiguous: contiguous)
     }
 
-    func finish() throws(SpoolError) -> SHA256Digest { try started().finish() }
+    func finish() throws(SpoolError) -> ContentDigest { try started().finish() }
     func settle() throws(SpoolError) { try started().settle() }
     func discard() { file.discard() }
 

@@ -21,7 +21,7 @@ public struct NativeSender: Sendable {
         /// incarnation of a session can never be mistaken for the current one.
         public var transferID: UInt64
         public var name: String
-        public var sha256: SHA256Digest
+        public var sha256: ContentDigest
         public var segmentSize: Int
         public var window: Int
         public var replaceExisting: Bool
@@ -35,7 +35,7 @@ public struct NativeSender: Sendable {
         public var packetOverhead: Int
 
         public init(
-            transferID: UInt64, name: String, sha256: SHA256Digest, segmentSize: Int = 1_400, window: Int = 4_096,
+            transferID: UInt64, name: String, sha256: ContentDigest, segmentSize: Int = 1_400, window: Int = 4_096,
             replaceExisting: Bool = false, giveUpAfter: Duration = .seconds(30), rateLimit: UInt64? = nil,
             maximumReoffers: Int = 1_000, packetOverhead: Int = 28
         ) {

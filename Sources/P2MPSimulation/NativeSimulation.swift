@@ -57,7 +57,7 @@ public enum NativeSimulation {
         var committed: [UInt8]?
     }
 
-    static let senderNode = -1
+    public static let senderNode = -1
     typealias Endpoint = NativeReceiverEndpoint<Int>
 
     public static func run(_ scenario: NativeScenario, trace: ((String) -> Void)? = nil) -> Result {
@@ -87,7 +87,7 @@ struct NativeSimulationRun {
     var restarts: [Int]
     var pendingRestarts: [Int: Duration]
     var sender: NativeSender
-    let digest: SHA256Digest
+    let digest: ContentDigest
     var buffer = [UInt8](repeating: 0, count: NativeDatagram.maximumSize)
     var now = Instant.zero
     var events = 0
@@ -106,7 +106,7 @@ struct NativeSimulationRun {
         disks = Array(repeating: Disk(partial: Array(repeating: 0, count: scenario.file.count)), count: scenario.receiverCount)
         restarts = Array(repeating: 0, count: scenario.receiverCount)
         pendingRestarts = scenario.restarting
-        var digest = SHA256Digest.zero
+        var digest = ContentDigest.zero
         digest.words.0 = scenario.seed
         self.digest = digest
         sender = NativeSender(

@@ -3,13 +3,13 @@
 
 extension NativeDatagram {
     /// The fixed-size part of each body, before any name, text, SACK ranges or payload.
-    static let offerFixedSize = 4 + 8 + SHA256Digest.byteCount + 4 + 4 + 2
+    static let offerFixedSize = 4 + 8 + ContentDigest.byteCount + 4 + 4 + 2
     static let acceptSize = 8 + 4 + 1
     static let rejectionFixedSize = 2 + 2
     static let dataFixedSize = 8 + 4
     static let ackFixedSize = 8 + 4 + 4 + 1
     static let sackRangeSize = 8 + 8
-    static let completionFixedSize = 1 + SHA256Digest.byteCount + 2
+    static let completionFixedSize = 1 + ContentDigest.byteCount + 2
 
     // MARK: Peeking
 
@@ -333,8 +333,8 @@ struct NativeReader {
         return UInt64(high) << 32 | UInt64(readUInt32())
     }
 
-    mutating func readDigest() -> SHA256Digest {
-        SHA256Digest(words: (readUInt64(), readUInt64(), readUInt64(), readUInt64()))
+    mutating func readDigest() -> ContentDigest {
+        ContentDigest(words: (readUInt64(), readUInt64(), readUInt64(), readUInt64()))
     }
 
     /// The next `length` bytes as validated UTF-8; the caller checked they are there.

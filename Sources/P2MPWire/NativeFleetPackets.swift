@@ -6,9 +6,9 @@ public struct NativeListing: Equatable, Sendable {
         public var size: UInt64
         /// Seconds since 1970 of the file's last change.
         public var modified: UInt64
-        public var sha256: SHA256Digest
+        public var sha256: ContentDigest
 
-        public init(name: String, size: UInt64, modified: UInt64, sha256: SHA256Digest) {
+        public init(name: String, size: UInt64, modified: UInt64, sha256: ContentDigest) {
             self.name = name
             self.size = size
             self.modified = modified

@@ -120,7 +120,7 @@ public struct NativeDatagram: Equatable, Sendable {
 }
 
 /// A SHA-256 digest: 32 bytes, kept inline (no allocation).
-public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
+public struct ContentDigest: Hashable, Sendable, CustomStringConvertible {
     public static let byteCount = 32
 
     /// The digest as four big-endian 64-bit words, first byte in the top of `words.0`.
@@ -146,7 +146,7 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// All zero bytes.
-    public static let zero = SHA256Digest(words: (0, 0, 0, 0))
+    public static let zero = ContentDigest(words: (0, 0, 0, 0))
 
     /// The 32 bytes in order.
     public var bytes: [UInt8] {
@@ -176,7 +176,7 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: text, as: UTF8.self)
     }
 
-    public static func == (lhs: SHA256Digest, rhs: SHA256Digest) -> Bool {
+    public static func == (lhs: ContentDigest, rhs: ContentDigest) -> Bool {
         lhs.words == rhs.words
     }
 
@@ -194,7 +194,7 @@ public struct NativeOffer: Equatable, Sendable {
     public var segmentSize: UInt32
     public var fileSize: UInt64
     /// The SHA-256 of the whole file.
-    public var sha256: SHA256Digest
+    public var sha256: ContentDigest
     /// The sender's largest window, in segments.
     public var window: UInt32
     public var flags: NativeOfferFlags
@@ -202,7 +202,7 @@ public struct NativeOffer: Equatable, Sendable {
     public var name: String
 
     public init(
-        segmentSize: UInt32, fileSize: UInt64, sha256: SHA256Digest, window: UInt32,
+        segmentSize: UInt32, fileSize: UInt64, sha256: ContentDigest, window: UInt32,
         flags: NativeOfferFlags = [], name: String
     ) {
         self.segmentSize = segmentSize
@@ -378,12 +378,12 @@ public enum NativeCompletionStatus: Hashable, Sendable {
 public struct NativeCompletion: Equatable, Sendable {
     public var status: NativeCompletionStatus
     /// The SHA-256 the receiver computed over what it received.
-    public var sha256: SHA256Digest
+    public var sha256: ContentDigest
     /// At most 1024 UTF-8 bytes on the wire; encoding cuts a longer text at a Unicode
     /// scalar boundary.
     public var text: String
 
-    public init(status: NativeCompletionStatus, sha256: SHA256Digest, text: String = "") {
+    public init(status: NativeCompletionStatus, sha256: ContentDigest, text: String = "") {
         self.status = status
         self.sha256 = sha256
         self.text = text

@@ -204,7 +204,7 @@ struct NativePushTests {
 
         // A small transfer of our own, whose datagrams are replayed later.
         let content = Array("replay me".utf8)
-        let digest = try #require(SHA256Digest(Self.sha256(content)))
+        let digest = try #require(ContentDigest(Self.sha256(content)))
         var offer: [UInt8] = []
         NativeDatagram(
             transferID: 0x0BAD_CAFE,

@@ -13,7 +13,7 @@ struct AdmissionTests {
 
     func offer(name: String = "app.tar", size: UInt64 = 1_000, digest: UInt8 = 1, replace: Bool = false) -> NativeOffer {
         NativeOffer(
-            segmentSize: 1_400, fileSize: size, sha256: SHA256Digest(Array(repeating: digest, count: 32))!, window: 64,
+            segmentSize: 1_400, fileSize: size, sha256: ContentDigest(Array(repeating: digest, count: 32))!, window: 64,
             flags: replace ? .replaceExisting : [], name: name)
     }
 
@@ -77,7 +77,7 @@ struct AdmissionTests {
         try withSpool { spool, root in
             let content = Data(repeating: 7, count: 1_000)
             try content.write(to: root.appendingPathComponent("app.tar"))
-            let digest = try #require(SHA256Digest(NativePushDigest.sha256(content)))
+            let digest = try #require(ContentDigest(NativePushDigest.sha256(content)))
             var same = offer()
             same.sha256 = digest
             guard case .alreadyHeld = Admission.decide(offer: same, from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {

@@ -24,8 +24,8 @@ struct ReceiveSessionTests {
         }
     }
 
-    static func digest(_ bytes: [UInt8]) -> P2MPWire.SHA256Digest {
-        P2MPWire.SHA256Digest(Array(SHA256.hash(data: bytes)))!
+    static func digest(_ bytes: [UInt8]) -> ContentDigest {
+        ContentDigest(Array(SHA256.hash(data: bytes)))!
     }
 
     func withSpool(_ body: (Spool) throws -> Void) throws {
@@ -34,7 +34,7 @@ struct ReceiveSessionTests {
         try body(try Spool(root: root.path))
     }
 
-    func session(for bytes: [UInt8], in spool: Spool, digest: P2MPWire.SHA256Digest? = nil) throws -> ReceiveSession {
+    func session(for bytes: [UInt8], in spool: Spool, digest: ContentDigest? = nil) throws -> ReceiveSession {
         let offer = NativeOffer(
             segmentSize: UInt32(Self.segmentSize), fileSize: UInt64(bytes.count), sha256: digest ?? Self.digest(bytes),
             window: 64, flags: [], name: "image.bin")

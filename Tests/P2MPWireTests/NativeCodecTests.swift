@@ -69,11 +69,11 @@ private func u64(_ value: UInt64) -> [UInt8] {
     return b
 }
 
-private let helloDigest = SHA256Digest(
+private let helloDigest = ContentDigest(
     words: (0x2CF2_4DBA_5FB0_A30E, 0x26E8_3B2A_C5B9_E29E, 0x1B16_1E5C_1FA7_425E, 0x7304_3362_938B_9824))
-private let emptyDigest = SHA256Digest(
+private let emptyDigest = ContentDigest(
     words: (0xE3B0_C442_98FC_1C14, 0x9AFB_F4C8_996F_B924, 0x27AE_41E4_649B_934C, 0xA495_991B_7852_B855))
-private let maxDigest = SHA256Digest(words: (.max, .max, .max, .max))
+private let maxDigest = ContentDigest(words: (.max, .max, .max, .max))
 
 /// A valid OFFER body with this name (bytes, not validated) and declared name length.
 private func offerBody(name: [UInt8], declaredLength: Int? = nil) -> [UInt8] {
@@ -381,14 +381,14 @@ struct NativeCodecTests {
         #expect(NativeCompletionStatus(rawValue: 3) == .unknown(3))
     }
 
-    @Test("SHA256Digest reads and writes its 32 bytes in order")
+    @Test("ContentDigest reads and writes its 32 bytes in order")
     func digest() {
         let bytes = (0..<32).map { UInt8($0) }
-        let digest = SHA256Digest(bytes)
+        let digest = ContentDigest(bytes)
         #expect(digest?.bytes == bytes)
         #expect(digest?.description == "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-        #expect(SHA256Digest(bytes.dropLast()) == nil)
-        #expect(SHA256Digest(bytes + [0]) == nil)
+        #expect(ContentDigest(bytes.dropLast()) == nil)
+        #expect(ContentDigest(bytes + [0]) == nil)
         #expect(helloDigest.description == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
     }
 

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Native fleet-query packets")
 struct NativeFleetCodecTests {
-    static let digest = SHA256Digest(Array(0..<32))!
+    static let digest = ContentDigest(Array(0..<32))!
 
     static let packets: [NativePacket] = [
         .list(cursor: 0),

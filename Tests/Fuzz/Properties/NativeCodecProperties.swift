@@ -190,8 +190,8 @@ enum NativeCodecProperties {
 }
 
 extension FuzzInput {
-    mutating func digest() -> SHA256Digest {
-        SHA256Digest(words: (integer(), integer(), integer(), integer()))
+    mutating func digest() -> ContentDigest {
+        ContentDigest(words: (integer(), integer(), integer(), integer()))
     }
 
     /// A name of 1...4096 UTF-8 bytes: mostly short text, sometimes long runs.
