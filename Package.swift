@@ -49,7 +49,7 @@ let package = Package(
         // sources, atomic writes.
         .target(
             name: "P2MPSpool",
-            dependencies: ["P2MPProtocol", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         // p2mpd.toml, its drop-ins and flag overrides, validated with file:line errors.
         .target(name: "P2MPConfiguration"),
@@ -64,9 +64,10 @@ let package = Package(
         .target(
             name: "P2MPDaemon",
             dependencies: [
-                "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
+                "P2MPWire", "P2MPProtocol", "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -76,14 +77,16 @@ let package = Package(
         .target(
             name: "P2MPClient",
             dependencies: [
-                "P2MPTransport", "P2MPSpool",
+                "P2MPWire", "P2MPProtocol", "P2MPTransport", "P2MPSpool",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Deterministic in-memory network for protocol tests (virtual clock, seeded RNG).
         .target(
             name: "P2MPSimulation",
-            dependencies: ["P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")],
+            dependencies: ["P2MPWire", "P2MPProtocol", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: optimizedInDebug
         ),
         // (test support) The daemon's receiving half, the real one, on in-memory disks with
@@ -102,10 +105,20 @@ let package = Package(
             name: "P2MPCommandLine",
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "p2mpd", dependencies: ["P2MPDaemon", "P2MPCommandLine"]),
+        .executableTarget(
+            name: "p2mpd",
+            dependencies: [
+                "P2MPDaemon", "P2MPCommandLine", "P2MPConfiguration", "P2MPProtocol", "P2MPSpool", "P2MPTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "p2mpsend",
-            dependencies: ["P2MPClient", "P2MPCommandLine", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "P2MPClient", "P2MPCommandLine", "P2MPProtocol", "P2MPSpool", "P2MPTransport", "P2MPWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "P2MPWireTests", dependencies: ["P2MPWire"]),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),

@@ -27,8 +27,7 @@ public enum ClassicPush {
     /// Sends `options.source` to every target; `output` gets each
     /// `Timeout, sequence number = Y` line.
     public static func run(_ options: Options, output: @escaping @Sendable (String) -> Void) async throws -> PushReport {
-        let families = Dictionary(grouping: options.targets.map(\.address), by: { $0.protocol })
-        let bindings = families.values.map { Endpoint.wildcard(like: $0[0]) }
+        let bindings = Endpoint.wildcardBindings(reaching: options.targets.map(\.address))
         return try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
             try ClassicPushApplication(options: options, output: output)
         }

@@ -10,8 +10,7 @@ public enum FleetQueryRunner {
     public static func run(
         _ request: FleetQueryClient.Request, targets: [(name: String, address: SocketAddress)], giveUpAfter: Duration
     ) async throws -> [FleetQueryClient.Answer] {
-        let families = Dictionary(grouping: targets.map(\.address), by: { $0.protocol })
-        let bindings = families.values.map { Endpoint.wildcard(like: $0[0]) }
+        let bindings = Endpoint.wildcardBindings(reaching: targets.map(\.address))
         return try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
             FleetQueryApplication(request: request, targets: targets.map(\.address), giveUpAfter: giveUpAfter)
         }

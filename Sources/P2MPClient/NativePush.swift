@@ -46,8 +46,7 @@ public enum NativePush {
             window: options.window, replaceExisting: options.replaceExisting, giveUpAfter: options.giveUpAfter,
             rateLimit: options.rateLimit,
             packetOverhead: options.targets.map { PathMTU.headerBytes(toward: $0.address) }.max() ?? 0)
-        let families = Dictionary(grouping: options.targets.map(\.address), by: { $0.protocol })
-        let bindings = families.values.map { Endpoint.wildcard(like: $0[0]) }
+        let bindings = Endpoint.wildcardBindings(reaching: options.targets.map(\.address))
         var report = try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
             NativePushApplication(options: options, configuration: configuration)
         }

@@ -17,13 +17,13 @@ public struct ClassicScenario: Sendable, CustomStringConvertible {
     /// Virtual time after which an unfinished run counts as hung.
     public var timeLimit: Duration = .seconds(3600)
 
-    /// A random scenario: 1–8 receivers, up to 64 segments of 1–1024 bytes, up to 30 %
+    /// A random scenario: 1–16 receivers, up to 64 segments of 1–1024 bytes, up to 30 %
     /// loss, duplication, reordering, corruption, delay and jitter, Stop-and-Wait mostly
     /// and sometimes a larger go-back-N window.
     public init(seed: UInt64) {
         var random = SeededRandom(seed: seed)
         self.seed = seed
-        receiverCount = Int.random(in: 1...8, using: &random)
+        receiverCount = Int.random(in: 1...16, using: &random)
         segmentSize = [1, 7, 64, 100, 500, 1000, 1024].randomElement(using: &random)!
         let segments = Int.random(in: 0...64, using: &random)
         let exactMultiple = random.chance(0.2)

@@ -28,6 +28,16 @@ public enum Endpoint {
         default: try! SocketAddress(ipAddress: "0.0.0.0", port: 0)
         }
     }
+
+    /// One wildcard address per address family among `targets`: a client binds one socket
+    /// for its IPv4 receivers and one for its IPv6 ones.
+    public static func wildcardBindings(reaching targets: [SocketAddress]) -> [SocketAddress] {
+        var families: [SocketAddress] = []
+        for target in targets where !families.contains(where: { $0.protocol == target.protocol }) {
+            families.append(wildcard(like: target))
+        }
+        return families
+    }
 }
 
 extension SocketAddress {

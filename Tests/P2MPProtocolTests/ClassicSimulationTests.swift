@@ -43,7 +43,7 @@ struct ClassicSimulationTests {
         }
         #expect(timeouts > 1000)
         #expect(losses > 100)
-        #expect(receiversSeen == Set(1...8))
+        #expect(receiversSeen == Set(1...16))
     }
 
     @Test("the same seed replays identically")
