@@ -77,35 +77,39 @@ final class ClassicPushApplication: DatagramApplication {
     /// Carries out what the sender asks for (file bytes, lines to print, datagrams) until
     /// it has nothing more, then arms the timer or finishes.
     private func drain(_ io: DatagramIO<Outcome>, now: Instant) {
-        while true {
-            while let event = sender.pollEvent() {
-                switch event {
-                case .payloadNeeded(let block):
-                    do {
-                        try sender.supplyPayload(block) { try options.source.read(offset: block.offset, into: $0) }
-                    } catch {
-                        io.fail(error)
-                        return
-                    }
-                case .timedOut(_, let sequence):
-                    output("Timeout, sequence number = \(sequence)")
-                case .completed(let receiver), .failed(let receiver, _):
-                    finishedAt[receiver] = now
+        repeat {
+            guard takeEvents(io, now: now) else { return }
+            while let next = sender.peekTransmit() {
+                io.send(maximumSize: next.size, to: options.targets[next.receiver].address) {
+                    sender.pollTransmit(into: $0)?.size ?? 0
                 }
             }
-            guard let next = sender.peekTransmit() else {
-                if sender.hasEvents { continue }
-                break
-            }
-            io.send(maximumSize: next.size, to: options.targets[next.receiver].address) {
-                sender.pollTransmit(into: $0)?.size ?? 0
-            }
-        }
+        } while sender.hasEvents  // A segment waits for payload the sender just asked for.
         if sender.isFinished {
             io.finish(report(now: now))
         } else {
             io.setTimer(sender.nextTimeout)
         }
+    }
+
+    /// Carries out the sender's events; false when the run failed (the file cannot be read).
+    private func takeEvents(_ io: DatagramIO<Outcome>, now: Instant) -> Bool {
+        while let event = sender.pollEvent() {
+            switch event {
+            case .payloadNeeded(let block):
+                do {
+                    try sender.supplyPayload(block) { try options.source.read(offset: block.offset, into: $0) }
+                } catch {
+                    io.fail(error)
+                    return false
+                }
+            case .timedOut(_, let sequence):
+                output("Timeout, sequence number = \(sequence)")
+            case .completed(let receiver), .failed(let receiver, _):
+                finishedAt[receiver] = now
+            }
+        }
+        return true
     }
 
     private func report(now: Instant) -> PushReport {

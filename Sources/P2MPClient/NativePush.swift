@@ -105,36 +105,38 @@ final class NativePushApplication: DatagramApplication {
     /// Carries out what the sender asks for (file bytes, datagrams, progress) until it has
     /// nothing more, then arms the timer or finishes.
     private func drain(_ io: DatagramIO<Outcome>, now: Instant) {
-        while true {
-            while let event = sender.pollEvent() {
-                switch event {
-                case .payloadNeeded(let block):
-                    let source = options.source
-                    sender.supplyPayload(block, now: now) { try source.read(offset: block.offset, into: $0) }
-                case .accepted(let receiver, let resumeFrom):
-                    resumedFrom[receiver] = resumeFrom
-                case .finished(let receiver, _):
-                    finishedAt[receiver] = now
-                case .timedOut, .lossDetected:
-                    break
+        repeat {
+            takeEvents(now: now)
+            while let next = sender.peekTransmit() {
+                let address = options.targets[next.receiver].address
+                if next.isData {
+                    io.sendDatagram(size: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                } else {
+                    io.send(maximumSize: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
                 }
             }
-            guard let next = sender.peekTransmit() else {
-                if sender.hasEvents { continue }
-                break
-            }
-            let address = options.targets[next.receiver].address
-            if next.isData {
-                io.sendDatagram(size: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
-            } else {
-                io.send(maximumSize: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
-            }
-        }
+        } while sender.hasEvents  // DATA waits for payload the sender just asked for.
         updateProgress(now: now, final: sender.isFinished)
         if sender.isFinished {
             io.finish(report(now: now))
         } else {
             io.setTimer(Instant.earliest(sender.nextTimeout, display == nil ? nil : nextRedraw))
+        }
+    }
+
+    private func takeEvents(now: Instant) {
+        while let event = sender.pollEvent() {
+            switch event {
+            case .payloadNeeded(let block):
+                let source = options.source
+                sender.supplyPayload(block, now: now) { try source.read(offset: block.offset, into: $0) }
+            case .accepted(let receiver, let resumeFrom):
+                resumedFrom[receiver] = resumeFrom
+            case .finished(let receiver, _):
+                finishedAt[receiver] = now
+            case .timedOut, .lossDetected:
+                break
+            }
         }
     }
 

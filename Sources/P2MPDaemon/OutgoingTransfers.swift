@@ -102,22 +102,20 @@ struct OutgoingTransfers {
     @discardableResult
     private mutating func drain(_ id: UInt64, now: Instant, io: DatagramIO<DaemonSummary>) -> Ended? {
         guard let peer = transfers[id]?.peer, let source = transfers[id]?.source else { return nil }
-        while true {
+        repeat {
             while let event = transfers[id]?.sender.pollEvent() {
                 if case .payloadNeeded(let block) = event {
                     transfers[id]?.sender.supplyPayload(block, now: now) { try source.read(offset: block.offset, into: $0) }
                 }
             }
-            guard let next = transfers[id]?.sender.peekTransmit() else {
-                if transfers[id]?.sender.hasEvents == true { continue }
-                break
+            while let next = transfers[id]?.sender.peekTransmit() {
+                if next.isData {
+                    io.sendDatagram(size: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                } else {
+                    io.send(maximumSize: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                }
             }
-            if next.isData {
-                io.sendDatagram(size: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
-            } else {
-                io.send(maximumSize: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
-            }
-        }
+        } while transfers[id]?.sender.hasEvents == true  // DATA waits for payload just asked for.
         guard let transfer = transfers.removeValue(forKey: id) else { return nil }
         if let outcome = transfer.sender.outcome(of: 0) {
             return Ended(name: transfer.name, peer: peer, outcome: outcome)
