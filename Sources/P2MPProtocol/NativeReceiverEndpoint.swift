@@ -122,16 +122,10 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         var latestCheck: Instant?
     }
 
-    private struct Check: Comparable, Sendable {
-        var at: Instant
-        var transferID: UInt64
-        static func < (lhs: Check, rhs: Check) -> Bool { (lhs.at, lhs.transferID) < (rhs.at, rhs.transferID) }
-    }
-
     public private(set) var configuration: Configuration
     public private(set) var statistics = Statistics()
     private var sessions: [UInt64: Session] = [:]
-    private var checks = Heap<Check>()
+    private var checks = Heap<SessionCheck>()
     private var loss: SimulatedLoss
     private var unknownReplyBudget: Int
     private var unknownReplySecond: UInt64 = 0
@@ -460,7 +454,7 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
 
     /// Schedules a check of session `id`, which must be in the table.
     private mutating func schedule(_ id: UInt64, at instant: Instant) {
-        checks.insert(Check(at: instant, transferID: id))
+        checks.insert(SessionCheck(at: instant, transferID: id))
         if let index = sessions.index(forKey: id) {
             sessions.values[index].latestCheck = max(sessions.values[index].latestCheck ?? instant, instant)
         }
@@ -476,4 +470,13 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         guard !replies.contains(where: { $0.transferID == id }) else { return }
         reply(.complete(completion), id: id, to: peer)
     }
+}
+
+/// When the endpoint looks at a session again. Outside the generic endpoint, so that its
+/// heap is one concrete type: a nested type would be generic over the peer, and every
+/// `nextTimeout` would instantiate (and allocate) its metadata.
+struct SessionCheck: Comparable, Sendable {
+    var at: Instant
+    var transferID: UInt64
+    static func < (lhs: SessionCheck, rhs: SessionCheck) -> Bool { (lhs.at, lhs.transferID) < (rhs.at, rhs.transferID) }
 }

@@ -16,6 +16,8 @@ public final class DatagramIO<Outcome: Sendable> {
     /// in one buffer, each sent as a slice of it at the flush.
     private var pendingDatagrams: ByteBuffer?
     private var pendingDestinations: [(address: SocketAddress, length: Int)] = []
+    /// The buffer of the last flush, for the next one.
+    private var spareDatagrams: ByteBuffer?
     /// Cleared for good when a segmented send fails (its datagrams are lost and
     /// retransmitted); datagrams then leave one by one.
     var segmentsInOneSend = System.supportsUDPSegmentationOffload
@@ -86,7 +88,16 @@ public final class DatagramIO<Outcome: Sendable> {
     /// segmented sends queued before them: no allocation per datagram.
     public func send(maximumSize: Int, to address: SocketAddress, write: (UnsafeMutableRawBufferPointer) -> Int) {
         guard !isFinished else { return }
-        var buffer = pendingDatagrams ?? allocator.buffer(capacity: max(Self.pendingBufferBytes, maximumSize))
+        var buffer: ByteBuffer
+        if let pending = pendingDatagrams {
+            buffer = pending
+        } else if var spare = spareDatagrams {
+            spareDatagrams = nil
+            spare.clear()  // Free of allocation when the channel has let go of its slices.
+            buffer = spare
+        } else {
+            buffer = allocator.buffer(capacity: max(Self.pendingBufferBytes, maximumSize))
+        }
         pendingDatagrams = nil  // So that the write below finds the storage unshared.
         let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumSize) { write($0) }
         pendingDatagrams = buffer
@@ -96,15 +107,18 @@ public final class DatagramIO<Outcome: Sendable> {
     private static var pendingBufferBytes: Int { 16 << 10 }
 
     /// Hands the datagrams `send(maximumSize:to:write:)` queued since the last flush to
-    /// their channels.
+    /// their channels. The buffer is kept: once the channel has written the slices (which
+    /// a datagram channel does during the flush, unless the socket is full), its storage is
+    /// unshared again and the next flush reuses it without allocating.
     private func sendPendingDatagrams() {
-        guard var buffer = pendingDatagrams else { return }
+        guard var buffer = pendingDatagrams, !pendingDestinations.isEmpty else { return }
         pendingDatagrams = nil
         for (address, length) in pendingDestinations {
             guard let datagram = buffer.readSlice(length: length) else { break }
             write(datagram, to: address, segmentSize: nil)
         }
         pendingDestinations.removeAll(keepingCapacity: true)
+        spareDatagrams = buffer
     }
 
     /// Hands the open batch to its channel.
