@@ -33,6 +33,14 @@ let package = Package(
             dependencies: ["P2MPWire", .product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: optimizedInDebug
         ),
+        // The trust core, sans-I/O like P2MPProtocol: the signed-Diffie-Hellman handshake
+        // (SIGMA-I as TLS 1.3 builds it), cookies, per-datagram AEAD and the replay window.
+        // Keys come in as values; nothing here reads a file or a clock.
+        .target(
+            name: "P2MPSecurity",
+            dependencies: ["P2MPWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: optimizedInDebug
+        ),
         // SwiftNIO UDP channels and timers driving the state machines.
         .target(
             name: "P2MPTransport",
@@ -93,7 +101,17 @@ let package = Package(
             name: "p2mpsend",
             dependencies: ["P2MPClient", "P2MPCommandLine", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // bench/aead: seal/open throughput of both AEADs through P2MPSecurity (docs/SECURITY.md).
+        .executableTarget(
+            name: "p2mp-aead-bench",
+            dependencies: ["P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")],
+            path: "bench/aead"
+        ),
         .testTarget(name: "P2MPWireTests", dependencies: ["P2MPWire"]),
+        .testTarget(
+            name: "P2MPSecurityTests",
+            dependencies: ["P2MPSecurity", "P2MPWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
         .testTarget(
             name: "P2MPSystemdTests",
