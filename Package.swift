@@ -41,6 +41,12 @@ let package = Package(
             dependencies: ["P2MPWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimizedInDebug
         ),
+        // Key files: Ed25519 key pairs (mode 0600, refused when others can read them),
+        // trusted-senders and known-hosts files, with file:line errors.
+        .target(
+            name: "P2MPKeys",
+            dependencies: ["P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // SwiftNIO UDP channels and timers driving the state machines.
         .target(
             name: "P2MPTransport",
@@ -111,6 +117,10 @@ let package = Package(
         .testTarget(
             name: "P2MPSecurityTests",
             dependencies: ["P2MPSecurity", "P2MPWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "P2MPKeysTests",
+            dependencies: ["P2MPKeys", "P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
         .testTarget(
