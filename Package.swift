@@ -35,6 +35,20 @@ let package = Package(
             ],
             swiftSettings: optimizedInDebug
         ),
+        // The trust core, sans-I/O like P2MPProtocol: the signed-Diffie-Hellman handshake
+        // (SIGMA-I as TLS 1.3 builds it), cookies, per-datagram AEAD and the replay window.
+        // Keys come in as values; nothing here reads a file or a clock.
+        .target(
+            name: "P2MPSecurity",
+            dependencies: ["P2MPWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: optimizedInDebug
+        ),
+        // Key files: Ed25519 key pairs (mode 0600, refused when others can read them),
+        // trusted-senders and known-hosts files, with file:line errors.
+        .target(
+            name: "P2MPKeys",
+            dependencies: ["P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // SwiftNIO UDP channels and timers driving the state machines.
         .target(
             name: "P2MPTransport",
@@ -120,7 +134,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // bench/aead: seal/open throughput of both AEADs through P2MPSecurity (docs/SECURITY.md).
+        .executableTarget(
+            name: "p2mp-aead-bench",
+            dependencies: ["P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")],
+            path: "bench/aead"
+        ),
         .testTarget(name: "P2MPWireTests", dependencies: ["P2MPWire"]),
+        .testTarget(
+            name: "P2MPSecurityTests",
+            dependencies: ["P2MPSecurity", "P2MPWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "P2MPKeysTests",
+            dependencies: ["P2MPKeys", "P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
         .testTarget(
             name: "P2MPSystemdTests",

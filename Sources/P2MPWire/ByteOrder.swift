@@ -10,6 +10,12 @@ extension UnsafeRawBufferPointer {
     public func loadBigEndianUInt32(at offset: Int) -> UInt32 {
         UInt32(loadBigEndianUInt16(at: offset)) << 16 | UInt32(loadBigEndianUInt16(at: offset + 2))
     }
+
+    /// Reads a big-endian `UInt64` at `offset`; the caller checked the bounds.
+    @inlinable
+    public func loadBigEndianUInt64(at offset: Int) -> UInt64 {
+        UInt64(loadBigEndianUInt32(at: offset)) << 32 | UInt64(loadBigEndianUInt32(at: offset + 4))
+    }
 }
 
 extension Array where Element == UInt8 {
