@@ -68,6 +68,8 @@ enum ConfigurationKey: String, CaseIterable {
     case postReceive = "post_receive"
     case postReceiveTimeout = "post_receive_timeout"
     case manageAllow = "manage_allow"
+    case trustedSenders = "trusted_senders"
+    case hostKey = "host_key"
 
     static let maxTransfersRange = 1...100_000
     /// The largest size either size key takes: far beyond any disk, and small enough that
@@ -95,6 +97,8 @@ enum ConfigurationKey: String, CaseIterable {
         case .partialMaxAge: "a number of seconds in (0, \(Int(Self.partialMaxAgeLimit))]"
         case .postReceive: #"a command line (a string), or "" for none"#
         case .postReceiveTimeout: "a number of seconds in (0, \(Int(Self.postReceiveTimeoutLimit))]"
+        case .trustedSenders: #"an absolute file path (a string), such as "/etc/p2mp/trusted-senders", or "" for none"#
+        case .hostKey: #"an absolute file path (a string), such as "/var/lib/p2mp/host_key""#
         }
     }
 
@@ -129,18 +133,27 @@ enum ConfigurationKey: String, CaseIterable {
             }
             guard problems.isEmpty else { return problems }
             configuration.listen = addresses
-        case .spool:
+        case .spool, .hostKey, .trustedSenders:
             guard case .string(let path) = value else { return wrongType }
+            if self == .trustedSenders, path.isEmpty {
+                configuration.trustedSenders = nil
+                return []
+            }
             guard !path.isEmpty, !path.contains("\0") else { return outOfRange }
             // A file has no working directory to resolve against; p2mpd resolves its flags
             // before they get here.
             guard path.hasPrefix("/") else {
                 return [
                     "\(name) is \(value.rendered), a relative path: paths in configuration files must be absolute "
-                        + "(p2mpd --spool resolves a relative one against the working directory), expected \(expected)"
+                        + "(p2mpd --\(rawValue.replacingUnderscores) resolves a relative one against the working directory), "
+                        + "expected \(expected)"
                 ]
             }
-            configuration.spool = path
+            switch self {
+            case .spool: configuration.spool = path
+            case .hostKey: configuration.hostKey = path
+            default: configuration.trustedSenders = path
+            }
         case .loss:
             guard let number = value.number else { return wrongType }
             guard (0...1).contains(number) else { return outOfRange }
@@ -270,4 +283,9 @@ func editDistance(_ a: String, _ b: String) -> Int {
         swap(&previous, &current)
     }
     return previous[b.count]
+}
+
+extension String {
+    /// `trusted_senders` → `trusted-senders`: a key's command-line flag.
+    fileprivate var replacingUnderscores: String { String(map { $0 == "_" ? "-" : $0 }) }
 }

@@ -10,12 +10,21 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var loss: Double?
     /// `--log-level`: replaces `log_level`.
     public var logLevel: String?
+    /// `--trusted-senders`: replaces `trusted_senders`.
+    public var trustedSenders: String?
+    /// `--host-key`: replaces `host_key`.
+    public var hostKey: String?
 
-    public init(listen: [String]? = nil, spool: String? = nil, loss: Double? = nil, logLevel: String? = nil) {
+    public init(
+        listen: [String]? = nil, spool: String? = nil, loss: Double? = nil, logLevel: String? = nil,
+        trustedSenders: String? = nil, hostKey: String? = nil
+    ) {
         self.listen = listen
         self.spool = spool
         self.loss = loss
         self.logLevel = logLevel
+        self.trustedSenders = trustedSenders
+        self.hostKey = hostKey
     }
 
     /// The file name in errors about flags.
@@ -35,6 +44,13 @@ public struct ConfigurationOverrides: Sendable, Equatable {
         }
         if let logLevel {
             messages += ConfigurationKey.logLevel.apply(.string(logLevel), named: "'--log-level'", to: &configuration)
+        }
+        if let trustedSenders {
+            messages += ConfigurationKey.trustedSenders.apply(
+                .string(trustedSenders), named: "'--trusted-senders'", to: &configuration)
+        }
+        if let hostKey {
+            messages += ConfigurationKey.hostKey.apply(.string(hostKey), named: "'--host-key'", to: &configuration)
         }
         return messages.map { ConfigurationError(file: Self.source, line: nil, message: $0) }
     }

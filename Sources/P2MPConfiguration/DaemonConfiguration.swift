@@ -29,6 +29,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var postReceiveTimeout: Duration
     /// `manage_allow`: networks allowed to rename and delete spool files.
     public var manageAllow: [CIDR]
+    /// `trusted_senders`: the file of keys that may push and manage (docs/SECURITY.md), or
+    /// nil: then only unauthenticated requests from loopback addresses are served.
+    public var trustedSenders: String?
+    /// `host_key`: the daemon's own key pair, made on first start; nil means
+    /// `SPOOL/.p2mp/host_key`.
+    public var hostKey: String?
+
+    /// Where the host key is.
+    public var hostKeyPath: String { hostKey ?? spool + "/.p2mp/host_key" }
 
     public init(
         listen: [SocketAddressSpec], spool: String, loss: Double, maxFileSize: ByteSize, minFreeSpace: ByteSize,
@@ -49,6 +58,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         self.postReceive = postReceive
         self.postReceiveTimeout = postReceiveTimeout
         self.manageAllow = manageAllow
+        self.trustedSenders = nil
+        self.hostKey = nil
     }
 
     /// The embedded defaults, used for every key that no file and no flag sets. They match the
