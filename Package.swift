@@ -79,6 +79,7 @@ let package = Package(
             name: "P2MPDaemon",
             dependencies: [
                 "P2MPWire", "P2MPProtocol", "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
+                "P2MPSecurity", "P2MPKeys",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,7 +92,7 @@ let package = Package(
         .target(
             name: "P2MPClient",
             dependencies: [
-                "P2MPWire", "P2MPProtocol", "P2MPTransport", "P2MPSpool",
+                "P2MPWire", "P2MPProtocol", "P2MPTransport", "P2MPSpool", "P2MPSecurity", "P2MPKeys",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -129,7 +130,8 @@ let package = Package(
         .executableTarget(
             name: "p2mpsend",
             dependencies: [
-                "P2MPClient", "P2MPCommandLine", "P2MPProtocol", "P2MPSpool", "P2MPTransport", "P2MPWire",
+                "P2MPClient", "P2MPCommandLine", "P2MPProtocol", "P2MPSpool", "P2MPTransport", "P2MPWire", "P2MPSecurity",
+                "P2MPKeys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -158,7 +160,7 @@ let package = Package(
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
         .testTarget(
             name: "P2MPDaemonTests", dependencies: ["P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPWire"]),
-        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool"]),
+        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool", "P2MPKeys"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
         // The fuzz targets' properties (Tests/Fuzz/Properties, also compiled into the libFuzzer

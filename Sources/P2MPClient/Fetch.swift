@@ -1,35 +1,49 @@
 import NIOCore
 import NIOPosix
 import P2MPProtocol
+import P2MPSecurity
 import P2MPSpool
 import P2MPTransport
 
 /// `p2mpsend get` on real sockets: a `FetchClient` writing into `DownloadFile`s, which hash
 /// the prefix as it grows and are renamed into place only after their SHA-256 matched.
 public enum FetchRunner {
-    /// Fetches each `(name, destination path)` from `target`; the results come in the same
-    /// order. A daemon silent for `giveUpAfter` fails the names it has not answered.
+    /// What a fetch ended with: each file's result in order, and the host key the daemon
+    /// proved (authenticated fetches).
+    public struct Outcome: Sendable {
+        public var results: [FetchClient.Result]
+        public var hostKey: IdentityKey?
+    }
+
+    /// Fetches each `(name, destination path)` from `target` once its session is up. A
+    /// daemon silent for `giveUpAfter` fails the names it has not answered.
     public static func run(
-        _ files: [(name: String, destination: String)], from target: SocketAddress, giveUpAfter: Duration
-    ) async throws -> [FetchClient.Result] {
+        _ files: [(name: String, destination: String)], from target: SocketAddress, trust: ClientTrust,
+        giveUpAfter: Duration
+    ) async throws -> Outcome {
         try await DatagramRunner.run(
             bindingTo: [Endpoint.wildcard(like: target)], on: MultiThreadedEventLoopGroup.singleton.next()
         ) {
-            FetchApplication(files: files, target: target, giveUpAfter: giveUpAfter)
+            FetchApplication(files: files, target: target, trust: trust, giveUpAfter: giveUpAfter)
         }
     }
 }
 
 final class FetchApplication: DatagramApplication {
-    typealias Outcome = [FetchClient.Result]
+    typealias Outcome = FetchRunner.Outcome
 
     private let target: SocketAddress
+    private let trust: ClientTrust
     private let destinations: [String]
     private var downloads: [DownloadFile?]
     private var client: FetchClient
+    private var links: ClientLinks?
+    /// Why the session failed: every name fails with it.
+    private var sessionFailure: String?
 
-    init(files: [(name: String, destination: String)], target: SocketAddress, giveUpAfter: Duration) {
+    init(files: [(name: String, destination: String)], target: SocketAddress, trust: ClientTrust, giveUpAfter: Duration) {
         self.target = target
+        self.trust = trust
         destinations = files.map(\.destination)
         downloads = Array(repeating: nil, count: files.count)
         var random = SystemRandomNumberGenerator()
@@ -37,16 +51,17 @@ final class FetchApplication: DatagramApplication {
     }
 
     func start(io: DatagramIO<Outcome>) {
-        client.start(now: io.now)
+        links = ClientLinks(trust: trust, targets: [target], giveUpAfter: client.giveUpAfter, now: io.now)
         drain(io, datagram: nil)
     }
 
     func receive(_ datagram: ByteBuffer, from sender: SocketAddress, io: DatagramIO<Outcome>) {
-        guard sender == target else { return }
+        guard sender == target, let links else { return }
         let now = io.now
         datagram.withUnsafeReadableBytes { bytes in
-            client.handle(bytes, now: now)
-            takeEvents(datagram: bytes, now: now)
+            guard let plaintext = links.open(bytes, from: 0, now: now) else { return }
+            client.handle(plaintext, now: now)
+            takeEvents(datagram: plaintext, now: now)
         }
     }
 
@@ -55,6 +70,7 @@ final class FetchApplication: DatagramApplication {
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
+        links?.handleTimeout(now: io.now)
         client.handleTimeout(now: io.now)
         drain(io, datagram: nil)
     }
@@ -92,14 +108,30 @@ final class FetchApplication: DatagramApplication {
     }
 
     private func drain(_ io: DatagramIO<Outcome>, datagram: UnsafeRawBufferPointer?) {
+        guard let links else { return }
+        while let event = links.pollEvent() {
+            switch event {
+            case .ready:
+                client.start(now: io.now)
+            case .failed(_, let failure):
+                sessionFailure =
+                    ClientLinks.isUnanswered(failure)
+                    ? "no answer for \(client.giveUpAfter)" : ClientLinks.explain(failure, target: "\(target)")
+            }
+        }
+        if let sessionFailure {
+            io.finish(Outcome(results: destinations.map { _ in .failed(sessionFailure) }, hostKey: nil))
+            return
+        }
+        links.sendHandshakes(io)
         takeEvents(datagram: datagram, now: io.now)
         while let next = client.peekTransmit() {
-            io.send(maximumSize: next.size, to: target) { client.pollTransmit(into: $0)?.size ?? 0 }
+            links.send(to: 0, maximumSize: next.size, io) { client.pollTransmit(into: $0)?.size ?? 0 }
         }
         if client.isFinished {
-            io.finish(client.results.map { $0 ?? .failed("no answer") })
+            io.finish(Outcome(results: client.results.map { $0 ?? .failed("no answer") }, hostKey: links.provedKeys[0]))
         } else {
-            io.setTimer(client.nextTimeout)
+            io.setTimer(Instant.earliest(client.nextTimeout, links.nextTimeout))
         }
     }
 }

@@ -12,12 +12,17 @@ public struct FleetTarget: Equatable, Sendable {
     public var text: String
     /// 1-based.
     public var line: Int
+    /// The daemon's host key the line pins for this target, as written after it
+    /// (`p2mp-ed25519 BASE64 [COMMENT]`); nil when the line has none. The caller decodes it
+    /// (P2MPKeys), so this parser needs no cryptography and fuzzes without it.
+    public var hostKey: String?
 
-    public init(host: String, port: Int, text: String, line: Int) {
+    public init(host: String, port: Int, text: String, line: Int, hostKey: String? = nil) {
         self.host = host
         self.port = port
         self.text = text
         self.line = line
+        self.hostKey = hostKey
     }
 }
 
@@ -56,6 +61,9 @@ public struct FleetErrors: Error, Equatable, Sendable, CustomStringConvertible {
 /// `p2mpsend push --fleet FILE`: one target per line, `#` comments, blank lines allowed.
 /// Every problem is reported, each with its line, so a fleet is fixed in one go.
 public enum FleetFile {
+    /// The key type that starts a host key after a target (P2MPKeys' `PublicKeyLine.keyType`).
+    public static let hostKeyType = "p2mp-ed25519"
+
     /// The targets in `text`, in file order, or every problem found.
     public static func parse(_ text: String, path: String, defaultPort: Int) -> Result<[FleetTarget], FleetErrors> {
         var targets: [FleetTarget] = []
@@ -71,11 +79,16 @@ public enum FleetFile {
             guard let first = words.first else { continue }
             sawTarget = true
             func fail(_ message: String) { errors.append(FleetError(path: path, line: number, message: message)) }
-            if words.count > 1 {
+            // TARGET, or TARGET p2mp-ed25519 BASE64 [COMMENT...]: the host key to pin.
+            var hostKey: String?
+            if words.count > 1, words[1] == Self.hostKeyType {
+                hostKey = words.dropFirst().joined(separator: " ")
+            } else if words.count > 1 {
                 let line = words.joined(separator: " ")
                 fail(
                     "'\(line)' has \(words.count) words "
-                        + "(expected one target per line: HOST, HOST:PORT or [IPV6]:PORT)")
+                        + "(expected one target per line: HOST, HOST:PORT or [IPV6]:PORT, optionally followed by "
+                        + "its host key, \(Self.hostKeyType) BASE64)")
                 continue
             }
             let word = String(first)
@@ -100,7 +113,7 @@ public enum FleetFile {
                 continue
             }
             firstLine[key] = number
-            targets.append(FleetTarget(host: host, port: port, text: word, line: number))
+            targets.append(FleetTarget(host: host, port: port, text: word, line: number, hostKey: hostKey))
         }
         if !sawTarget {
             errors.append(FleetError(path: path, line: nil, message: "no targets (expected one HOST[:PORT] per line)"))

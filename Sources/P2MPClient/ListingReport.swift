@@ -42,6 +42,9 @@ public enum ListingReport {
             case .result(let result):
                 host.status = "refused"
                 host.reason = result.text
+            case .unauthenticated(let reason):
+                host.status = "unauthenticated"
+                host.reason = reason
             case .noAnswer:
                 host.status = "down"
                 host.reason = "no answer in \(timeout) s"

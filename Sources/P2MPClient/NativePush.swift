@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import P2MPProtocol
+import P2MPSecurity
 import P2MPSpool
 import P2MPTransport
 
@@ -21,6 +22,10 @@ public enum NativePush {
         public var digestCache: DigestCache?
         /// Hash the file even if `digestCache` remembers it.
         public var rehash = false
+        /// Who we authenticate as and which host keys the targets must prove (default: in
+        /// clear, for loopback daemons without trusted senders). `segmentSize` must leave room
+        /// for `trust.overhead`.
+        public var trust: ClientTrust
 
         public init(
             targets: [(name: String, address: SocketAddress)], source: FileSegmentSource, name: String,
@@ -34,6 +39,7 @@ public enum NativePush {
             self.rateLimit = rateLimit
             self.giveUpAfter = giveUpAfter
             self.replaceExisting = replaceExisting
+            trust = .plain(targets: targets.count)
         }
     }
 
@@ -45,7 +51,7 @@ public enum NativePush {
             transferID: random.next(), name: options.name, sha256: digest, segmentSize: options.segmentSize,
             window: options.window, replaceExisting: options.replaceExisting, giveUpAfter: options.giveUpAfter,
             rateLimit: options.rateLimit,
-            packetOverhead: options.targets.map { PathMTU.headerBytes(toward: $0.address) }.max() ?? 0)
+            packetOverhead: (options.targets.map { PathMTU.headerBytes(toward: $0.address) }.max() ?? 0) + options.trust.overhead)
         let bindings = Endpoint.wildcardBindings(reaching: options.targets.map(\.address))
         var report = try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
             NativePushApplication(options: options, configuration: configuration)
@@ -60,6 +66,10 @@ final class NativePushApplication: DatagramApplication {
 
     private let options: NativePush.Options
     private var sender: NativeSender
+    /// The sessions to the targets; a receiver is offered the file once its session is up.
+    private var links: ClientLinks?
+    /// Receivers whose handshake nothing answered (never reached).
+    private var unanswered: Set<Int> = []
     private let receiverIndex: [SocketAddress: Int]
     private var finishedAt: [Instant?]
     private var resumedFrom: [UInt64]
@@ -85,19 +95,23 @@ final class NativePushApplication: DatagramApplication {
             progress = ProgressState(
                 names: options.targets.map(\.name), fileSize: sender.fileSize, startTime: Self.seconds(startedAt))
         }
-        sender.start(now: startedAt)
+        links = ClientLinks(
+            trust: options.trust, targets: options.targets.map(\.address), giveUpAfter: options.giveUpAfter, now: startedAt)
         drain(io, now: startedAt)
     }
 
     func receive(_ datagram: ByteBuffer, from address: SocketAddress, io: DatagramIO<Outcome>) {
-        guard let receiver = receiverIndex[address] else { return }
+        guard let receiver = receiverIndex[address], let links else { return }
         let now = io.now
-        datagram.withUnsafeReadableBytes { sender.handle($0, from: receiver, now: now) }
+        datagram.withUnsafeReadableBytes { bytes in
+            if let plaintext = links.open(bytes, from: receiver, now: now) { sender.handle(plaintext, from: receiver, now: now) }
+        }
         drain(io, now: now)
     }
 
     func timerFired(io: DatagramIO<Outcome>) {
         let now = io.now
+        links?.handleTimeout(now: now)
         sender.handleTimeout(now: now)
         drain(io, now: now)
     }
@@ -105,14 +119,16 @@ final class NativePushApplication: DatagramApplication {
     /// Carries out what the sender asks for (file bytes, datagrams, progress) until it has
     /// nothing more, then arms the timer or finishes.
     private func drain(_ io: DatagramIO<Outcome>, now: Instant) {
+        guard let links else { return }
+        takeLinkEvents(links, now: now)
+        links.sendHandshakes(io)
         repeat {
             takeEvents(now: now)
             while let next = sender.peekTransmit() {
-                let address = options.targets[next.receiver].address
                 if next.isData {
-                    io.sendDatagram(size: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                    links.sendData(to: next.receiver, size: next.size, io) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
                 } else {
-                    io.send(maximumSize: next.size, to: address) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                    links.send(to: next.receiver, maximumSize: next.size, io) { sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
                 }
             }
         } while sender.hasEvents  // DATA waits for payload the sender just asked for.
@@ -120,7 +136,21 @@ final class NativePushApplication: DatagramApplication {
         if sender.isFinished {
             io.finish(report(now: now))
         } else {
-            io.setTimer(Instant.earliest(sender.nextTimeout, display == nil ? nil : nextRedraw))
+            io.setTimer(Instant.earliest(Instant.earliest(sender.nextTimeout, links.nextTimeout), display == nil ? nil : nextRedraw))
+        }
+    }
+
+    /// Offers the file to each receiver whose session came up; ends those whose handshake failed.
+    private func takeLinkEvents(_ links: ClientLinks, now: Instant) {
+        while let event = links.pollEvent() {
+            switch event {
+            case .ready(let receiver, _):
+                sender.start(receiver: receiver, now: now)
+            case .failed(let receiver, let failure):
+                if ClientLinks.isUnanswered(failure) { unanswered.insert(receiver) }
+                sender.abandon(
+                    receiver: receiver, reason: ClientLinks.explain(failure, target: options.targets[receiver].name), now: now)
+            }
         }
     }
 
@@ -187,6 +217,7 @@ final class NativePushApplication: DatagramApplication {
             case .noAnswer(let phase, let after)?:
                 status = .failed(reason: "no answer for \(after.formattedSeconds) s (\(phase)); gave up")
             case .sourceFailed(let reason)?: status = .failed(reason: "cannot read the file: \(reason)")
+            case .unauthenticated(let reason)?: status = .failed(reason: reason)
             case nil: status = .failed(reason: "push ended before this receiver finished")
             }
             let segmentSize = UInt64(options.segmentSize)
@@ -198,9 +229,10 @@ final class NativePushApplication: DatagramApplication {
                 timeouts: statistics.timeouts, smoothedRTT: statistics.smoothedRTT)
             receiver.resumedBytes = resumedBytes
             receiver.alreadyHeld = sender.outcome(of: index) == .committed(alreadyHeld: true)
+            receiver.hostKey = links?.provedKeys[index]
             receiver.wasReached = statistics.transmissions > 0 || {
                 if case .noAnswer(phase: .offer, _)? = sender.outcome(of: index) { return false }
-                return true
+                return !unanswered.contains(index)
             }()
             return receiver
         }

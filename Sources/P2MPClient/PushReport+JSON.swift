@@ -25,6 +25,7 @@ extension PushReport {
             var timeouts: Int
             var rttMilliseconds: Double?
             var reason: String?
+            var hostKey: String?
         }
         let document = Document(
             file: file, name: name, bytes: bytes, sha256: sha256, seconds: elapsed.seconds, ok: allCompleted,
@@ -37,7 +38,8 @@ extension PushReport {
                     seconds: receiver.elapsed.seconds, resumedBytes: receiver.resumedBytes,
                     alreadyHeld: receiver.alreadyHeld, transmissions: receiver.transmissions,
                     retransmissions: receiver.retransmissions, timeouts: receiver.timeouts,
-                    rttMilliseconds: receiver.smoothedRTT.map { $0.seconds * 1000 }, reason: reason)
+                    rttMilliseconds: receiver.smoothedRTT.map { $0.seconds * 1000 }, reason: reason,
+                    hostKey: receiver.hostKey?.fingerprint)
             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

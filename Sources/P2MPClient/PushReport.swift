@@ -1,4 +1,5 @@
 import P2MPProtocol
+import P2MPSecurity
 
 /// The result of one push: what every receiver ended with.
 public struct PushReport: Sendable {
@@ -75,6 +76,8 @@ public struct ReceiverReport: Sendable {
     public var alreadyHeld = false
     /// False when the receiver never answered at all.
     public var wasReached = true
+    /// The host key the receiver proved (authenticated pushes).
+    public var hostKey: IdentityKey?
 }
 
 extension Duration {

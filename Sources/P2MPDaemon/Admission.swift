@@ -11,19 +11,27 @@ enum Admission {
     case alreadyHeld
     case refuse(NativeRejection)
 
-    /// Checks, in order: the sender's network, the name, the size, free space (less what a
-    /// partial of the same content already holds), and what the spool holds under the name.
+    /// Checks, in order: the sender's network, its right to push, the name (and the prefix
+    /// its key is limited to), the size, free space (less what a partial of the same
+    /// content already holds), and what the spool holds under the name.
     static func decide(
-        offer: NativeOffer, from peer: SocketAddress, configuration: DaemonConfiguration, spool: any IncomingStorage
+        offer: NativeOffer, from peer: SocketAddress, grant: PeerGrant, configuration: DaemonConfiguration,
+        spool: any IncomingStorage
     ) -> Admission {
         guard let address = peer.addressBytes, configuration.allows(ipAddress: address) else {
             return .refuse(NativeRejection(reason: .notAllowedFromAddress, text: "pushes from \(peer.ipAddress ?? "?") are not allowed"))
+        }
+        guard grant.rights.contains(.push) else {
+            return .refuse(NativeRejection(reason: .notAllowedFromAddress, text: grant.refusal("pushes are", from: peer, right: "push", setting: "allow")))
         }
         let name: SpoolName
         do {
             name = try SpoolName(validating: offer.name)
         } catch {
             return .refuse(NativeRejection(reason: .nameNotAllowed, text: "name not allowed: \(error)"))
+        }
+        if let prefix = grant.namePrefix, !name.rawValue.hasPrefix(prefix) {
+            return .refuse(NativeRejection(reason: .nameNotAllowed, text: "this key may only write names starting with '\(prefix)'"))
         }
         if offer.fileSize > configuration.maxFileSize.bytes {
             return .refuse(
@@ -78,6 +86,14 @@ enum Admission {
 }
 
 extension SocketAddress {
+    /// 127.0.0.0/8, ::1, or an IPv4-mapped loopback address.
+    var isLoopback: Bool {
+        guard let bytes = addressBytes else { return false }
+        if bytes.count == 4 { return bytes[0] == 127 }
+        if bytes == [UInt8](repeating: 0, count: 15) + [1] { return true }
+        return bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] && bytes[12] == 127
+    }
+
     /// The IP address in network byte order (4 or 16 bytes).
     var addressBytes: [UInt8]? {
         switch self {

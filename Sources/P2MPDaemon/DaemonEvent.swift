@@ -8,6 +8,10 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
     case hook
     /// A fleet command renamed or removed a file, or was refused.
     case manage
+    /// A sender's key was refused, or a datagram did not authenticate (rate-limited).
+    case authFailed = "auth-failed"
+    /// A sender's key was accepted: an authenticated session began.
+    case session
 
     /// MESSAGE_ID per event kind, for `journalctl MESSAGE_ID=…` and the catalog; the same
     /// table is systemd/message-ids.txt (a test keeps them equal). Never change a released id.
@@ -25,6 +29,8 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
         "manage": "10b0be5367874f919652bb05382a3223",
         "hook": "97147834e962417e88385017c8514236",
         "fail": "df7bcbb046154fdfafaaed73f93ebb53",
+        "auth-failed": "1f794bea10d54f469881d69ff41d85ed",
+        "session": "3e8a145320864794988b2ec086746d4b",
     ]
 
     public var messageID: String { Self.messageIDs[rawValue]! }

@@ -3,6 +3,8 @@ import Logging
 import NIOCore
 import NIOPosix
 import P2MPConfiguration
+import P2MPKeys
+import P2MPSecurity
 import P2MPSpool
 import P2MPSystemd
 import P2MPTransport
@@ -37,16 +39,47 @@ public enum DaemonRunner {
             overrides: options.overrides)
     }
 
+    /// The configuration and the trusted-senders file it names, every error of both with
+    /// FILE:LINE.
+    public static func loadSettings(_ options: Options) -> Result<DaemonSettings, ConfigurationErrors> {
+        switch loadConfiguration(options) {
+        case .failure(let errors): return .failure(errors)
+        case .success(let loaded):
+            guard let path = loaded.configuration.trustedSenders else {
+                return .success(DaemonSettings(configuration: loaded.configuration, trustedSenders: TrustedSenders()))
+            }
+            switch TrustedSendersFile.load(path: path) {
+            case .success(let trusted):
+                return .success(DaemonSettings(configuration: loaded.configuration, trustedSenders: trusted))
+            case .failure(let errors):
+                return .failure(
+                    ConfigurationErrors(errors.errors.map { ConfigurationError(file: $0.path, line: $0.line, message: $0.message) }))
+            }
+        }
+    }
+
+    /// The daemon's host key: loaded, or made on first use (mode 0600).
+    public static func hostKey(for configuration: DaemonConfiguration) -> Result<(keyPair: KeyPairFile, created: Bool), KeyFileError> {
+        KeyPairFile.loadOrCreate(path: configuration.hostKeyPath, comment: "p2mpd@" + hostName())
+    }
+
+    static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count) == 0 else { return "localhost" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Runs until SIGTERM or SIGINT; returns the exit status (0 after a clean stop, 1 when
     /// the configuration, the spool or the sockets fail at start).
     public static func run(_ options: Options, printError: @escaping @Sendable (String) -> Void) async -> Int32 {
-        let configuration: DaemonConfiguration
-        switch loadConfiguration(options) {
-        case .success(let loaded): configuration = loaded.configuration
+        let settings: DaemonSettings
+        switch loadSettings(options) {
+        case .success(let loaded): settings = loaded
         case .failure(let errors):
             for error in errors.errors { printError(error.description) }
             return 1
         }
+        let configuration = settings.configuration
         LoggingSystem.bootstrap { label in
             SystemdEnvironment.makeLogHandler(label: label, identifier: "p2mpd", messageIDs: DaemonEvent.messageIDs)
         }
@@ -75,12 +108,28 @@ public enum DaemonRunner {
                 if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
                     daemonLogger.info("removed \(removed) partial files older than \(configuration.partialMaxAge)")
                 }
+                let hostKey: KeyPairFile
+                switch Self.hostKey(for: configuration) {
+                case .success(let loaded):
+                    hostKey = loaded.keyPair
+                    if loaded.created {
+                        daemonLogger.notice(
+                            "made a new host key \(configuration.hostKeyPath): \(loaded.keyPair.publicKey.fingerprint)",
+                            metadata: ["p2mp_event": "start", "p2mp_key": "\(loaded.keyPair.publicKey.fingerprint)"])
+                    }
+                case .failure(let error):
+                    throw HostKeyFailure(error: error)
+                }
                 return ReceiverDaemon(
-                    configuration: configuration, spool: spool, logger: daemonLogger, notifier: notifier,
-                    lossSeed: options.lossSeed ?? .random(in: .min ... .max))
+                    settings: settings, spool: spool, logger: daemonLogger, notifier: notifier,
+                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey)
             }
             mailbox.close()
             return 0
+        } catch let failure as HostKeyFailure {
+            logger.critical("cannot use the host key: \(failure.error)", metadata: ["p2mp_event": "fail"])
+            printError("cannot use the host key: \(failure.error)")
+            return 1
         } catch let error as FileSystemError {
             logger.critical("cannot open the spool: \(error)", metadata: ["p2mp_event": "fail"])
             printError("cannot open the spool '\(configuration.spool)': \(error)")
@@ -114,7 +163,7 @@ public enum DaemonRunner {
                 if let command {
                     mailbox.post(command)
                 } else {
-                    mailbox.post(.reload(loadConfiguration(options).map(\.configuration)))
+                    mailbox.post(.reload(loadSettings(options)))
                 }
             }
             source.resume()
@@ -122,4 +171,10 @@ public enum DaemonRunner {
         }
         return sources
     }
+}
+
+/// The host key could not be loaded or made (its file is unreadable, damaged, or readable
+/// by others).
+struct HostKeyFailure: Error {
+    var error: KeyFileError
 }

@@ -7,6 +7,14 @@ package struct DaemonStatistics: Sendable {
     package var discarded: UInt64 = 0
     /// DATA dropped because its transfer's storage was behind.
     package var droppedStorageBusy: UInt64 = 0
+    /// Datagrams dropped that did not authenticate (forged, replayed, untrusted keys, or
+    /// requests in clear the daemon does not serve).
+    package var droppedNotAuthenticated: UInt64 = 0
+
+    /// Why a datagram was dropped before any machine saw it.
+    package enum DropCause {
+        case notAuthenticated
+    }
 
     /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss".
     func statusLine(active: Int) -> String {

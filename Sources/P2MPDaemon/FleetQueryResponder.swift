@@ -4,8 +4,9 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// Answers fleet queries: `ls` (allowed from the `allow` networks), `mv` and `rm` (only
-/// from `manage_allow`).
+/// Answers fleet queries: `ls` (a `read` right), `mv` and `rm` (a `manage` right), each
+/// also from an address in `allow`. An authenticated peer's rights are its key's; an
+/// unauthenticated loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
 ///
 /// A listing is paged: cursor 0 takes a snapshot of the spool, later pages of the same
 /// peer are cut from it for a few seconds. Answers to mv and rm are remembered by request
@@ -13,53 +14,52 @@ import P2MPWire
 /// of "not found" the second time.
 struct FleetQueryResponder {
     private var snapshots: [String: (taken: Instant, entries: [NativeListing.Entry])] = [:]
-    private var answered: [UInt64: NativeResult] = [:]
-    private var answeredOrder: [UInt64] = []
+    private var answered: [Key: NativeResult] = [:]
+    private var answeredOrder: [Key] = []
 
     static let snapshotLifetime: Duration = .seconds(10)
     static let rememberedAnswers = 256
 
     /// The response to `query`, and a log line when the spool changed or a change was refused.
     mutating func answer(
-        _ query: NativeReceiverEndpoint<SocketAddress>.FleetQuery, requestID: UInt64,
-        from peer: SocketAddress, configuration: DaemonConfiguration, spool: Spool, now: Instant
+        _ query: NativeReceiverEndpoint<DaemonPeer>.FleetQuery, requestID: UInt64,
+        from peer: DaemonPeer, grant: PeerGrant, configuration: DaemonConfiguration, spool: Spool, now: Instant
     ) -> (response: NativePacket, log: String?) {
-        let address = peer.addressBytes ?? []
+        let allowed = configuration.allows(ipAddress: peer.address.addressBytes ?? [])
         switch query {
         case .list(let cursor):
-            guard configuration.allows(ipAddress: address) else {
-                return (.result(NativeResult(status: .refused, text: "listing is not allowed from \(peer.ipAddress ?? "?")")), nil)
+            guard allowed, grant.rights.contains(.read) else {
+                return (.result(NativeResult(status: .refused, text: grant.refusal("listing is", from: peer.address, right: "read", setting: "allow"))), nil)
             }
             return (.listing(listing(from: cursor, for: peer, spool: spool, now: now)), nil)
         case .move(let from, let to):
-            if let earlier = answered[requestID] { return (.result(earlier), nil) }
-            let result = change(configuration: configuration, peer: peer) {
+            if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
+            let result = change(allowed: allowed, grant: grant, from: peer) {
                 let source = try SpoolName(validating: from)
                 let target = try SpoolName(validating: to)
                 try spool.move(source, to: target)
                 return "renamed \(from) to \(to)"
             }
-            remember(result, for: requestID)
-            return (.result(result), "mv \(from) \(to) from \(peer.displayString): \(result.status) \(result.text)")
+            remember(result, for: Key(peer: peer, requestID: requestID))
+            return (.result(result), "mv \(from) \(to) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
         case .remove(let name):
-            if let earlier = answered[requestID] { return (.result(earlier), nil) }
-            let result = change(configuration: configuration, peer: peer) {
+            if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
+            let result = change(allowed: allowed, grant: grant, from: peer) {
                 try spool.remove(try SpoolName(validating: name))
                 return "removed \(name)"
             }
-            remember(result, for: requestID)
-            return (.result(result), "rm \(name) from \(peer.displayString): \(result.status) \(result.text)")
+            remember(result, for: Key(peer: peer, requestID: requestID))
+            return (.result(result), "rm \(name) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
         case .get:
-            preconditionFailure("GET is answered by OutgoingTransfers")
+            // The daemon hands GET to OutgoingTransfers; nothing else sends it here.
+            return (.result(NativeResult(status: .failed, text: "not a query this answers")), nil)
         }
     }
 
-    private func change(
-        configuration: DaemonConfiguration, peer: SocketAddress, _ operation: () throws -> String
-    ) -> NativeResult {
-        guard configuration.allowsManagement(ipAddress: peer.addressBytes ?? []) else {
+    private func change(allowed: Bool, grant: PeerGrant, from peer: DaemonPeer, _ operation: () throws -> String) -> NativeResult {
+        guard allowed, grant.rights.contains(.manage) else {
             return NativeResult(
-                status: .refused, text: "mv and rm are not allowed from \(peer.ipAddress ?? "?") (see manage_allow)")
+                status: .refused, text: grant.refusal("mv and rm are", from: peer.address, right: "manage", setting: "manage_allow"))
         }
         do {
             return NativeResult(status: .done, text: try operation())
@@ -74,8 +74,8 @@ struct FleetQueryResponder {
         }
     }
 
-    private mutating func listing(from cursor: UInt32, for peer: SocketAddress, spool: Spool, now: Instant) -> NativeListing {
-        let key = peer.displayString
+    private mutating func listing(from cursor: UInt32, for peer: DaemonPeer, spool: Spool, now: Instant) -> NativeListing {
+        let key = "\(peer.address.displayString) \(peer.session)"
         let entries: [NativeListing.Entry]
         if cursor > 0, let snapshot = snapshots[key], now < snapshot.taken + Self.snapshotLifetime {
             entries = snapshot.entries
@@ -99,7 +99,13 @@ struct FleetQueryResponder {
         return NativeListing(total: UInt32(entries.count), cursor: cursor, entries: page)
     }
 
-    private mutating func remember(_ result: NativeResult, for requestID: UInt64) {
+    /// Answers are remembered per peer and session, so another peer's request id finds nothing.
+    private struct Key: Hashable {
+        var peer: DaemonPeer
+        var requestID: UInt64
+    }
+
+    private mutating func remember(_ result: NativeResult, for requestID: Key) {
         answered[requestID] = result
         answeredOrder.append(requestID)
         if answeredOrder.count > Self.rememberedAnswers {

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import P2MPConfiguration
 import P2MPProtocol
+import P2MPSecurity
 import P2MPSpool
 import P2MPWire
 
@@ -20,12 +21,12 @@ import Glibc
 /// Fleet queries the endpoint receives come out as `pollQuery()`: answering them is other
 /// pieces' job (`FleetQueryResponder`, `OutgoingTransfers`).
 package final class IncomingTransfers {
-    package typealias Endpoint = NativeReceiverEndpoint<SocketAddress>
+    package typealias Endpoint = NativeReceiverEndpoint<DaemonPeer>
 
     /// A fleet query for the daemon to answer.
     package struct Query {
         package var requestID: UInt64
-        package var peer: SocketAddress
+        package var peer: DaemonPeer
         package var query: Endpoint.FleetQuery
     }
 
@@ -77,7 +78,7 @@ package final class IncomingTransfers {
 
     /// Handles one datagram. DATA for a transfer whose storage is behind is dropped before
     /// the endpoint sees it (counted), so the loop never waits for the disk.
-    package func handle(_ bytes: UnsafeRawBufferPointer, from peer: SocketAddress, now: Instant) {
+    package func handle(_ bytes: UnsafeRawBufferPointer, from peer: DaemonPeer, now: Instant) {
         statistics.datagramsReceived += 1
         if let header = NativeDatagram.peekHeader(bytes), header.type == .data,
             sessions[header.transferID]?.partial.isBacklogged == true
@@ -87,6 +88,13 @@ package final class IncomingTransfers {
         }
         endpoint.handle(bytes, from: peer, now: now)
         takeEvents(datagram: bytes, now: now)
+    }
+
+    /// Counts a datagram the daemon dropped before it reached the endpoint.
+    package func countDropped(_ cause: DaemonStatistics.DropCause) {
+        switch cause {
+        case .notAuthenticated: statistics.droppedNotAuthenticated += 1
+        }
     }
 
     package func handleTimeout(now: Instant) {
@@ -162,13 +170,18 @@ package final class IncomingTransfers {
         }
     }
 
-    private func admit(_ id: UInt64, peer: SocketAddress, offer: NativeOffer, now: Instant) {
+    private func admit(_ id: UInt64, peer: DaemonPeer, offer: NativeOffer, now: Instant) {
         var fields: Logger.Metadata = [
             "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(offer.name)",
             "p2mp_bytes": "\(offer.fileSize)", "p2mp_sha256": "\(offer.sha256)",
         ]
         log(.offer, .info, "offer of '\(offer.name)' (\(offer.fileSize) bytes) from \(peer.displayString)", fields)
-        switch Admission.decide(offer: offer, from: peer, configuration: configuration, spool: storage) {
+        let grant = self.grant(for: peer)
+        if let key = grant.key {
+            fields["p2mp_key"] = "\(key.fingerprint)"
+            fields["p2mp_key_comment"] = "\(grant.comment)"
+        }
+        switch Admission.decide(offer: offer, from: peer.address, grant: grant, configuration: configuration, spool: storage) {
         case .refuse(let rejection):
             log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
             endpoint.refuse(id, rejection)
@@ -194,19 +207,19 @@ package final class IncomingTransfers {
                 return
             }
             let session = ReceiveSession(
-                transferID: id, peer: peer, offer: offer, name: name, replacing: replacing, partial: partial,
+                transferID: id, peer: peer, grant: grant, offer: offer, name: name, replacing: replacing, partial: partial,
                 startedAt: wallClock(), bufferBytes: storage.writeBufferBytes)
             sessions[id] = session
             fields["p2mp_file"] = "\(name.rawValue)"
             let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
-            log(.accept, .info, "receiving '\(name)' from \(peer.displayString)\(resumed)", fields)
+            log(.accept, .info, "receiving '\(name)' from \(peer.displayString) (\(grant.who))\(resumed)", fields)
             endpoint.admit(id, resumeFrom: session.resumeSegments, alreadyComplete: false, now: now)
         }
     }
 
     /// Opens the partial of `key`; if another session of the same sender holds it (the
     /// sender restarted and offers again under a new id), that session is superseded.
-    private func openPartial(_ key: ContentKey, for peer: SocketAddress) throws(SpoolError) -> any PartialStorage {
+    private func openPartial(_ key: ContentKey, for peer: DaemonPeer) throws(SpoolError) -> any PartialStorage {
         if let stale = sessions.values.first(where: { $0.partial.content == key && $0.peer.ipAddress == peer.ipAddress }) {
             endpoint.drop(stale.transferID)
             try? stale.close()
@@ -237,7 +250,8 @@ package final class IncomingTransfers {
         }
         let metadata = FileMetadata(
             sender: session.peer.displayString, transferID: id, size: session.offer.fileSize,
-            sha256: "\(digest)", startTime: session.startedAt, endTime: wallClock())
+            sha256: "\(digest)", startTime: session.startedAt, endTime: wallClock(),
+            senderKey: session.grant.key.map { "\($0.fingerprint)" })
         do throws(SpoolError) {
             try storage.commit(session.partial, as: session.name, metadata: metadata, replacing: session.replacing)
         } catch {
@@ -276,11 +290,39 @@ package final class IncomingTransfers {
     // MARK: - Logging
 
     private func metadata(_ session: ReceiveSession) -> Logger.Metadata {
-        [
+        var fields: Logger.Metadata = [
             "p2mp_transfer_id": "\(Self.hex(session.transferID))", "p2mp_peer": "\(session.peer.displayString)",
             "p2mp_file": "\(session.name.rawValue)", "p2mp_bytes": "\(session.offer.fileSize)",
             "p2mp_sha256": "\(session.offer.sha256)",
         ]
+        if let key = session.grant.key {
+            fields["p2mp_key"] = "\(key.fingerprint)"
+            fields["p2mp_key_comment"] = "\(session.grant.comment)"
+        }
+        return fields
+    }
+
+    // MARK: - Who may do what
+
+    /// What authenticated sessions may do, by session id (the daemon keeps it current).
+    private var grants: [UInt64: PeerGrant] = [:]
+
+    /// Records what session `id` may do; nil forgets it (the session ended).
+    package func setGrant(_ grant: PeerGrant?, forSession id: UInt64) {
+        grants[id] = grant
+    }
+
+    /// What `peer` may do: its session's grant; for an unauthenticated peer, when no
+    /// trusted-senders file is set and it is on loopback, what `allow` and `manage_allow`
+    /// give its address; otherwise nothing.
+    package func grant(for peer: DaemonPeer) -> PeerGrant {
+        if peer.isAuthenticated { return grants[peer.session] ?? .none }
+        guard configuration.trustedSenders == nil, peer.address.isLoopback else { return .none }
+        let address = peer.address.addressBytes ?? []
+        var rights: SenderRights = []
+        if configuration.allows(ipAddress: address) { rights.formUnion([.push, .read]) }
+        if configuration.allowsManagement(ipAddress: address) { rights.insert(.manage) }
+        return PeerGrant(rights: rights)
     }
 
     private func log(_ event: DaemonEvent, _ level: Logger.Level, _ message: String, _ fields: Logger.Metadata = [:]) {

@@ -10,7 +10,7 @@ import P2MPWire
 /// from `p2mpsend push`.
 struct OutgoingTransfers {
     struct Transfer {
-        var peer: SocketAddress
+        var peer: DaemonPeer
         var requestID: UInt64
         var name: String
         var source: FileSegmentSource
@@ -20,7 +20,7 @@ struct OutgoingTransfers {
     /// How a file sent to a client ended.
     struct Ended {
         var name: String
-        var peer: SocketAddress
+        var peer: DaemonPeer
         var outcome: NativeSender.Outcome
     }
 
@@ -32,7 +32,7 @@ struct OutgoingTransfers {
 
     /// True when the GET `requestID` of `peer` is already being answered (a retried GET:
     /// the OFFER is repeated by its own timer).
-    func isAnswering(_ requestID: UInt64, from peer: SocketAddress) -> Bool {
+    func isAnswering(_ requestID: UInt64, from peer: DaemonPeer) -> Bool {
         transfers.values.contains { $0.requestID == requestID && $0.peer == peer }
     }
 
@@ -42,8 +42,8 @@ struct OutgoingTransfers {
     /// after an ACCEPT that echoes it, which a host that forged the GET's source address
     /// never sees. So a spoofed GET costs its victim a few OFFERs, never the file.
     mutating func start(
-        name: String, requestID: UInt64, to peer: SocketAddress, spool: Spool, now: Instant,
-        io: DatagramIO<DaemonSummary>
+        name: String, requestID: UInt64, to peer: DaemonPeer, spool: Spool, now: Instant,
+        channels: PeerChannels, io: DatagramIO<DaemonSummary>
     ) -> NativeResult? {
         guard transfers.count < Self.maximumTransfers else {
             return NativeResult(status: .failed, text: "busy: \(Self.maximumTransfers) files are being sent")
@@ -61,32 +61,33 @@ struct OutgoingTransfers {
         var sender = NativeSender(
             fileSize: opened.source.byteCount, receiverCount: 1,
             configuration: .init(
-                transferID: random.next(), name: name, sha256: digest, segmentSize: SegmentSize.automatic(toward: [peer]),
-                packetOverhead: PathMTU.headerBytes(toward: peer)))
+                transferID: random.next(), name: name, sha256: digest,
+                segmentSize: SegmentSize.automatic(toward: [peer.address]) - (peer.isAuthenticated ? SecureDatagram.sealedOverhead : 0),
+                packetOverhead: PathMTU.headerBytes(toward: peer.address)))
         sender.start(now: now)
         let id = sender.transferIDs[0]
         transfers[id] = Transfer(peer: peer, requestID: requestID, name: name, source: opened.source, sender: sender)
-        drain(id, now: now, io: io)
+        drain(id, now: now, channels: channels, io: io)
         return nil
     }
 
     /// Hands a datagram to the transfer `transferID`; returns how it ended, once it has.
     mutating func receive(
-        _ bytes: UnsafeRawBufferPointer, transferID: UInt64, from peer: SocketAddress, now: Instant,
-        io: DatagramIO<DaemonSummary>
+        _ bytes: UnsafeRawBufferPointer, transferID: UInt64, from peer: DaemonPeer, now: Instant,
+        channels: PeerChannels, io: DatagramIO<DaemonSummary>
     ) -> Ended? {
         guard transfers[transferID]?.peer == peer else { return nil }
         transfers[transferID]?.sender.handle(bytes, from: 0, now: now)
-        return drain(transferID, now: now, io: io)
+        return drain(transferID, now: now, channels: channels, io: io)
     }
 
     /// Runs every transfer's timers; returns those that ended.
-    mutating func handleTimeout(now: Instant, io: DatagramIO<DaemonSummary>) -> [Ended] {
+    mutating func handleTimeout(now: Instant, channels: PeerChannels, io: DatagramIO<DaemonSummary>) -> [Ended] {
         var ended: [Ended] = []
         for id in Array(transfers.keys) {
             guard let due = transfers[id]?.sender.nextTimeout, due <= now else { continue }
             transfers[id]?.sender.handleTimeout(now: now)
-            if let end = drain(id, now: now, io: io) { ended.append(end) }
+            if let end = drain(id, now: now, channels: channels, io: io) { ended.append(end) }
         }
         return ended
     }
@@ -100,7 +101,7 @@ struct OutgoingTransfers {
     /// when its session id changed) and returns its outcome when it is over. A file that
     /// shrank or vanished while served fails the transfer, which the requester is told.
     @discardableResult
-    private mutating func drain(_ id: UInt64, now: Instant, io: DatagramIO<DaemonSummary>) -> Ended? {
+    private mutating func drain(_ id: UInt64, now: Instant, channels: PeerChannels, io: DatagramIO<DaemonSummary>) -> Ended? {
         guard let peer = transfers[id]?.peer, let source = transfers[id]?.source else { return nil }
         repeat {
             while let event = transfers[id]?.sender.pollEvent() {
@@ -110,9 +111,11 @@ struct OutgoingTransfers {
             }
             while let next = transfers[id]?.sender.peekTransmit() {
                 if next.isData {
-                    io.sendDatagram(size: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                    channels.sendData(to: peer, size: next.size, io) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
                 } else {
-                    io.send(maximumSize: next.size, to: peer) { transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0 }
+                    channels.send(to: peer, maximumSize: next.size, io) {
+                        transfers[id]?.sender.pollTransmit(into: $0, now: now)?.size ?? 0
+                    }
                 }
             }
         } while transfers[id]?.sender.hasEvents == true  // DATA waits for payload just asked for.

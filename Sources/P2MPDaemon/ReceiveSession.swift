@@ -15,7 +15,9 @@ import P2MPWire
 /// Every session ends with `verify` or `close`, which wait for the storage (its invariant).
 final class ReceiveSession {
     let transferID: UInt64
-    let peer: SocketAddress
+    let peer: DaemonPeer
+    /// What the peer may do, and who it proved to be.
+    let grant: PeerGrant
     let offer: NativeOffer
     let name: SpoolName
     let replacing: Bool
@@ -40,12 +42,13 @@ final class ReceiveSession {
 
     /// Begins the partial; its storage hashes the prefix it already holds.
     init(
-        transferID: UInt64, peer: SocketAddress, offer: NativeOffer, name: SpoolName, replacing: Bool,
+        transferID: UInt64, peer: DaemonPeer, grant: PeerGrant, offer: NativeOffer, name: SpoolName, replacing: Bool,
         partial: any PartialStorage, startedAt: Double, bufferBytes: Int = ReceiveSession.coalescingCapacity
     ) {
         self.bufferBytes = max(1, bufferBytes)
         self.transferID = transferID
         self.peer = peer
+        self.grant = grant
         self.offer = offer
         self.name = name
         self.replacing = replacing

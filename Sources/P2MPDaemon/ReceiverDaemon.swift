@@ -1,7 +1,9 @@
 import Logging
 import NIOCore
 import P2MPConfiguration
+import P2MPKeys
 import P2MPProtocol
+import P2MPSecurity
 import P2MPSpool
 import P2MPSystemd
 import P2MPTransport
@@ -13,10 +15,18 @@ import Glibc
 
 /// What reaches the daemon's loop from outside it: signals.
 public enum DaemonCommand: Sendable {
-    /// SIGHUP: the configuration was read again (off the loop); errors keep the old one.
-    case reload(Result<DaemonConfiguration, ConfigurationErrors>)
+    /// SIGHUP: the configuration and the trusted-senders file were read again (off the
+    /// loop); errors keep the old ones.
+    case reload(Result<DaemonSettings, ConfigurationErrors>)
     /// SIGTERM or SIGINT.
     case stop
+}
+
+/// The configuration and the trust list it names, as read together.
+public struct DaemonSettings: Sendable {
+    public var configuration: DaemonConfiguration
+    /// Empty when `trusted_senders` is not set.
+    public var trustedSenders: TrustedSenders
 }
 
 /// How a daemon run ended.
@@ -42,16 +52,30 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var outgoing = OutgoingTransfers()
     private var housekeeping: Housekeeping
     private var windowBytes = Int.max
+    private let channels: PeerChannels
+    private let hostKey: KeyPairFile
+    private var trustedSenders: TrustedSenders
+    private var authFailures = AuthFailureLog()
+    private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
 
-    init(configuration: DaemonConfiguration, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64) {
-        self.configuration = configuration
+    init(
+        settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
+        hostKey: KeyPairFile
+    ) {
+        configuration = settings.configuration
+        trustedSenders = settings.trustedSenders
         self.spool = spool
         self.logger = logger
         self.notifier = notifier
+        self.hostKey = hostKey
         incoming = IncomingTransfers(
             configuration: configuration, storage: SpoolStorage(spool: spool), hooks: ProcessHooks(logger: logger),
             logger: logger, lossSeed: lossSeed, wallClock: Self.wallClock)
         housekeeping = Housekeeping(watchdogInterval: notifier.watchdogInterval)
+        channels = PeerChannels(
+            sessions: SecureSessions(
+                identity: hostKey.privateKey, trustedSenders: settings.trustedSenders,
+                random: SystemRandomNumberGenerator(), now: Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds).sinceOrigin))
     }
 
     /// The window each transfer is offered, in payload bytes: a third of the socket's receive
@@ -84,6 +108,14 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         if let warning = Self.receiveBufferWarning(receiveBufferBytes: io.receiveBufferBytes) {
             log(.start, .warning, warning)
         }
+        let host = "host key \(hostKey.publicKey.fingerprint)"
+        if let file = configuration.trustedSenders {
+            log(.start, .notice, "authenticated requests only: \(trustedSenders.grants.count) trusted senders in \(file); \(host)")
+        } else {
+            log(
+                .start, .warning,
+                "trusted_senders is not set: serving unauthenticated requests from loopback addresses only; \(host)")
+        }
         notifier.ready(status: incoming.statistics.statusLine(active: 0))
         if notifier.watchdogInterval != nil { notifier.watchdog() }
         housekeeping.start(now: io.now)
@@ -93,13 +125,54 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     func receive(_ datagram: ByteBuffer, from sender: SocketAddress, io: DatagramIO<Outcome>) {
         let now = io.now
         datagram.withUnsafeReadableBytes { bytes in
-            if let id = NativeDatagram.peekTransferID(bytes), outgoing.handles(id) {
-                if let ended = outgoing.receive(bytes, transferID: id, from: sender, now: now, io: io) { logSent(ended) }
+            guard PeerChannels.Sessions.isSecure(bytes) else {
+                receiveUnauthenticated(bytes, from: sender, now: now, io: io)
                 return
             }
-            incoming.handle(bytes, from: sender, now: now)
+            switch channels.handle(bytes, from: sender, now: now.sinceOrigin) {
+            case .plaintext(let size, let session):
+                guard let peer = channels.peer(ofSession: session) else { return }
+                deliver(UnsafeRawBufferPointer(rebasing: channels.plaintext[0..<size]), from: peer, now: now, io: io)
+            case .handshake:
+                takeSessionEvents(now: now)
+            case .dropped:
+                incoming.countDropped(.notAuthenticated)
+            }
         }
         answerQueries(io, now: now)
+    }
+
+    /// A datagram of the native protocol in clear: served only from loopback, and only while
+    /// no trusted-senders file is set; otherwise refused with a reply no larger than it.
+    private func receiveUnauthenticated(_ bytes: UnsafeRawBufferPointer, from sender: SocketAddress, now: Instant, io: DatagramIO<Outcome>) {
+        guard configuration.trustedSenders != nil || !sender.isLoopback else {
+            deliver(bytes, from: DaemonPeer(address: sender), now: now, io: io)
+            return
+        }
+        incoming.countDropped(.notAuthenticated)
+        let reason =
+            configuration.trustedSenders != nil
+            ? "authentication required: run p2mpsend keygen and have this daemon trust the key"
+            : "only loopback is served until trusted_senders is set"
+        guard let refusal = UnauthenticatedRefusal.reply(to: bytes, reason: reason), unauthenticatedReplies.take(now: now) else {
+            return
+        }
+        logAuthFailure(peer: sender, key: nil, reason: reason, now: now)
+        io.send(maximumSize: refusal.count, to: sender) { buffer in
+            refusal.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            return refusal.count
+        }
+    }
+
+    /// A datagram of the native protocol from `peer` (opened, or a loopback one in clear).
+    private func deliver(_ bytes: UnsafeRawBufferPointer, from peer: DaemonPeer, now: Instant, io: DatagramIO<Outcome>) {
+        if let id = NativeDatagram.peekTransferID(bytes), outgoing.handles(id) {
+            if let ended = outgoing.receive(bytes, transferID: id, from: peer, now: now, channels: channels, io: io) {
+                logSent(ended)
+            }
+            return
+        }
+        incoming.handle(bytes, from: peer, now: now)
     }
 
     /// ACKs and replies leave once per read batch, so a burst of DATA costs one ACK.
@@ -110,10 +183,12 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 
     func timerFired(io: DatagramIO<Outcome>) {
         let now = io.now
+        channels.handleTimeout(now: now.sinceOrigin)
+        takeSessionEvents(now: now)
         incoming.handleTimeout(now: now)
         answerQueries(io, now: now)
         sendTransmits(io)
-        for ended in outgoing.handleTimeout(now: now, io: io) { logSent(ended) }
+        for ended in outgoing.handleTimeout(now: now, channels: channels, io: io) { logSent(ended) }
         for chore in housekeeping.due(now: now) {
             switch chore {
             case .watchdog:
@@ -135,7 +210,8 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             notifier.reloading()
             switch result {
             case .success(let reloaded):
-                apply(reloaded)
+                apply(reloaded.configuration)
+                applyTrust(reloaded.trustedSenders)
             case .failure(let errors):
                 for error in errors.errors {
                     log(.configError, .error, "\(error); keeping the running configuration")
@@ -154,11 +230,46 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 
     // MARK: - Routing
 
-    /// Sends the incoming transfers' ACKs and replies.
+    /// Sends the incoming transfers' ACKs and replies (sealed for authenticated peers), and
+    /// the handshake replies.
     private func sendTransmits(_ io: DatagramIO<Outcome>) {
         while let next = incoming.peekTransmit() {
-            io.send(maximumSize: next.size, to: next.peer) { incoming.pollTransmit(into: $0)?.size ?? 0 }
+            channels.send(to: next.peer, maximumSize: next.size, io) { incoming.pollTransmit(into: $0)?.size ?? 0 }
         }
+        channels.sendHandshakes(io)
+    }
+
+    /// What the sessions report: new ones get their grant, ended ones lose it, refusals are
+    /// logged (rate-limited).
+    private func takeSessionEvents(now: Instant) {
+        while let event = channels.pollEvent() {
+            switch event {
+            case .established(let session, let peer, let key, let rights, let comment):
+                let prefix = trustedSenders.grant(for: key)?.namePrefix
+                incoming.setGrant(PeerGrant(rights: rights, namePrefix: prefix, key: key, comment: comment), forSession: session)
+                log(
+                    .session, .info, "authenticated session with \(key.fingerprint) (\(comment)) from \(peer), rights \(rights)",
+                    [
+                        "p2mp_peer": "\(peer)", "p2mp_key": "\(key.fingerprint)", "p2mp_key_comment": "\(comment)",
+                        "p2mp_rights": "\(rights)",
+                    ])
+            case .refused(let peer, let key, let reason):
+                incoming.countDropped(.notAuthenticated)
+                logAuthFailure(peer: peer.address, key: key, reason: reason, now: now)
+            case .ended(let session, _, _):
+                incoming.setGrant(nil, forSession: session)
+            }
+        }
+    }
+
+    private func logAuthFailure(peer: SocketAddress, key: IdentityKey?, reason: String, now: Instant) {
+        let (shouldLog, heldBack) = authFailures.admit(now: now)
+        guard shouldLog else { return }
+        var fields: Logger.Metadata = ["p2mp_peer": "\(peer.displayString)", "p2mp_reason": "\(reason)"]
+        if let key { fields["p2mp_key"] = "\(key.fingerprint)" }
+        if heldBack > 0 { fields["p2mp_suppressed"] = "\(heldBack)" }
+        let more = heldBack > 0 ? " (\(heldBack) more not logged)" : ""
+        log(.authFailed, .warning, "refused \(key.map { "key \($0.fingerprint)" } ?? "a sender") at \(peer.displayString): \(reason)\(more)", fields)
     }
 
     /// Answers the fleet queries that arrived: `get` starts a transfer of its own, the rest
@@ -169,19 +280,23 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             switch query.query {
             case .get(let name):
                 guard !outgoing.isAnswering(requestID, from: peer) else { continue }
-                guard configuration.allows(ipAddress: peer.addressBytes ?? []) else {
-                    send(.result(NativeResult(status: .refused, text: "not allowed from \(peer.ipAddress ?? "?")")), id: requestID, to: peer, io)
+                let grant = incoming.grant(for: peer)
+                guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
+                    channels.send(.result(NativeResult(status: .refused, text: grant.refusal("get is", from: peer.address, right: "read", setting: "allow"))), id: requestID, to: peer, io)
                     continue
                 }
-                if let refusal = outgoing.start(name: name, requestID: requestID, to: peer, spool: spool, now: now, io: io) {
-                    send(.result(refusal), id: requestID, to: peer, io)
+                if let refusal = outgoing.start(
+                    name: name, requestID: requestID, to: peer, spool: spool, now: now, channels: channels, io: io)
+                {
+                    channels.send(.result(refusal), id: requestID, to: peer, io)
                 } else {
                     log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])
                 }
             case let other:
                 let (response, line) = fleetQueries.answer(
-                    other, requestID: requestID, from: peer, configuration: configuration, spool: spool, now: now)
-                send(response, id: requestID, to: peer, io)
+                    other, requestID: requestID, from: peer, grant: incoming.grant(for: peer), configuration: configuration,
+                    spool: spool, now: now)
+                channels.send(response, id: requestID, to: peer, io)
                 if let line {
                     let file: String
                     switch other {
@@ -205,14 +320,28 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         log(.reload, .notice, "configuration reloaded (log level \(reloaded.logLevel.rawValue), loss \(reloaded.loss))")
     }
 
-    private func rearm(_ io: DatagramIO<Outcome>) {
-        io.setTimer(Instant.earliest(Instant.earliest(incoming.nextTimeout, outgoing.nextTimeout), housekeeping.nextDue))
+    /// A reloaded trust list: the sessions whose key it dropped end, the others take the
+    /// rights it now grants.
+    private func applyTrust(_ reloaded: TrustedSenders) {
+        trustedSenders = reloaded
+        channels.replaceTrustedSenders(reloaded)
+        takeSessionEvents(now: .zero)
+        for (id, session) in channels.sessions.sessions {
+            guard let grant = reloaded.grant(for: session.established.peerKey) else { continue }
+            incoming.setGrant(
+                PeerGrant(rights: grant.rights, namePrefix: grant.namePrefix, key: session.established.peerKey, comment: grant.comment),
+                forSession: id)
+        }
+        if configuration.trustedSenders != nil {
+            log(.reload, .notice, "\(reloaded.grants.count) trusted senders")
+        }
     }
 
-    private func send(_ packet: NativePacket, id: UInt64, to peer: SocketAddress, _ io: DatagramIO<Outcome>) {
-        var bytes: [UInt8] = []
-        NativeDatagram(transferID: id, packet: packet).encode(into: &bytes)
-        io.send(bytes, to: peer)
+    private func rearm(_ io: DatagramIO<Outcome>) {
+        let sessions = channels.nextTimeout.map(Instant.init(sinceOrigin:))
+        io.setTimer(
+            Instant.earliest(
+                Instant.earliest(Instant.earliest(incoming.nextTimeout, outgoing.nextTimeout), housekeeping.nextDue), sessions))
     }
 
     private func logSent(_ ended: OutgoingTransfers.Ended) {

@@ -101,7 +101,7 @@ struct DaemonSimulationRun {
     var now = Instant.zero
     var events = 0
     var violations: [String] = []
-    static let senderAddress = try! SocketAddress(ipAddress: "10.0.0.1", port: 40_000)
+    static let senderAddress = DaemonPeer(address: try! SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
 
     init(_ scenario: DaemonScenario, trace: ((String) -> Void)?) {
         self.scenario = scenario

@@ -20,6 +20,8 @@ public struct FleetQueryClient: Sendable {
         case result(NativeResult)
         /// Nothing came back for the give-up time.
         case noAnswer(after: Duration)
+        /// No authenticated session to the target came up; why.
+        case unauthenticated(String)
     }
 
     public enum Event: Sendable, Equatable {
@@ -65,8 +67,22 @@ public struct FleetQueryClient: Sendable {
 
     public var nextTimeout: Instant? { deadlines.earliest }
 
+    /// Sends the request to every target.
     public mutating func start(now: Instant) {
-        for target in pending.indices { send(to: target, now: now, fresh: true) }
+        for target in pending.indices { start(target: target, now: now) }
+    }
+
+    /// Sends the request to `target` (once: its authenticated session came up).
+    public mutating func start(target: Int, now: Instant) {
+        guard pending.indices.contains(target), pending[target].answer == nil, pending[target].retry == nil else { return }
+        send(to: target, now: now, fresh: true)
+    }
+
+    /// Ends `target` with `answer` without asking it: no session to it came up
+    /// (`.unauthenticated`, or `.noAnswer` when the handshake went unanswered).
+    public mutating func abandon(target: Int, answer: Answer) {
+        guard pending.indices.contains(target), pending[target].answer == nil else { return }
+        self.answer(target, answer)
     }
 
     /// Handles a datagram from `target`; anything but the answer to its current request is ignored.

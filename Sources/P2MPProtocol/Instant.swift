@@ -28,6 +28,14 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
         return min(first, second)
     }
 
+    /// The instant `duration` after the clock's origin (negative durations count as zero).
+    public init(sinceOrigin duration: Duration) {
+        self.init(nanoseconds: UInt64(clamping: duration.nanoseconds))
+    }
+
+    /// The time from the clock's origin to `self`, for machines that keep time as a `Duration`.
+    public var sinceOrigin: Duration { .nanoseconds(Int64(clamping: nanoseconds)) }
+
     /// The time from `earlier` to `self`, or zero when `earlier` is later.
     public func duration(since earlier: Instant) -> Duration {
         guard nanoseconds > earlier.nanoseconds else { return .zero }

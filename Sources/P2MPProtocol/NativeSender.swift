@@ -71,6 +71,8 @@ public struct NativeSender: Sendable {
         case noAnswer(phase: Phase, after: Duration)
         /// The application could not supply the file's bytes.
         case sourceFailed(String)
+        /// No authenticated session to the receiver came up; why.
+        case unauthenticated(String)
     }
 
     /// What the application must act on or may report.
@@ -94,6 +96,8 @@ public struct NativeSender: Sendable {
     }
 
     private enum ReceiverPhase: Sendable {
+        /// Not offered yet (its session is not up).
+        case waiting
         case offering(RequestRetry)
         case transferring
         case completing(RequestRetry)
@@ -144,7 +148,7 @@ public struct NativeSender: Sendable {
                 giveUpAfter: configuration.giveUpAfter, congestionControl: .aimd,
                 segmentBytes: NativeDatagram.dataDatagramSize(payload: Int(size)) + configuration.packetOverhead,
                 rateLimit: configuration.rateLimit))
-        phases = Array(repeating: .done(.noAnswer(phase: .offer, after: .zero)), count: receiverCount)
+        phases = Array(repeating: .waiting, count: receiverCount)
         reoffers = Array(repeating: 0, count: receiverCount)
         control = DeadlineQueue(keys: receiverCount)
         payload = PayloadStore(fileSize: fileSize, segmentSize: Int(size))
@@ -174,8 +178,20 @@ public struct NativeSender: Sendable {
 
     /// Offers the file to every receiver.
     public mutating func start(now: Instant) {
-        for receiver in phases.indices { offer(to: receiver, now: now) }
+        for receiver in phases.indices { start(receiver: receiver, now: now) }
         if phases.isEmpty { remaining = 0 }
+    }
+
+    /// Offers the file to `receiver`, if not done yet (its authenticated session came up).
+    public mutating func start(receiver: Int, now: Instant) {
+        guard phases.indices.contains(receiver), case .waiting = phases[receiver] else { return }
+        offer(to: receiver, now: now)
+    }
+
+    /// Ends `receiver` before its offer: no session to it came up.
+    public mutating func abandon(receiver: Int, reason: String, now: Instant) {
+        guard phases.indices.contains(receiver) else { return }
+        finish(receiver, .unauthenticated(reason), now: now)
     }
 
     /// Handles one datagram from `receiver`.
@@ -256,7 +272,7 @@ public struct NativeSender: Sendable {
                     controlQueue.append((receiver, .probe))
                     control.set(receiver, to: retry.deadline)
                 }
-            case .transferring, .done:
+            case .waiting, .transferring, .done:
                 continue
             }
         }

@@ -12,8 +12,9 @@ struct P2MPD: AsyncParsableCommand {
         commandName: "p2mpd",
         abstract: "The p2mp receiver.",
         usage: """
-            p2mpd [--config PATH] [--listen ADDRESS:PORT ...] [--spool DIR] [--loss P] [--log-level LEVEL]
+            p2mpd [--config PATH] [--listen ADDRESS:PORT ...] [--spool DIR] [--trusted-senders FILE] [--loss P] [--log-level LEVEL]
               p2mpd --check-config [--config PATH]
+              p2mpd --show-host-key [--config PATH] [--spool DIR]
               p2mpd PORT FILE P [--bind ADDRESS] [--linger SECONDS]
             """,
         discussion: """
@@ -22,6 +23,11 @@ struct P2MPD: AsyncParsableCommand {
             (7735 by default, or sockets passed by systemd), stores each file in the spool once \
             its SHA-256 matched, and logs every transfer (to journald under systemd). SIGHUP \
             reloads the configuration, SIGTERM stops it, leaving partial files to resume.
+
+            Senders authenticate with keys (docs/SECURITY.md): the daemon proves its host key \
+            (made on first start, --show-host-key prints it) and serves the keys its \
+            trusted-senders file lists, with the rights each line grants. Without \
+            trusted_senders it serves unauthenticated requests from loopback addresses only.
 
             The seed form receives one file over the classic P2MP-FTP protocol on UDP PORT into \
             FILE, discarding each arriving data packet with probability P (simulated loss) and \
@@ -38,6 +44,17 @@ struct P2MPD: AsyncParsableCommand {
 
     @Flag(help: "Validate the configuration and exit 0 when it is valid, 1 when not.")
     var checkConfig = false
+
+    @Flag(help: "Print the host key's public line (making the key if there is none) and exit.")
+    var showHostKey = false
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("The trusted-senders file, replacing 'trusted_senders'.", valueName: "file"))
+    var trustedSenders: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The host key file, replacing 'host_key'.", valueName: "file"))
+    var hostKey: String?
 
     @Option(
         parsing: .unconditionalSingleValue,
@@ -85,14 +102,24 @@ struct P2MPD: AsyncParsableCommand {
         // Relative paths mean the working directory here; the loader sees absolute ones only.
         let configurationFile = try config.map { try CommandLinePath.absolute($0, flag: "--config") }
         let spoolDirectory = try spool.map { try CommandLinePath.absolute($0, flag: "--spool") }
+        let trustedFile = try trustedSenders.map { try CommandLinePath.absolute($0, flag: "--trusted-senders") }
+        let hostKeyFile = try hostKey.map { try CommandLinePath.absolute($0, flag: "--host-key") }
         var options = DaemonRunner.Options(
             configurationFile: configurationFile,
             overrides: ConfigurationOverrides(
-                listen: listen.isEmpty ? nil : listen, spool: spoolDirectory, loss: loss, logLevel: logLevel))
+                listen: listen.isEmpty ? nil : listen, spool: spoolDirectory, loss: loss, logLevel: logLevel,
+                trustedSenders: trustedFile, hostKey: hostKeyFile))
         options.lossSeed = lossSeed
-        if checkConfig {
-            switch DaemonRunner.loadConfiguration(options) {
-            case .success(let loaded):
+        if checkConfig || showHostKey {
+            switch DaemonRunner.loadSettings(options) {
+            case .success(let settings) where showHostKey:
+                switch DaemonRunner.hostKey(for: settings.configuration) {
+                case .success(let loaded): CommandRunner.printLine(loaded.keyPair.publicLine)
+                case .failure(let error): throw CommandFailure(.failure, "cannot use the host key: \(error)")
+                }
+                return
+            case .success:
+                guard case .success(let loaded) = DaemonRunner.loadConfiguration(options) else { return }
                 let sources = loaded.sources.isEmpty ? "embedded defaults" : loaded.sources.joined(separator: ", ")
                 CommandRunner.printLine("configuration is valid (\(sources))")
                 return
@@ -106,7 +133,9 @@ struct P2MPD: AsyncParsableCommand {
     }
 
     private func runSeedForm() async throws {
-        if config != nil || checkConfig || !listen.isEmpty || spool != nil || loss != nil || logLevel != nil {
+        if config != nil || checkConfig || showHostKey || !listen.isEmpty || spool != nil || loss != nil || logLevel != nil
+            || trustedSenders != nil || hostKey != nil
+        {
             throw UsageError("the seed form (p2mpd PORT FILE P) takes only --bind, --linger and --loss-seed")
         }
         let options = try seedOptions()

@@ -23,6 +23,8 @@ struct QueryOptions: ParsableArguments {
             valueName: "seconds"))
     var timeout = 5.0
 
+    @OptionGroup var trust: TrustOptions
+
     var giveUpAfter: Duration {
         get throws {
             guard timeout.isFinite, timeout > 0, timeout <= 3_600 else {
@@ -65,9 +67,14 @@ struct List: AsyncParsableCommand {
         guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET, or --fleet") }
         if json && long { throw UsageError("--long is for the table; --json always carries full digests") }
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: options.port)
-        let answers = try await FleetQueryRunner.run(.list, targets: resolved, giveUpAfter: try options.giveUpAfter)
+        var trust = try options.trust.trust(for: resolved, defaultPort: options.port)
+        let outcome = try await FleetQueryRunner.run(
+            .list, targets: resolved.map(\.endpoint), trust: trust.trust, giveUpAfter: try options.giveUpAfter)
+        trust.learn(provedKeys: outcome.hostKeys)
+        let answers = outcome.answers
         if json {
-            CommandRunner.printLine(ListingReport.jsonDocument(targets: resolved, answers: answers, timeout: options.timeout))
+            CommandRunner.printLine(
+                ListingReport.jsonDocument(targets: resolved.map(\.endpoint), answers: answers, timeout: options.timeout))
         } else {
             printTable(targets: resolved, answers: answers)
         }
@@ -78,7 +85,7 @@ struct List: AsyncParsableCommand {
     }
 
     /// The table on standard output, then the down hosts; refusals on standard error.
-    private func printTable(targets: [(name: String, address: SocketAddress)], answers: [FleetQueryClient.Answer]) {
+    private func printTable(targets: [Target], answers: [FleetQueryClient.Answer]) {
         var listings: [(host: String, entries: [NativeListing.Entry])] = []
         var down: [String] = []
         var refusals: [String] = []
@@ -86,6 +93,7 @@ struct List: AsyncParsableCommand {
             switch answer {
             case .listing(let entries): listings.append((target.name, entries))
             case .result(let result): refusals.append("\(target.name): \(result.text)")
+            case .unauthenticated(let reason): refusals.append("\(target.name): \(reason)")
             case .noAnswer: down.append(target.name)
             }
         }
@@ -183,14 +191,19 @@ struct Remove: AsyncParsableCommand {
 enum FleetChange {
     static func run(_ request: FleetQueryClient.Request, target: String, options: QueryOptions) async throws {
         let resolved = try Targets.resolve([target], defaultPort: options.port)
-        let answers = try await FleetQueryRunner.run(request, targets: resolved, giveUpAfter: try options.giveUpAfter)
-        switch answers.first {
+        var trust = try options.trust.trust(for: resolved, defaultPort: options.port)
+        let outcome = try await FleetQueryRunner.run(
+            request, targets: resolved.map(\.endpoint), trust: trust.trust, giveUpAfter: try options.giveUpAfter)
+        trust.learn(provedKeys: outcome.hostKeys)
+        switch outcome.answers.first {
         case .result(let result)? where result.status == .done:
             CommandRunner.printLine("\(target): \(result.text)")
         case .result(let result)?:
             throw CommandFailure(.failure, "\(target): \(result.status): \(result.text)")
         case .listing?:
             throw CommandFailure(.failure, "\(target): unexpected answer")
+        case .unauthenticated(let reason)?:
+            throw CommandFailure(.failure, "\(target): \(reason)")
         case .noAnswer?, nil:
             throw CommandFailure(.unreachable, "\(target): no answer in \(options.timeout) s")
         }
@@ -231,7 +244,11 @@ struct Get: AsyncParsableCommand {
             }
             files.append((name, destination))
         }
-        let results = try await FetchRunner.run(files, from: resolved[0].address, giveUpAfter: try options.giveUpAfter)
+        var trust = try options.trust.trust(for: resolved, defaultPort: options.port)
+        let outcome = try await FetchRunner.run(
+            files, from: resolved[0].address, trust: trust.trust, giveUpAfter: try options.giveUpAfter)
+        trust.learn(provedKeys: [outcome.hostKey])
+        let results = outcome.results
         var failures = 0
         var unanswered = 0
         for (file, result) in zip(files, results) {

@@ -69,9 +69,12 @@ struct Push: AsyncParsableCommand {
     @Flag(help: "Read FILE to hash it even if the digest cache (~/.cache/p2mp/sha256) remembers it.")
     var rehash = false
 
+    @OptionGroup var trustOptions: TrustOptions
+
     func run() async throws {
-        let options = try pushOptions()
+        var (options, trust) = try pushOptions()
         let report = try await NativePush.run(options)
+        trust.learn(provedKeys: report.receivers.map(\.hostKey))
         if json {
             CommandRunner.printLine(report.jsonDocument(file: file, name: options.name))
         } else {
@@ -86,7 +89,7 @@ struct Push: AsyncParsableCommand {
         if !report.allCompleted { throw CommandFailure(.failure) }
     }
 
-    private func pushOptions() throws -> NativePush.Options {
+    private func pushOptions() throws -> (NativePush.Options, TrustContext) {
         guard !targets.isEmpty || fleet != nil else { throw UsageError("expected at least one TARGET after FILE, or --fleet") }
         if let segmentSize, !(1...NativeDatagram.maximumPayload).contains(segmentSize) {
             throw UsageError("--segment-size '\(segmentSize)' is out of range (expected 1-\(NativeDatagram.maximumPayload))")
@@ -116,14 +119,20 @@ struct Push: AsyncParsableCommand {
             throw UsageError("--name '\(name)' is not a name a receiver accepts: \(error)")
         }
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: port)
+        let trust = try trustOptions.trust(for: resolved, defaultPort: port)
+        let largest = NativeDatagram.maximumPayload - trust.trust.overhead
+        if let segmentSize, segmentSize > largest {
+            throw UsageError("--segment-size '\(segmentSize)' is out of range (expected 1-\(largest) when authenticated)")
+        }
         var options = NativePush.Options(
-            targets: resolved, source: source, name: name,
-            segmentSize: segmentSize ?? SegmentSize.automatic(toward: resolved.map(\.address)), window: window,
-            rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
+            targets: resolved.map(\.endpoint), source: source, name: name,
+            segmentSize: segmentSize ?? SegmentSize.automatic(toward: resolved.map(\.address)) - trust.trust.overhead,
+            window: window, rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
         options.showsProgress = !quiet && !json
         options.digestCache = DigestCache.forUser()
         options.rehash = rehash
-        return options
+        options.trust = trust.trust
+        return (options, trust)
     }
 
     /// "200M" → 200,000,000 bits per second; plain numbers are bits per second.

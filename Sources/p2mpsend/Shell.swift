@@ -25,7 +25,9 @@ struct Shell: AsyncParsableCommand {
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
-        let resolved = try Targets.resolve([target], defaultPort: options.port)[0]
+        let resolvedTargets = try Targets.resolve([target], defaultPort: options.port)
+        let resolved = resolvedTargets[0].endpoint
+        var trust = try options.trust.trust(for: resolvedTargets, defaultPort: options.port)
         let deadline = try options.giveUpAfter
         let interactive = isatty(STDIN_FILENO) == 1
         let interrupt = Self.leaveOnInterrupt()
@@ -41,38 +43,49 @@ struct Shell: AsyncParsableCommand {
             case .exit: return
             case .help: CommandRunner.printLine(ShellCommand.usage)
             case .invalid(let message): CommandRunner.printError(message)
-            case .list: await list(resolved, deadline: deadline)
-            case .get(let name, let destination): await get(name, to: destination, from: resolved, deadline: deadline)
-            case .put(let file, let name): await put(file, as: name, to: resolved)
-            case .rename(let from, let to): await change(.move(from: from, to: to), resolved, deadline: deadline)
-            case .remove(let name): await change(.remove(name: name), resolved, deadline: deadline)
+            case .list: await list(resolved, trust: &trust, deadline: deadline)
+            case .get(let name, let destination):
+                await get(name, to: destination, from: resolved, trust: &trust, deadline: deadline)
+            case .put(let file, let name): await put(file, as: name, to: resolved, trust: &trust)
+            case .rename(let from, let to): await change(.move(from: from, to: to), resolved, trust: &trust, deadline: deadline)
+            case .remove(let name): await change(.remove(name: name), resolved, trust: &trust, deadline: deadline)
             }
         }
     }
 
-    private func list(_ target: (name: String, address: SocketAddress), deadline: Duration) async {
-        switch try? await FleetQueryRunner.run(.list, targets: [target], giveUpAfter: deadline).first {
+    private func list(_ target: (name: String, address: SocketAddress), trust: inout TrustContext, deadline: Duration) async {
+        let outcome = try? await FleetQueryRunner.run(.list, targets: [target], trust: trust.trust, giveUpAfter: deadline)
+        trust.learn(provedKeys: outcome?.hostKeys ?? [])
+        switch outcome?.answers.first {
         case .listing(let entries)?:
             for line in List.table([(target.name, entries)], hostCount: 1) { CommandRunner.printLine(line) }
         case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
+        case .unauthenticated(let reason)?: CommandRunner.printError(reason)
         default: CommandRunner.printError("no answer from \(target.name)")
         }
     }
 
-    private func get(_ name: String, to destination: String?, from target: (name: String, address: SocketAddress), deadline: Duration) async {
+    private func get(
+        _ name: String, to destination: String?, from target: (name: String, address: SocketAddress), trust: inout TrustContext,
+        deadline: Duration
+    ) async {
         let path = destination ?? String(name.split(separator: "/").last ?? Substring(name))
         if let problem = AtomicFileWriter.destinationProblem(path) {
             CommandRunner.printError("cannot write '\(path)': \(problem)")
             return
         }
-        switch try? await FetchRunner.run([(name, path)], from: target.address, giveUpAfter: deadline).first {
+        let outcome = try? await FetchRunner.run([(name, path)], from: target.address, trust: trust.trust, giveUpAfter: deadline)
+        trust.learn(provedKeys: [outcome?.hostKey])
+        switch outcome?.results.first {
         case .fetched(let bytes)?: CommandRunner.printLine("\(name) -> \(path) (\(bytes) bytes, SHA-256 verified)")
         case .failed(let reason)?: CommandRunner.printError("\(name): \(reason)")
         case nil: CommandRunner.printError("\(name): no answer from \(target.name)")
         }
     }
 
-    private func put(_ file: String, as name: String?, to target: (name: String, address: SocketAddress)) async {
+    private func put(
+        _ file: String, as name: String?, to target: (name: String, address: SocketAddress), trust: inout TrustContext
+    ) async {
         let source: FileSegmentSource
         do {
             source = try FileSegmentSource(path: file)
@@ -83,23 +96,31 @@ struct Shell: AsyncParsableCommand {
         let spoolName = name ?? String(file.split(separator: "/").last ?? Substring(file))
         var options = NativePush.Options(
             targets: [target], source: source, name: spoolName,
-            segmentSize: SegmentSize.automatic(toward: [target.address]), window: 4_096, rateLimit: nil,
+            segmentSize: SegmentSize.automatic(toward: [target.address]) - trust.trust.overhead, window: 4_096, rateLimit: nil,
             giveUpAfter: .seconds(30), replaceExisting: false)
         options.digestCache = DigestCache.forUser()
+        options.trust = trust.trust
         guard let report = try? await NativePush.run(options), let receiver = report.receivers.first else {
             CommandRunner.printError("put \(file): the push could not run")
             return
         }
+        trust.learn(provedKeys: [receiver.hostKey])
         switch receiver.status {
         case .completed: CommandRunner.printLine("\(file) -> \(spoolName) (\(report.bytes) bytes)")
         case .failed(let reason): CommandRunner.printError("put \(file): \(reason)")
         }
     }
 
-    private func change(_ request: FleetQueryClient.Request, _ target: (name: String, address: SocketAddress), deadline: Duration) async {
-        switch try? await FleetQueryRunner.run(request, targets: [target], giveUpAfter: deadline).first {
+    private func change(
+        _ request: FleetQueryClient.Request, _ target: (name: String, address: SocketAddress), trust: inout TrustContext,
+        deadline: Duration
+    ) async {
+        let outcome = try? await FleetQueryRunner.run(request, targets: [target], trust: trust.trust, giveUpAfter: deadline)
+        trust.learn(provedKeys: outcome?.hostKeys ?? [])
+        switch outcome?.answers.first {
         case .result(let result)? where result.status == .done: CommandRunner.printLine(result.text)
         case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
+        case .unauthenticated(let reason)?: CommandRunner.printError(reason)
         default: CommandRunner.printError("no answer from \(target.name)")
         }
     }

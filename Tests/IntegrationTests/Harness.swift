@@ -113,9 +113,13 @@ final class ChildProcess: @unchecked Sendable {
             ? URL(fileURLWithPath: executable) : Harness.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.currentDirectoryURL = directory
-        // p2mpsend's digest cache goes to the test's directory, not the user's home.
+        // p2mpsend's digest cache and keys (identity, known_hosts) live in the test's
+        // directory: a test never picks up the user's identity.
         process.environment = ProcessInfo.processInfo.environment.merging(
-            ["XDG_CACHE_HOME": directory.appendingPathComponent("cache").path], uniquingKeysWith: { $1 })
+            [
+                "XDG_CACHE_HOME": directory.appendingPathComponent("cache").path,
+                "XDG_CONFIG_HOME": directory.appendingPathComponent("config").path,
+            ], uniquingKeysWith: { $1 })
         stdoutURL = directory.appendingPathComponent("\(label).stdout")
         stderrURL = directory.appendingPathComponent("\(label).stderr")
         _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)

@@ -96,7 +96,7 @@ struct IPv6Tests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains { $0.contains("rejected") && $0.contains("not allowed") }, "\(refused.stderr)")
         let list = try await ChildProcess.run("p2mpsend", ["ls", closed.target], in: directory)
-        #expect(list.stderr.contains("p2mpsend: \(closed.target): listing is not allowed from ::1"), "\(list.stderr)")
+        #expect(list.stderr.contains("p2mpsend: \(closed.target): listing is not allowed from ::1 (see allow)"), "\(list.stderr)")
         #expect(await open.stop() == 0)
         #expect(await closed.stop() == 0)
         try? FileManager.default.removeItem(at: directory)

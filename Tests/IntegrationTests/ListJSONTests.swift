@@ -64,7 +64,7 @@ struct ListJSONTests {
         let hosts = try #require(document["hosts"] as? [[String: Any]])
         #expect(hosts.map { $0["target"] as? String } == targets)
         #expect(hosts.map { $0["status"] as? String } == ["up", "up", "refused", "down"])
-        #expect(hosts[2]["reason"] as? String == "listing is not allowed from 127.0.0.1")
+        #expect(hosts[2]["reason"] as? String == "listing is not allowed from 127.0.0.1 (see allow)")
         #expect(hosts[3]["reason"] as? String == "no answer in 1.0 s")
         #expect(hosts[0]["address"] as? String == v6.target)
 

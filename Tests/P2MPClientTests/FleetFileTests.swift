@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 @testable import P2MPClient
+import P2MPKeys
 import Testing
 
 @Suite("Fleet files")
@@ -27,6 +28,17 @@ struct FleetFileTests {
                 FleetTarget(host: "web-02", port: 9000, text: "web-02:9000", line: 2),
                 FleetTarget(host: "10.0.0.3", port: 7735, text: "10.0.0.3", line: 3),
             ])
+    }
+
+    @Test("a target may be followed by its host key, which is kept as written for the caller to decode")
+    func hostKeys() throws {
+        let key = "p2mp-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+        #expect(
+            try Self.targets("web-01 \(key) root@web-01  # pinned\nweb-02\n") == [
+                FleetTarget(host: "web-01", port: 7735, text: "web-01", line: 1, hostKey: key + " root@web-01"),
+                FleetTarget(host: "web-02", port: 7735, text: "web-02", line: 2),
+            ])
+        #expect(FleetFile.hostKeyType == PublicKeyLine.keyType)
     }
 
     @Test("comments, blank lines and surrounding whitespace are ignored; line numbers still count them")
@@ -105,8 +117,8 @@ struct FleetFileTests {
     func severalWords() {
         #expect(
             Self.errors("web-01 web-02\nweb-03\tweb-04  # two\n") == [
-                "fleet.txt:1: 'web-01 web-02' has 2 words (expected one target per line: HOST, HOST:PORT or [IPV6]:PORT)",
-                "fleet.txt:2: 'web-03 web-04' has 2 words (expected one target per line: HOST, HOST:PORT or [IPV6]:PORT)",
+                "fleet.txt:1: 'web-01 web-02' has 2 words (expected one target per line: HOST, HOST:PORT or [IPV6]:PORT, optionally followed by its host key, p2mp-ed25519 BASE64)",
+                "fleet.txt:2: 'web-03 web-04' has 2 words (expected one target per line: HOST, HOST:PORT or [IPV6]:PORT, optionally followed by its host key, p2mp-ed25519 BASE64)",
             ])
     }
 

@@ -10,6 +10,7 @@ import Testing
 @Suite("Admission of offers")
 struct AdmissionTests {
     let peer = try! SocketAddress(ipAddress: "192.0.2.7", port: 5000)
+    let pusher = PeerGrant(rights: [.push])
 
     func offer(name: String = "app.tar", size: UInt64 = 1_000, digest: UInt8 = 1, replace: Bool = false) -> NativeOffer {
         NativeOffer(
@@ -30,7 +31,7 @@ struct AdmissionTests {
     @Test("an ordinary offer is received under its name")
     func accepted() throws {
         try withSpool { spool, _ in
-            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
+            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, grant: pusher, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("not accepted")
                 return
             }
@@ -43,14 +44,38 @@ struct AdmissionTests {
         try withSpool { spool, _ in
             var configuration = DaemonConfiguration.defaults
             configuration.allow = [try CIDR.parse("10.0.0.0/8").get()]
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .notAllowedFromAddress)
-            #expect(reason(Admission.decide(offer: offer(name: "../x"), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool))) == .nameNotAllowed)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, grant: pusher, configuration: configuration, spool: SpoolStorage(spool: spool))) == .notAllowedFromAddress)
+            #expect(reason(Admission.decide(offer: offer(name: "../x"), from: peer, grant: pusher, configuration: .defaults, spool: SpoolStorage(spool: spool))) == .nameNotAllowed)
             configuration = .defaults
             configuration.maxFileSize = ByteSize(bytes: 999)
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .tooLarge)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, grant: pusher, configuration: configuration, spool: SpoolStorage(spool: spool))) == .tooLarge)
             configuration = .defaults
             configuration.minFreeSpace = ByteSize(bytes: .max / 2)
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .noSpace)
+            #expect(reason(Admission.decide(offer: offer(), from: peer, grant: pusher, configuration: configuration, spool: SpoolStorage(spool: spool))) == .noSpace)
+        }
+    }
+
+    @Test("a key without the push right is refused; a key limited to a prefix writes only under it")
+    func keyRights() throws {
+        try withSpool { spool, _ in
+            let storage = SpoolStorage(spool: spool)
+            let reader = PeerGrant(rights: [.read, .manage])
+            guard case .refuse(let refusal) = Admission.decide(offer: offer(), from: peer, grant: reader, configuration: .defaults, spool: storage)
+            else {
+                Issue.record("a read-only key was admitted")
+                return
+            }
+            #expect(refusal.reason == .notAllowedFromAddress)
+            #expect(refusal.text.contains("pushes are not allowed"))
+            let limited = PeerGrant(rights: [.push], namePrefix: "releases/")
+            #expect(reason(Admission.decide(offer: offer(), from: peer, grant: limited, configuration: .defaults, spool: storage)) == .nameNotAllowed)
+            guard case .receive(let name, _) = Admission.decide(
+                offer: offer(name: "releases/app.tar"), from: peer, grant: limited, configuration: .defaults, spool: storage)
+            else {
+                Issue.record("a name under the key's prefix was refused")
+                return
+            }
+            #expect(name.rawValue == "releases/app.tar")
         }
     }
 
@@ -64,8 +89,8 @@ struct AdmissionTests {
             // Leave half the file's size of headroom: a new file of this size would not fit.
             var configuration = DaemonConfiguration.defaults
             configuration.minFreeSpace = ByteSize(bytes: spool.freeBytes() - size / 2)
-            #expect(reason(Admission.decide(offer: offer(size: size, digest: 8), from: peer, configuration: configuration, spool: SpoolStorage(spool: spool))) == .noSpace)
-            guard case .receive = Admission.decide(offer: resumed, from: peer, configuration: configuration, spool: SpoolStorage(spool: spool)) else {
+            #expect(reason(Admission.decide(offer: offer(size: size, digest: 8), from: peer, grant: pusher, configuration: configuration, spool: SpoolStorage(spool: spool))) == .noSpace)
+            guard case .receive = Admission.decide(offer: resumed, from: peer, grant: pusher, configuration: configuration, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("the resumed push was refused although its space is reserved")
                 return
             }
@@ -80,18 +105,18 @@ struct AdmissionTests {
             let digest = try #require(ContentDigest(NativePushDigest.sha256(content)))
             var same = offer()
             same.sha256 = digest
-            guard case .alreadyHeld = Admission.decide(offer: same, from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
+            guard case .alreadyHeld = Admission.decide(offer: same, from: peer, grant: pusher, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("same content not recognized")
                 return
             }
-            #expect(reason(Admission.decide(offer: offer(), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool))) == .existsWithDifferentContent)
-            guard case .receive(_, true) = Admission.decide(offer: offer(replace: true), from: peer, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
+            #expect(reason(Admission.decide(offer: offer(), from: peer, grant: pusher, configuration: .defaults, spool: SpoolStorage(spool: spool))) == .existsWithDifferentContent)
+            guard case .receive(_, true) = Admission.decide(offer: offer(replace: true), from: peer, grant: pusher, configuration: .defaults, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("--replace not honoured")
                 return
             }
             var keepBoth = DaemonConfiguration.defaults
             keepBoth.conflict = .keepBoth
-            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, configuration: keepBoth, spool: SpoolStorage(spool: spool)) else {
+            guard case .receive(let name, false) = Admission.decide(offer: offer(), from: peer, grant: pusher, configuration: keepBoth, spool: SpoolStorage(spool: spool)) else {
                 Issue.record("keep-both did not pick a new name")
                 return
             }

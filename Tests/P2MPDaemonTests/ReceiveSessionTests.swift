@@ -13,7 +13,7 @@ import Testing
 @Suite("Receive sessions and their storage queue")
 struct ReceiveSessionTests {
     static let segmentSize = 8_000
-    let peer = try! SocketAddress(ipAddress: "192.0.2.7", port: 5000)
+    let peer = DaemonPeer(address: try! SocketAddress(ipAddress: "192.0.2.7", port: 5000))
 
     /// Content of `count` bytes that differs at every offset a test might mix up.
     static func content(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
@@ -40,7 +40,7 @@ struct ReceiveSessionTests {
             window: 64, flags: [], name: "image.bin")
         let key = try #require(ContentKey(sha256: Self.digest(bytes).bytes, size: UInt64(bytes.count)))
         return ReceiveSession(
-            transferID: 7, peer: peer, offer: offer, name: try SpoolName(validating: "image.bin"), replacing: false,
+            transferID: 7, peer: peer, grant: PeerGrant(rights: [.push]), offer: offer, name: try SpoolName(validating: "image.bin"), replacing: false,
             partial: SpoolPartial(try spool.openPartial(for: key), recordInterval: ReceiveSession.recordInterval), startedAt: 0)
     }
 
