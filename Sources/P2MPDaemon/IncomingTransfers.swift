@@ -155,7 +155,7 @@ package final class IncomingTransfers {
                 ])
             case .query(let requestID, let peer, let query):
                 queries.append(Query(requestID: requestID, peer: peer, query: query))
-            case .ended(let id, let reason):
+            case .ended(let id, let reason, _):
                 guard let session = sessions.removeValue(forKey: id) else { continue }
                 try? session.close()  // Keep what arrived, for a resume.
                 let why: String

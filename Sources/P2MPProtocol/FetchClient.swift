@@ -200,7 +200,7 @@ public struct FetchClient: Sendable {
                 }
             case .allReceived(let id):
                 if let index = request(of: id) { events.append(.allReceived(request: index)) }
-            case .ended(let id, let reason):
+            case .ended(let id, let reason, _):
                 if let index = request(of: id) { finish(index, .failed("transfer ended: \(reason)"), now: now) }
             case .discarded, .duplicate, .query:
                 continue
