@@ -177,8 +177,8 @@ check "e. journal: the IPv6 push completed from P2MP_PEER [::1]:…" \
   within 5 jhas "$since_v6" 'g("P2MP_PEER").startswith("[::1]:")' P2MP_EVENT=complete
 
 # --- f. journal fields -----------------------------------------------------------
-check "f. journal: P2MP_EVENT=loss with P2MP_SEQ and P2MP_PEER" \
-  within 5 jhas "$since_push" 'g("P2MP_SEQ") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss
+check "f. journal: P2MP_EVENT=loss with P2MP_LOSS_CAUSE=simulated, P2MP_LOST_SEGMENTS and P2MP_PEER" \
+  within 5 jhas "$since_push" 'g("P2MP_LOST_SEGMENTS") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss P2MP_LOSS_CAUSE=simulated
 check "f. journal: P2MP_EVENT=complete with P2MP_SHA256 = ${DIGEST:0:16}…" \
   within 5 jhas "$since_push" "g('P2MP_SHA256').lower() == '${DIGEST}'" P2MP_EVENT=complete
 for ev in complete loss; do

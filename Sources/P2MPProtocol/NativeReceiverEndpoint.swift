@@ -54,8 +54,6 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         case received(transferID: UInt64, offset: UInt64, payload: Range<Int>, contiguous: UInt64)
         /// Every segment is held: verify the digest, commit, then call `finalized`.
         case allReceived(transferID: UInt64)
-        /// Simulated loss discarded this DATA segment.
-        case discarded(transferID: UInt64, peer: Peer, segment: UInt64)
         /// A segment that was already held arrived again (the sender retransmitted it).
         case duplicate(transferID: UInt64, segment: UInt64)
         /// The session is gone without a commit; any partial stays for a resume. `reception`
@@ -86,12 +84,12 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         public var size: Int
     }
 
-    /// Counters for status lines and tests.
+    /// Counters for status lines and tests. (Each session's loss is its window's
+    /// `reception`.)
     public struct Statistics: Sendable, Equatable {
         public var malformed = 0
         public var foreign = 0
         public var unknownTransfer = 0
-        public var discarded = 0
         public var duplicates = 0
     }
 
@@ -409,9 +407,7 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
             break
         }
         if loss.shouldDiscard() {
-            statistics.discarded += 1
             sessions.values[index].window?.discard(segment: data.segment, .simulatedLoss)
-            events.append(.discarded(transferID: id, peer: peer, segment: data.segment))
             return
         }
         let verdict = sessions.values[index].window?.receive(

@@ -306,7 +306,7 @@ struct NativeSimulationRun {
                 if !intact { disks[index].partial = Array(repeating: 0, count: scenario.file.count) }
                 endpoints[index].finalized(
                     id, NativeCompletion(status: intact ? .committed : .digestMismatch, sha256: digest), now: now)
-            case .discarded, .duplicate, .ended, .query:
+            case .duplicate, .ended, .query:
                 break
             }
         }

@@ -195,7 +195,8 @@ struct LoaderTests {
         }.joined(separator: "\n")
         #expect(keys == [
             "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
-            "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
+            "log_level", "loss_event_interval", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout",
+            "manage_allow",
         ])
         var configuration = DaemonConfiguration.defaults
         configuration.loss = 0.5
@@ -214,7 +215,8 @@ struct LoaderTests {
         let text = try String(contentsOfFile: manPage, encoding: .utf8)
         for key in [
             "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
-            "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
+            "log_level", "loss_event_interval", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout",
+            "manage_allow",
         ] {
             #expect(text.contains(".TP\n.B \(key)\n"), "\(key)")
         }

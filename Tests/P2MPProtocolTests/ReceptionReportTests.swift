@@ -107,10 +107,11 @@ struct ReceptionReportTests {
             completions(transmits(&endpoint)).map(\.reception) == [NativeReception(segments: 2, network: .init(lost: 1))])
     }
 
-    @Test("simulated loss is counted by the session's window")
+    @Test("simulated loss is counted by the session's window, with no event per segment")
     func simulatedLoss() {
         var endpoint = admitted(loss: SimulatedLoss(probability: 1, seed: 1))
         deliver(&endpoint, 0, 1, 2)
+        #expect(drainEvents(&endpoint).isEmpty)
         #expect(endpoint.reception(of: Self.transfer) == NativeReception(segments: 3, simulated: .init(lost: 3)))
     }
 
