@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// Loss events of real pushes (issue 21): what p2mpd logs as `P2MP_EVENT=loss` is the loss
+/// the path caused, counted by someone else (nftables), at most once per interval.
+@Suite("Loss events of real pushes")
+struct PathLossTests {
+    /// Loss events and the closing event of a daemon's stderr, with the line's timestamp.
+    struct Logged {
+        var losses: [[String: String]]
+        /// The seconds-resolution timestamp of each loss event.
+        var lossTimes: [String]
+        var complete: [String: String]?
+
+        init(_ lines: [String]) {
+            let lossLines = lines.filter { LogFields.parse($0)["p2mp_event"] == "loss" }
+            losses = lossLines.map(LogFields.parse)
+            lossTimes = lossLines.map { String($0.prefix { $0 != " " }) }
+            complete = lines.map(LogFields.parse).first { $0["p2mp_event"] == "complete" }
+        }
+
+        func sum(_ field: String) -> Int { losses.reduce(0) { $0 + (Int($1[field] ?? "") ?? 0) } }
+    }
+
+    @Test(
+        "64 MiB over a path that drops 2 % of the datagrams: the loss events add up to what nftables dropped, one per interval at most",
+        .enabled(if: NetworkNamespace.unavailableReason == nil, "needs root, network namespaces, nft and ethtool"))
+    func lossyPath() async throws {
+        let namespace = try NetworkNamespace()
+        defer { namespace.delete() }
+        let directory = try Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try namespace.dropUDP(toPort: 7735, percent: 2)
+        let daemon = try await Daemon(
+            address: "127.0.0.1", in: directory, configuration: "loss_event_interval = 1", port: 7735, namespace: namespace)
+        let input = directory.appendingPathComponent("image.bin")
+        try Harness.randomFile(at: input, bytes: 64 << 20)
+        // 1,400-byte segments, as on an Ethernet path: about 48,000 datagrams. The rate cap
+        // (10 MB/s) makes the push last about 7 loss intervals.
+        let p2mpsend = Harness.binDirectory.appendingPathComponent("p2mpsend").path
+        let started = Date()
+        let push = try await ChildProcess.run(
+            NetworkNamespace.ip,
+            namespace.wrapping(p2mpsend, ["push", "image.bin", daemon.target, "--json", "--segment-size", "1400", "--rate", "80M"]),
+            in: directory, timeout: 120)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(push.status == 0, "\(push.stdout) \(push.stderr)")
+        #expect(try Data(contentsOf: daemon.file("image.bin")) == Data(contentsOf: input))
+        let dropped = try namespace.droppedDatagrams()
+        let overflowed = try namespace.receiveBufferErrors()
+        #expect(await daemon.stop() == 0)
+
+        let logged = Logged(daemon.child.stderrLines)
+        let lost = logged.sum("p2mp_lost_segments")
+        print(
+            "lossyPath: nftables dropped \(dropped) datagrams, socket buffers \(overflowed); p2mpd logged \(lost) lost in "
+                + "\(logged.losses.count) loss events over \(String(format: "%.1f", seconds)) s")
+        #expect(logged.losses.allSatisfy { $0["p2mp_loss_cause"] == "network" })
+        #expect(dropped > 500, "2 % of about 48,000 datagrams")
+        // What the daemon cannot see: a retransmission dropped again (2 % of the drops), and
+        // drops of OFFERs and PROBEs. Within 10 % of what was dropped.
+        #expect(abs(lost - (dropped + overflowed)) * 10 <= dropped + overflowed, "\(lost) lost, \(dropped + overflowed) dropped")
+
+        // At most one per interval: a second holds no two events but for the last, which
+        // comes with the end of the transfer; so no more than the push's seconds, plus it.
+        #expect(Set(logged.lossTimes.dropLast()).count == logged.lossTimes.count - 1, "\(logged.lossTimes)")
+        #expect(logged.losses.count <= Int(seconds) + 2)
+        #expect(logged.losses.count >= 3, "a push of several intervals logs several events")
+
+        // The closing event's totals are the sum of the loss events, and the sender shows
+        // the same, as the receiver reported it in COMPLETE.
+        let complete = try #require(logged.complete)
+        #expect(complete["p2mp_lost_segments"] == "\(lost)")
+        #expect(complete["p2mp_repaired_segments"] == "\(logged.sum("p2mp_repaired_segments"))")
+        let report = try JSONSerialization.jsonObject(with: Data(push.stdout.joined(separator: "\n").utf8)) as? [String: Any]
+        let loss = ((report?["receivers"] as? [[String: Any]])?.first?["loss"]) as? [String: Any]
+        #expect(loss?["lost_segments"] as? Int == lost, "\(String(describing: loss))")
+        #expect(loss?["segments"] as? Int == Int(complete["p2mp_segments"] ?? ""))
+    }
+
+    @Test("a push over a path that loses nothing logs no loss event")
+    func lossFreePath() async throws {
+        let directory = try Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let daemon = try await Daemon(address: "127.0.4.21", in: directory, configuration: "loss_event_interval = 1")
+        try Harness.randomFile(at: directory.appendingPathComponent("clean.bin"), bytes: 16 << 20)
+        let push = try await ChildProcess.run("p2mpsend", ["push", "clean.bin", daemon.target, "--json"], in: directory, timeout: 120)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(await daemon.stop() == 0)
+        let logged = Logged(daemon.child.stderrLines)
+        #expect(logged.losses.isEmpty, "\(logged.losses)")
+        #expect(logged.complete?["p2mp_lost_segments"] == "0")
+        #expect((logged.complete?["p2mp_segments"]).flatMap { Int($0) } ?? 0 > 0)
+        let report = try JSONSerialization.jsonObject(with: Data(push.stdout.joined(separator: "\n").utf8)) as? [String: Any]
+        let loss = ((report?["receivers"] as? [[String: Any]])?.first?["loss"]) as? [String: Any]
+        #expect(loss?["lost_segments"] as? Int == 0)
+    }
+}
