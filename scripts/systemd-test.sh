@@ -300,9 +300,12 @@ XT=40 x systemctl stop "$UNIT"
 # --- m. the journald round trip of the Swift suite, where journald runs ------------
 # JournalSendTests needs /run/systemd/journal/socket, which only this instance has; the
 # main `swift test` run reports it as skipped for that reason.
+# The bundle is copied into the instance, whose /tmp and /run are its own: a clone under
+# /tmp would not be visible there.
 bundle=$BIN/p2mpPackageTests.xctest
 if [[ -x $bundle ]]; then
-  out=$(XT=60 x "$bundle" --testing-library swift-testing --filter JournalSendTests 2>&1); rc=$?
+  "$SDNS" cp "$N" "$bundle" "$T/p2mpPackageTests.xctest" || fail "m. copy the test bundle to $T"
+  out=$(XT=60 x "$T/p2mpPackageTests.xctest" --testing-library swift-testing --filter JournalSendTests 2>&1); rc=$?
   printf '%s\n' "$out" > "$ART/journal-send-tests.log"
   check "m. JournalSendTests pass against the instance's journald (rc $rc)" \
     eval '[[ $rc == 0 ]] && grep -q "multi-line and NUL values reaches journald byte for byte\" passed" <<< "$out"' \
