@@ -176,11 +176,19 @@ struct LoaderTests {
         return (components + ["etc", "p2mp", "p2mpd.toml"]).joined(separator: "/")
     }()
 
-    @Test("the shipped etc/p2mp/p2mpd.toml parses cleanly and changes nothing")
+    /// The defaults, and the two keys the package sets (trusted_senders, host_key).
+    static let shippedConfiguration: DaemonConfiguration = {
+        var configuration = DaemonConfiguration.defaults
+        configuration.trustedSenders = "/etc/p2mp/trusted-senders"
+        configuration.hostKey = "/var/lib/p2mp/host_key"
+        return configuration
+    }()
+
+    @Test("the shipped etc/p2mp/p2mpd.toml parses cleanly and changes nothing but trusted_senders and host_key")
     func shippedFile() throws {
         let (configuration, sources) = try ConfigurationLoader.load(mainFile: Self.shippedFile, mainFileRequired: true).get()
         #expect(sources == [Self.shippedFile])
-        #expect(configuration == DaemonConfiguration.defaults)
+        #expect(configuration == Self.shippedConfiguration)
     }
 
     @Test("the shipped file documents every key, with the default as its value")
@@ -204,7 +212,7 @@ struct LoaderTests {
         configuration.manageAllow = [try CIDR.parse("10.0.0.0/8").get()]
         let errors = ConfigurationLoader.parse(text: uncommented, file: "p2mpd.toml", into: &configuration)
         #expect(errors == [])
-        #expect(configuration == DaemonConfiguration.defaults)
+        #expect(configuration == Self.shippedConfiguration)
     }
 
     @Test("the man page documents every key")
