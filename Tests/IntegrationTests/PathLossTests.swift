@@ -5,21 +5,25 @@ import Testing
 /// the path caused, counted by someone else (nftables), at most once per interval.
 @Suite("Loss events of real pushes")
 struct PathLossTests {
-    /// Loss events and the closing event of a daemon's stderr, with the line's timestamp.
+    /// Loss events and the closing event of a daemon's stderr.
     struct Logged {
         var losses: [[String: String]]
-        /// The seconds-resolution timestamp of each loss event.
-        var lossTimes: [String]
+        /// The seconds-resolution timestamp of each loss event, by cause.
+        var lossTimes: [String: [String]] = [:]
         var complete: [String: String]?
 
         init(_ lines: [String]) {
             let lossLines = lines.filter { LogFields.parse($0)["p2mp_event"] == "loss" }
             losses = lossLines.map(LogFields.parse)
-            lossTimes = lossLines.map { String($0.prefix { $0 != " " }) }
+            for (line, fields) in zip(lossLines, losses) {
+                lossTimes[fields["p2mp_loss_cause"] ?? "?", default: []].append(String(line.prefix { $0 != " " }))
+            }
             complete = lines.map(LogFields.parse).first { $0["p2mp_event"] == "complete" }
         }
 
-        func sum(_ field: String) -> Int { losses.reduce(0) { $0 + (Int($1[field] ?? "") ?? 0) } }
+        func sum(_ field: String, cause: String? = nil) -> Int {
+            losses.filter { cause == nil || $0["p2mp_loss_cause"] == cause }.reduce(0) { $0 + (Int($1[field] ?? "") ?? 0) }
+        }
     }
 
     @Test(
@@ -52,20 +56,26 @@ struct PathLossTests {
 
         let logged = Logged(daemon.child.stderrLines)
         let lost = logged.sum("p2mp_lost_segments")
+        let network = logged.sum("p2mp_lost_segments", cause: "network")
         print(
-            "lossyPath: nftables dropped \(dropped) datagrams, socket buffers \(overflowed); p2mpd logged \(lost) lost in "
-                + "\(logged.losses.count) loss events over \(String(format: "%.1f", seconds)) s")
-        #expect(logged.losses.allSatisfy { $0["p2mp_loss_cause"] == "network" })
+            "lossyPath: nftables dropped \(dropped) datagrams, socket buffers \(overflowed); p2mpd logged \(lost) lost "
+                + "(\(network) network) in \(logged.losses.count) loss events over \(String(format: "%.1f", seconds)) s")
+        // The path loses (network); a spool that falls behind on a busy machine drops too
+        // (storage), and says so.
+        #expect(Set(logged.lossTimes.keys).isSubset(of: ["network", "storage"]), "\(logged.lossTimes.keys)")
         #expect(dropped > 500, "2 % of about 48,000 datagrams")
         // What the daemon cannot see: a retransmission dropped again (2 % of the drops), and
         // drops of OFFERs and PROBEs. Within 10 % of what was dropped.
-        #expect(abs(lost - (dropped + overflowed)) * 10 <= dropped + overflowed, "\(lost) lost, \(dropped + overflowed) dropped")
+        #expect(abs(network - (dropped + overflowed)) * 10 <= dropped + overflowed, "\(network) lost, \(dropped + overflowed) dropped")
 
-        // At most one per interval: a second holds no two events but for the last, which
-        // comes with the end of the transfer; so no more than the push's seconds, plus it.
-        #expect(Set(logged.lossTimes.dropLast()).count == logged.lossTimes.count - 1, "\(logged.lossTimes)")
-        #expect(logged.losses.count <= Int(seconds) + 2)
-        #expect(logged.losses.count >= 3, "a push of several intervals logs several events")
+        // At most one per cause and interval: a second holds no two events of a cause but
+        // for the last, which comes with the end of the transfer; so no more than the
+        // push's seconds, plus it.
+        for (cause, times) in logged.lossTimes {
+            #expect(Set(times.dropLast()).count == times.count - 1, "\(cause): \(times)")
+            #expect(times.count <= Int(seconds) + 2, "\(cause)")
+        }
+        #expect(logged.lossTimes["network", default: []].count >= 3, "a push of several intervals logs several events")
 
         // The closing event's totals are the sum of the loss events, and the sender shows
         // the same, as the receiver reported it in COMPLETE.
