@@ -224,7 +224,7 @@ struct TrustedPushTests {
         #expect(later.status == 1)
         #expect(later.stderr.contains { $0.contains("refused our key: key \(alice.fingerprint) is not trusted by this host") }, "\(later.stderr)")
         #expect(daemon.spoolNames() == ["bob.bin"])
-        #expect(!daemon.logLines(containing: "p2mp_event=reload", "1 trusted senders").isEmpty)
+        #expect(!daemon.logLines(containing: "p2mp_event=reload", "trusted senders reloaded: 1 keys").isEmpty)
         #expect(await daemon.stop() == 0)
         try? FileManager.default.removeItem(at: directory)
     }
