@@ -180,7 +180,7 @@ sum=$(x sha256sum "$T/$NAME" | cut -d' ' -f1)
 since=$(x date +%s%6N)
 XT=60 x env HOME=$T /usr/bin/p2mpsend push "$T/$NAME" 127.0.0.1 > "$ART/push-nokey.log" 2>&1; rc=$?
 check "d. a push without a key is refused with its reason (rc $rc: $(tail -1 "$ART/push-nokey.log"))" \
-  eval '[[ $rc -eq 1 ]] && grep -q "authentication required" "$ART/push-nokey.log"'
+  eval '[[ $rc -eq 1 ]] && grep -q "authenticationRequired): this daemon serves requests in clear only" "$ART/push-nokey.log"'
 check "d. nothing written to the spool" eval '! x test -e "$SPOOL/$NAME"'
 check "d. journalctl -u p2mpd P2MP_EVENT=auth-failed shows the refused push (P2MP_PEER, P2MP_REASON)" \
   within 5 eval 'x journalctl -u "$UNIT" -q -o json --since "@$((since / 1000000))" P2MP_EVENT=auth-failed 2>/dev/null \

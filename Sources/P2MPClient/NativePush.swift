@@ -211,7 +211,7 @@ final class NativePushApplication: DatagramApplication {
             let status: ReceiverReport.Status
             switch sender.outcome(of: index) {
             case .committed?: status = .completed
-            case .rejected(let rejection)?: status = .failed(reason: "rejected (\(rejection.reason)): \(rejection.text)")
+            case .rejected(let rejection)?: status = .failed(reason: "rejected (\(rejection.reason)): \(rejection.explanation)")
             case .aborted(let rejection)?: status = .failed(reason: "aborted (\(rejection.reason)): \(rejection.text)")
             case .failed(let completion)?: status = .failed(reason: "\(completion.status): \(completion.text)")
             case .noAnswer(let phase, let after)?:

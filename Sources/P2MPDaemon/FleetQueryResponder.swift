@@ -4,8 +4,9 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// Answers fleet queries: `ls` (a `read` right), `mv` and `rm` (a `manage` right), each
-/// also from an address in `allow`. An authenticated peer's rights are its key's; an
+/// Answers fleet queries: `ls` (a `read` right), `mv` and `rm` (a `manage` right, from an
+/// address in `manage_allow`, and only on names inside the key's `names=` prefix), each also
+/// from an address in `allow`. An authenticated peer's rights are its key's; an
 /// unauthenticated loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
 ///
 /// A listing is paged: cursor 0 takes a snapshot of the spool, later pages of the same
@@ -25,16 +26,15 @@ struct FleetQueryResponder {
         _ query: NativeReceiverEndpoint<DaemonPeer>.FleetQuery, requestID: UInt64,
         from peer: DaemonPeer, grant: PeerGrant, configuration: DaemonConfiguration, spool: Spool, now: Instant
     ) -> (response: NativePacket, log: String?) {
-        let allowed = configuration.allows(ipAddress: peer.address.addressBytes ?? [])
         switch query {
         case .list(let cursor):
-            guard allowed, grant.rights.contains(.read) else {
+            guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
                 return (.result(NativeResult(status: .refused, text: grant.refusal("listing is", from: peer.address, right: "read", setting: "allow"))), nil)
             }
             return (.listing(listing(from: cursor, for: peer, spool: spool, now: now)), nil)
         case .move(let from, let to):
             if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
-            let result = change(allowed: allowed, grant: grant, from: peer) {
+            let result = change(names: [from, to], grant: grant, from: peer, configuration: configuration) {
                 let source = try SpoolName(validating: from)
                 let target = try SpoolName(validating: to)
                 try spool.move(source, to: target)
@@ -44,7 +44,7 @@ struct FleetQueryResponder {
             return (.result(result), "mv \(from) \(to) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
         case .remove(let name):
             if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
-            let result = change(allowed: allowed, grant: grant, from: peer) {
+            let result = change(names: [name], grant: grant, from: peer, configuration: configuration) {
                 try spool.remove(try SpoolName(validating: name))
                 return "removed \(name)"
             }
@@ -56,10 +56,22 @@ struct FleetQueryResponder {
         }
     }
 
-    private func change(allowed: Bool, grant: PeerGrant, from peer: DaemonPeer, _ operation: () throws -> String) -> NativeResult {
-        guard allowed, grant.rights.contains(.manage) else {
+    /// Runs `operation` (a change to the spool's `names`) when `peer` may: its address is in
+    /// `allow` and `manage_allow`, its grant has `manage`, and every name is inside its prefix.
+    private func change(
+        names: [String], grant: PeerGrant, from peer: DaemonPeer, configuration: DaemonConfiguration,
+        _ operation: () throws -> String
+    ) -> NativeResult {
+        let address = peer.address.addressBytes ?? []
+        guard configuration.allows(ipAddress: address), configuration.allowsManagement(ipAddress: address) else {
+            return NativeResult(status: .refused, text: "mv and rm are not allowed from \(peer.address.ipAddress ?? "?") (see manage_allow)")
+        }
+        guard grant.rights.contains(.manage) else {
             return NativeResult(
                 status: .refused, text: grant.refusal("mv and rm are", from: peer.address, right: "manage", setting: "manage_allow"))
+        }
+        if let prefix = grant.namePrefix, let outside = names.first(where: { !$0.hasPrefix(prefix) }) {
+            return NativeResult(status: .refused, text: "this key may only change names starting with '\(prefix)', not '\(outside)'")
         }
         do {
             return NativeResult(status: .done, text: try operation())

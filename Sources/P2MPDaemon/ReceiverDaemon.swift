@@ -223,7 +223,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             incoming.shutDown(now: io.now)
             sendTransmits(io)
             let statistics = incoming.statistics
-            log(.stop, .notice, "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed")
+            log(
+                .stop, .notice,
+                "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed; \(channels.statisticsSummary)")
             io.finish(DaemonSummary(completed: statistics.completed, failed: statistics.failed))
         }
     }
@@ -256,8 +258,12 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             case .refused(let peer, let key, let reason):
                 incoming.countDropped(.notAuthenticated)
                 logAuthFailure(peer: peer.address, key: key, reason: reason, now: now)
-            case .ended(let session, _, _):
+            case .ended(let session, let peer, let reason):
+                let grant = incoming.grant(for: DaemonPeer(address: peer.address, session: session))
                 incoming.setGrant(nil, forSession: session)
+                var fields: Logger.Metadata = ["p2mp_peer": "\(peer)", "p2mp_reason": "\(reason)"]
+                if let key = grant.key { fields["p2mp_key"] = "\(key.fingerprint)" }
+                log(.sessionEnd, .info, "session with \(grant.who) from \(peer) ended: \(reason)", fields)
             }
         }
     }

@@ -92,7 +92,7 @@ public struct FetchClient: Sendable {
             if let index = requests.firstIndex(where: {
                 $0.requestID == decoded.transferID && $0.transferID == nil && $0.result == nil
             }) {
-                finish(index, .failed("\(refusal.status): \(refusal.text)"), now: now)
+                finish(index, .failed("\(refusal.status): \(refusal.explanation)"), now: now)
             }
             return
         }

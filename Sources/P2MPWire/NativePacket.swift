@@ -261,9 +261,19 @@ public enum NativeRejectReason: Hashable, Sendable {
     case unknownTransfer
     /// ABORT only: the receiver is shutting down; the partial stays for a later resume.
     case shuttingDown
-    /// A value this version does not name. Decoding only produces it for values 0 and 11
+    /// REJECT only: the offer came in clear, which the receiver serves only from loopback
+    /// and only while it has no trusted-senders file. Its text goes along only when the
+    /// REJECT stays no larger than the OFFER (a forged source draws no more bytes than it
+    /// sent), so senders explain the reason themselves (`authenticationRequiredExplanation`).
+    case authenticationRequired
+    /// A value this version does not name. Decoding only produces it for values 0 and 12
     /// and up; build the named case rather than `.unknown` of a named value.
     case unknown(UInt16)
+
+    /// What a client tells its operator for `authenticationRequired` (REJECT, or RESULT).
+    public static let authenticationRequiredExplanation =
+        "this daemon serves requests in clear only from its own loopback and only while it has no trusted-senders "
+        + "file: make a key (p2mpsend keygen), add its public line to the daemon's trusted-senders and use it (--identity)"
 
     public init(rawValue: UInt16) {
         switch rawValue {
@@ -277,6 +287,7 @@ public enum NativeRejectReason: Hashable, Sendable {
         case 8: self = .internalError
         case 9: self = .unknownTransfer
         case 10: self = .shuttingDown
+        case 11: self = .authenticationRequired
         default: self = .unknown(rawValue)
         }
     }
@@ -293,6 +304,7 @@ public enum NativeRejectReason: Hashable, Sendable {
         case .internalError: 8
         case .unknownTransfer: 9
         case .shuttingDown: 10
+        case .authenticationRequired: 11
         case .unknown(let value): value
         }
     }
@@ -308,6 +320,12 @@ public struct NativeRejection: Equatable, Sendable {
     public init(reason: NativeRejectReason, text: String = "") {
         self.reason = reason
         self.text = text
+    }
+
+    /// The text a client prints: the receiver's, or for `authenticationRequired` the
+    /// explanation (the receiver's text goes along only when it fits the offer's size).
+    public var explanation: String {
+        reason == .authenticationRequired ? NativeRejectReason.authenticationRequiredExplanation : text
     }
 }
 

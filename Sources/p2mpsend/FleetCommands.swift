@@ -92,7 +92,7 @@ struct List: AsyncParsableCommand {
         for (target, answer) in zip(targets, answers) {
             switch answer {
             case .listing(let entries): listings.append((target.name, entries))
-            case .result(let result): refusals.append("\(target.name): \(result.text)")
+            case .result(let result): refusals.append("\(target.name): \(result.explanation)")
             case .unauthenticated(let reason): refusals.append("\(target.name): \(reason)")
             case .noAnswer: down.append(target.name)
             }
@@ -199,7 +199,7 @@ enum FleetChange {
         case .result(let result)? where result.status == .done:
             CommandRunner.printLine("\(target): \(result.text)")
         case .result(let result)?:
-            throw CommandFailure(.failure, "\(target): \(result.status): \(result.text)")
+            throw CommandFailure(.failure, "\(target): \(result.status): \(result.explanation)")
         case .listing?:
             throw CommandFailure(.failure, "\(target): unexpected answer")
         case .unauthenticated(let reason)?:

@@ -14,7 +14,7 @@ final class Daemon: @unchecked Sendable {
     /// false there is no `--listen`: the configuration says where to listen, and `address`
     /// and `port` are where the test reaches it. With `relativePaths` the default spool and
     /// the configuration file are named relative to `directory`, p2mpd's working directory.
-    /// With `namespace` it runs inside that network namespace.
+    /// With `namespace`, p2mpd runs in that network namespace (`ip netns exec`).
     init(
         address: String, in directory: URL, configuration: String? = nil, extra: [String] = [], port: Int? = nil,
         spool: URL? = nil, listenFlag: Bool = true, relativePaths: Bool = false, namespace: NetworkNamespace? = nil
@@ -32,13 +32,8 @@ final class Daemon: @unchecked Sendable {
             try configuration.write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", relativePaths ? file.lastPathComponent : file.path]
         }
-        let label = "p2mpd-\(address)-\(port)-\(UUID().uuidString)"
-        if let namespace {
-            let p2mpd = Harness.binDirectory.appendingPathComponent("p2mpd").path
-            child = try ChildProcess(NetworkNamespace.ip, namespace.wrapping(p2mpd, arguments + extra), in: directory, label: label)
-        } else {
-            child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: label)
-        }
+        let (program, prefix) = namespace?.launcher(for: "p2mpd") ?? ("p2mpd", [])
+        child = try ChildProcess(program, prefix + arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)-\(UUID().uuidString)")
         let child = self.child
         try await Condition.wait(for: "p2mpd to log 'listening on'", timeout: 30) {
             guard child.process.isRunning else { throw DaemonError.didNotStart(child.stderrLines) }

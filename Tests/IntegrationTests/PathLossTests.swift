@@ -28,10 +28,11 @@ struct PathLossTests {
 
     @Test(
         "64 MiB over a path that drops 2 % of the datagrams: the loss events add up to what nftables dropped, one per interval at most",
-        .enabled(if: NetworkNamespace.unavailableReason == nil, "needs root, network namespaces, nft and ethtool"))
+        .enabled(if: NetworkNamespace.lossyPathUnavailableReason == nil, "needs root, network namespaces, nft and ethtool"))
     func lossyPath() async throws {
-        let namespace = try NetworkNamespace()
+        let namespace = try await NetworkNamespace(address: nil, prefix: "loss-")
         defer { namespace.delete() }
+        try namespace.disableOffloads()
         let directory = try Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try namespace.dropUDP(toPort: 7735, percent: 2)
@@ -41,11 +42,10 @@ struct PathLossTests {
         try Harness.randomFile(at: input, bytes: 64 << 20)
         // 1,400-byte segments, as on an Ethernet path: about 48,000 datagrams. The rate cap
         // (10 MB/s) makes the push last about 7 loss intervals.
-        let p2mpsend = Harness.binDirectory.appendingPathComponent("p2mpsend").path
+        let (p2mpsend, inside) = namespace.launcher(for: "p2mpsend")
         let started = Date()
         let push = try await ChildProcess.run(
-            NetworkNamespace.ip,
-            namespace.wrapping(p2mpsend, ["push", "image.bin", daemon.target, "--json", "--segment-size", "1400", "--rate", "80M"]),
+            p2mpsend, inside + ["push", "image.bin", daemon.target, "--json", "--segment-size", "1400", "--rate", "80M"],
             in: directory, timeout: 120)
         let seconds = Date().timeIntervalSince(started)
         #expect(push.status == 0, "\(push.stdout) \(push.stderr)")

@@ -145,7 +145,8 @@ private let samples: [NativeDatagram] = {
                     simulated: .init(lost: .max, repaired: .max), storage: .init(lost: .max, repaired: .max)))))
     let reasons: [NativeRejectReason] = [
         .tooLarge, .noSpace, .nameNotAllowed, .existsWithDifferentContent, .busy, .notAllowedFromAddress,
-        .malformedOffer, .internalError, .unknown(0), .unknownTransfer, .shuttingDown, .unknown(11), .unknown(.max),
+        .malformedOffer, .internalError, .unknown(0), .unknownTransfer, .shuttingDown, .authenticationRequired, .unknown(12),
+        .unknown(.max),
     ]
     for reason in reasons {
         add(t, .reject(NativeRejection(reason: reason, text: "no: \(reason)")))
@@ -390,7 +391,8 @@ struct NativeCodecTests {
         #expect(NativeRejectReason(rawValue: 4) == .existsWithDifferentContent)
         #expect(NativeRejectReason(rawValue: 0) == .unknown(0))
         #expect(NativeRejectReason(rawValue: 9) == .unknownTransfer)
-        #expect(NativeRejectReason(rawValue: 11) == .unknown(11))
+        #expect(NativeRejectReason(rawValue: 11) == .authenticationRequired)
+        #expect(NativeRejectReason(rawValue: 12) == .unknown(12))
         for raw in UInt8.min...UInt8.max {
             #expect(NativeCompletionStatus(rawValue: raw).rawValue == raw)
         }
