@@ -23,14 +23,17 @@ demo: build
 # installed, used and purged there, the WAN testbed and its delay forwarder (all three say
 # why when they must skip: no root, no namespaces), the live progress display in a tmux
 # pane against a pipe, a short run of every fuzz target and of the TOML differential
-# check, then the Swift suites, whose summary is the last line.
+# check, then the Swift suites: the unit tests and the simulations, then the integration
+# tests with real processes on their own, so that CPU-bound simulations never hold the
+# cooperative threads the integration tests' waits resume on. The last line is the summary.
 test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/systemd-test.sh
 	$(MAKE) deb-test
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/testbed-test.sh
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/progress-test.sh
 	$(MAKE) fuzz-smoke
-	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --skip '^IntegrationTests\.'
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --filter '^IntegrationTests\.'
 
 # Fuzzing (docs/HARDENING.md): every libFuzzer target of Tests/Fuzz for FUZZ_SECONDS each,
 # with executions per target and in total; a crash is left in Tests/Fuzz/Crashes/TARGET/,

@@ -189,9 +189,14 @@ struct NativePushTests {
         let daemon = try await Daemon(address: "127.0.1.14", in: directory, configuration: "max_transfers = 1")
         try Harness.randomFile(at: directory.appendingPathComponent("slow.bin"), bytes: 1 << 20)
         try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 1_000)
-        let slow = try ChildProcess("p2mpsend", ["push", "slow.bin", daemon.target, "--rate", "2M"], in: directory, label: "slow")
+        // 1 Mbit/s: the slow push lasts about 8 s, time for the second one to start and be
+        // answered even on a loaded machine (checked below, as setup).
+        let slow = try ChildProcess("p2mpsend", ["push", "slow.bin", daemon.target, "--rate", "1M"], in: directory, label: "slow")
         try await daemon.waitForLog("receiving 'slow.bin'")
         let second = try await ChildProcess.run("p2mpsend", ["push", "f.bin", daemon.target], in: directory)
+        try #require(
+            second.status == 1 || slow.process.isRunning,
+            "setup: the slow push ended before the second one was answered: \(second.stderr)")
         #expect(second.status == 1)
         #expect(second.stderr.contains { $0.contains("rejected (busy): 1 transfers already running") }, "\(second.stderr)")
         #expect(await slow.wait(timeout: 60) == 0)
