@@ -42,8 +42,9 @@ enum Admission {
         let free = spool.freeBytes()
         // A resumed push's partial already holds its space.
         let reserved = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize).map { spool.reservedBytes(for: $0) } ?? 0
-        let needed = (offer.fileSize - reserved) + configuration.minFreeSpace.bytes
-        if free < needed {
+        // Saturating: the configuration's ranges keep the sum small, but no value may trap here.
+        let (needed, overflow) = (offer.fileSize - min(reserved, offer.fileSize)).addingReportingOverflow(configuration.minFreeSpace.bytes)
+        if overflow || free < needed {
             return .refuse(
                 NativeRejection(
                     reason: .noSpace,
