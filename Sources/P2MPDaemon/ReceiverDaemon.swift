@@ -366,12 +366,17 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     }
 }
 
-/// Post-receive hooks as child processes (`PostReceiveHook`), logged when they end.
+/// Post-receive hooks as child processes (`PostReceiveHook`) on a bounded `HookQueue`,
+/// logged when they end, and when the queue is full and one is not run.
 struct ProcessHooks: PostReceiveHooks {
     let logger: Logger
+    let queue = HookQueue()
 
     func run(command: String, timeout: Duration, _ invocation: PostReceiveHook.Invocation) {
-        PostReceiveHook(command: command, timeout: timeout).run(invocation, logger: logger)
+        guard !PostReceiveHook(command: command, timeout: timeout).run(invocation, on: queue, logger: logger) else { return }
+        logger.error(
+            "post-receive hook for \(invocation.name) not run: \(queue.capacity) hooks are running or waiting",
+            metadata: ["p2mp_event": "hook", "p2mp_file": "\(invocation.name)", "p2mp_transfer_id": "\(invocation.transferID)"])
     }
 }
 
