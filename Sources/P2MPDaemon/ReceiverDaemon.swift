@@ -285,8 +285,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     channels.send(.result(NativeResult(status: .refused, text: grant.refusal("get is", from: peer.address, right: "read", setting: "allow"))), id: requestID, to: peer, io)
                     continue
                 }
+                let requester = grant.key.map { "key \($0.fingerprint)" } ?? peer.displayString
                 if let refusal = outgoing.start(
-                    name: name, requestID: requestID, to: peer, spool: spool, now: now, channels: channels, io: io)
+                    name: name, requestID: requestID, to: peer, requester: requester, spool: spool, now: now, channels: channels,
+                    io: io)
                 {
                     channels.send(.result(refusal), id: requestID, to: peer, io)
                 } else {
@@ -295,7 +297,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             case let other:
                 let (response, line) = fleetQueries.answer(
                     other, requestID: requestID, from: peer, grant: incoming.grant(for: peer), configuration: configuration,
-                    spool: spool, now: now)
+                    spool: spool, commits: incoming.statistics.completed, now: now)
                 channels.send(response, id: requestID, to: peer, io)
                 if let line {
                     let file: String
