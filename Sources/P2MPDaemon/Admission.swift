@@ -13,10 +13,11 @@ enum Admission {
 
     /// Checks, in order: the sender's network, its right to push, the name (and the prefix
     /// its key is limited to), the size, free space (less what a partial of the same
-    /// content already holds), and what the spool holds under the name.
+    /// content already holds, and less `promisedBytes`, what running transfers will still
+    /// write), and what the spool holds under the name.
     static func decide(
         offer: NativeOffer, from peer: SocketAddress, grant: PeerGrant, configuration: DaemonConfiguration,
-        spool: any IncomingStorage
+        spool: any IncomingStorage, promisedBytes: UInt64 = 0
     ) -> Admission {
         guard let address = peer.addressBytes, configuration.allows(ipAddress: address) else {
             return .refuse(NativeRejection(reason: .notAllowedFromAddress, text: "pushes from \(peer.ipAddress ?? "?") are not allowed"))
@@ -39,7 +40,8 @@ enum Admission {
                     reason: .tooLarge,
                     text: "\(offer.fileSize) bytes is larger than the limit of \(configuration.maxFileSize.bytes) bytes"))
         }
-        let free = spool.freeBytes()
+        let disk = spool.freeBytes()
+        let free = disk - min(disk, promisedBytes)
         // A resumed push's partial already holds its space.
         let reserved = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize).map { spool.reservedBytes(for: $0) } ?? 0
         // Saturating: the configuration's ranges keep the sum small, but no value may trap here.

@@ -10,10 +10,14 @@ package protocol IncomingStorage: AnyObject {
     func freeBytes() -> UInt64
     /// Bytes the partial of `content` already occupies, so a resumed push needs only the rest.
     func reservedBytes(for content: ContentKey) -> UInt64
+    /// Partials on disk (`max_partials` caps them).
+    var partialCount: Int { get }
+    /// Whether `content` has a partial on disk already (a push of it adds none).
+    func hasPartial(for content: ContentKey) -> Bool
     /// What is committed under `name`, if anything.
     func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile?
-    /// The partial of `content`: resumed with its recorded prefix, or new. `.noSpace` when
-    /// it cannot be allocated; EBUSY when the content is open already.
+    /// The partial of `content`: resumed with its recorded prefix, or new (taking no space
+    /// until data arrives). EBUSY when the content is open already.
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage
     /// Puts a verified partial under its final name (`Spool.commit`'s promises).
     func commit(_ partial: any PartialStorage, as name: SpoolName, metadata: FileMetadata, replacing: Bool) throws(SpoolError)
@@ -44,6 +48,6 @@ package protocol PartialStorage: AnyObject {
     func finish() throws(SpoolError) -> ContentDigest
     /// Waits for the queued work and records the prefix held, for a resume.
     func settle() throws(SpoolError)
-    /// Removes the partial (its content was wrong).
+    /// Removes the partial (its content was wrong, or it never received a byte).
     func discard()
 }

@@ -199,6 +199,11 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
                     log(.fail, .info, "removed \(removed) partial files older than \(configuration.partialMaxAge)")
                 }
+            case .reclaimEmptyPartials:
+                let age = Housekeeping.emptyPartialInterval
+                if let removed = try? spool.removeEmptyPartials(olderThan: age.seconds), removed > 0 {
+                    log(.fail, .info, "removed \(removed) partial files that received no data in \(age)")
+                }
             }
         }
         rearm(io)

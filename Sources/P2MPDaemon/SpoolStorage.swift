@@ -21,6 +21,10 @@ final class SpoolStorage: IncomingStorage {
 
     func reservedBytes(for content: ContentKey) -> UInt64 { spool.reservedBytes(for: content) }
 
+    var partialCount: Int { spool.partialCount }
+
+    func hasPartial(for content: ContentKey) -> Bool { spool.hasPartial(for: content) }
+
     func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? { try spool.existing(name) }
 
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage {

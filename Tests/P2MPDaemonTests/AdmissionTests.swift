@@ -85,7 +85,7 @@ struct AdmissionTests {
             let size: UInt64 = 64 << 20
             let resumed = offer(size: size, digest: 9)
             let key = try #require(ContentKey(sha256: resumed.sha256.bytes, size: size))
-            _ = try spool.openPartial(for: key)  // preallocates the whole file; it stays on disk
+            try spool.openPartial(for: key).reserve(through: size)  // as if it had all arrived; it stays on disk
             // Leave half the file's size of headroom: a new file of this size would not fit.
             var configuration = DaemonConfiguration.defaults
             configuration.minFreeSpace = ByteSize(bytes: spool.freeBytes() - size / 2)
