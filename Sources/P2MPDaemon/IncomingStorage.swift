@@ -14,8 +14,9 @@ package protocol IncomingStorage: AnyObject {
     var partialCount: Int { get }
     /// Whether `content` has a partial on disk already (a push of it adds none).
     func hasPartial(for content: ContentKey) -> Bool
-    /// What is committed under `name`, if anything.
-    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile?
+    /// Runs `job` against the committed files, off the loop where the storage has threads
+    /// for it (it may hash files); `completion` gets its result on the loop, later or at once.
+    func lookUp<Value: Sendable>(_ job: @escaping @Sendable (any SpoolLookup) -> Value, completion: @escaping (Value) -> Void)
     /// The partial of `content`: resumed with its recorded prefix, or new (taking no space
     /// until data arrives). EBUSY when the content is open already.
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage
@@ -24,6 +25,14 @@ package protocol IncomingStorage: AnyObject {
     /// Where `name` is committed, for logs and the post-receive hook.
     func path(of name: SpoolName) -> String
 }
+
+/// What is committed under names, for `Admission.decide`; safe from any thread.
+package protocol SpoolLookup: Sendable {
+    /// What is committed under `name`, if anything.
+    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile?
+}
+
+extension Spool: SpoolLookup {}
 
 /// One transfer's partial as the daemon fills it: `begin` once, buffers with `submit`
 /// (written and hashed off the loop), then `finish` gives the digest of the whole content,

@@ -40,6 +40,8 @@ package final class IncomingTransfers {
     /// Who started each partial made in this run and not yet committed or removed: a key's
     /// fingerprint, or an address (`max_partials_per_sender`).
     private var partialStarters: [ContentKey: String] = [:]
+    /// Transfers whose OFFER waits for the spool to be looked up.
+    private var admitting: Set<UInt64> = []
     private var queries = Deque<Query>()
     private var windowBytes = Int.max
     package private(set) var statistics = DaemonStatistics()
@@ -159,6 +161,7 @@ package final class IncomingTransfers {
             case .query(let requestID, let peer, let query):
                 queries.append(Query(requestID: requestID, peer: peer, query: query))
             case .ended(let id, let reason):
+                admitting.remove(id)
                 guard let session = sessions.removeValue(forKey: id) else { continue }
                 try? session.close()  // Keep what arrived, for a resume.
                 if session.heldNothing { discard(session.partial) }  // Nothing to resume: reclaimed now.
@@ -185,10 +188,32 @@ package final class IncomingTransfers {
             fields["p2mp_key"] = "\(key.fingerprint)"
             fields["p2mp_key_comment"] = "\(grant.comment)"
         }
-        switch Admission.decide(
+        switch Admission.check(
             offer: offer, from: peer.address, grant: grant, configuration: configuration, spool: storage,
             promisedBytes: promisedBytes)
         {
+        case .refuse(let rejection):
+            log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+            endpoint.refuse(id, rejection)
+        case .lookUp(let name):
+            // What the spool holds under the name may take hashing a file: off the loop. The
+            // endpoint keeps the session admitting (a repeated OFFER waits) meanwhile.
+            admitting.insert(id)
+            let conflict = configuration.conflict
+            storage.lookUp({ Admission.decide(name: name, offer: offer, conflict: conflict, spool: $0) }) { [weak self] admission in
+                guard let self, self.admitting.remove(id) != nil else { return }  // The session ended meanwhile.
+                self.carryOut(admission, id: id, peer: peer, offer: offer, grant: grant, fields: fields, now: now)
+            }
+        }
+    }
+
+    /// Carries out the admission decided for the OFFER of `id` (`now` is when it arrived).
+    private func carryOut(
+        _ admission: Admission, id: UInt64, peer: DaemonPeer, offer: NativeOffer, grant: PeerGrant, fields: Logger.Metadata,
+        now: Instant
+    ) {
+        var fields = fields
+        switch admission {
         case .refuse(let rejection):
             log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
             endpoint.refuse(id, rejection)

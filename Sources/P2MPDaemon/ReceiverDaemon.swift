@@ -49,6 +49,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private let notifier: SystemdNotifier
     private let incoming: IncomingTransfers
     private var fleetQueries = FleetQueryResponder()
+    private var listings = Listings()
+    /// Files renamed or removed through `mv` and `rm` (with commits: when a listing is stale).
+    private var spoolChanges = 0
     private var outgoing = OutgoingTransfers()
     private var housekeeping: Housekeeping
     private var windowBytes = Int.max
@@ -57,10 +60,12 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var trustedSenders: TrustedSenders
     private var authFailures = AuthFailureLog()
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
+    /// Where lookups that may hash files, and listings, run: off the loop.
+    private let work: BackgroundWork
 
     init(
         settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
-        hostKey: KeyPairFile
+        hostKey: KeyPairFile, loop: any EventLoop
     ) {
         configuration = settings.configuration
         trustedSenders = settings.trustedSenders
@@ -68,8 +73,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         self.logger = logger
         self.notifier = notifier
         self.hostKey = hostKey
+        work = BackgroundWork(loop: loop)
         incoming = IncomingTransfers(
-            configuration: configuration, storage: SpoolStorage(spool: spool), hooks: ProcessHooks(logger: logger),
+            configuration: configuration, storage: SpoolStorage(spool: spool, work: work), hooks: ProcessHooks(logger: logger),
             logger: logger, lossSeed: lossSeed, wallClock: Self.wallClock)
         housekeeping = Housekeeping(watchdogInterval: notifier.watchdogInterval)
         channels = PeerChannels(
@@ -101,6 +107,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     // MARK: - DatagramApplication
 
     func start(io: DatagramIO<Outcome>) {
+        work.afterEach = { [unowned self, unowned io] in self.afterBackgroundWork(io) }
         windowBytes = Self.windowBytes(receiveBufferBytes: io.receiveBufferBytes)
         incoming.reconfigure(configuration, windowBytes: windowBytes)
         let addresses = io.localAddresses.map(\.displayString).joined(separator: ", ")
@@ -173,6 +180,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             return
         }
         incoming.handle(bytes, from: peer, now: now)
+    }
+
+    /// Work done off the loop came back (an OFFER's lookup, a listing): send what it made
+    /// the daemon answer, as after a read batch.
+    private func afterBackgroundWork(_ io: DatagramIO<Outcome>) {
+        guard !io.hasFinished else { return }
+        answerQueries(io, now: io.now)
+        sendTransmits(io)
+        rearm(io)
+        io.flush()
     }
 
     /// ACKs and replies leave once per read batch, so a burst of DATA costs one ACK.
@@ -299,11 +316,26 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 } else {
                     log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])
                 }
+            case .list(let cursor):
+                let grant = incoming.grant(for: peer)
+                guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
+                    channels.send(.result(NativeResult(status: .refused, text: grant.refusal("listing is", from: peer.address, right: "read", setting: "allow"))), id: requestID, to: peer, io)
+                    continue
+                }
+                switch listings.list(
+                    from: cursor, requestID: requestID, peer: peer, changes: incoming.statistics.completed + spoolChanges, now: now)
+                {
+                case .answer(let listing): channels.send(.listing(listing), id: requestID, to: peer, io)
+                case .busy(let result): channels.send(.result(result), id: requestID, to: peer, io)
+                case .wait: break
+                case .walk: walkSpool(io)
+                }
             case let other:
                 let (response, line) = fleetQueries.answer(
                     other, requestID: requestID, from: peer, grant: incoming.grant(for: peer), configuration: configuration,
-                    spool: spool, commits: incoming.statistics.completed, now: now)
+                    spool: spool)
                 channels.send(response, id: requestID, to: peer, io)
+                if case .result(let result) = response, result.status == .done { spoolChanges += 1 }
                 if let line {
                     let file: String
                     switch other {
@@ -313,6 +345,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     }
                     log(.manage, .notice, line, ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(file)"])
                 }
+            }
+        }
+    }
+
+    /// Walks the spool for the listings that wait, off the loop (it may hash files).
+    private func walkSpool(_ io: DatagramIO<Outcome>) {
+        let spool = spool
+        work.run({ Result { () throws(SpoolError) in try spool.listFiles() } }) { [unowned self] files in
+            for answer in listings.walked(files, now: io.now) {
+                channels.send(.listing(answer.listing), id: answer.requestID, to: answer.peer, io)
             }
         }
     }

@@ -75,8 +75,9 @@ final class SimulatedStorage: IncomingStorage {
 
     func hasPartial(for content: ContentKey) -> Bool { partials[content] != nil }
 
-    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? {
-        committed[name.rawValue].map { ExistingFile(size: UInt64($0.count), sha256: Array(SHA256.hash(data: $0)), metadata: nil) }
+    /// Runs `job` at once on what is committed now.
+    func lookUp<Value: Sendable>(_ job: @escaping @Sendable (any SpoolLookup) -> Value, completion: @escaping (Value) -> Void) {
+        completion(job(CommittedFiles(files: committed)))
     }
 
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage {
@@ -137,6 +138,15 @@ final class SimulatedStorage: IncomingStorage {
         }
         data.allocated = end
         return true
+    }
+}
+
+/// The files a `SimulatedStorage` holds, as a lookup sees them.
+struct CommittedFiles: SpoolLookup {
+    let files: [String: [UInt8]]
+
+    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? {
+        files[name.rawValue].map { ExistingFile(size: UInt64($0.count), sha256: Array(SHA256.hash(data: $0)), metadata: nil) }
     }
 }
 

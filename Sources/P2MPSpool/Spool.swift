@@ -16,8 +16,10 @@ import Darwin
 /// beneath the root with `openat` and O_NOFOLLOW, one component at a time, so a symbolic
 /// link planted in the spool cannot redirect a read or a write outside it.
 ///
-/// One per daemon, used from one event loop: not thread-safe, and not `Sendable`.
-public final class Spool {
+/// One per daemon. Its state is descriptors, opened once, and sets under locks, so lookups
+/// (`existing`, `listFiles`, which may hash) can run off the event loop while the loop uses
+/// it; a `PartialFile` is used by one thread at a time.
+public final class Spool: Sendable {
     /// The root as configured.
     public let root: String
     let rootDirectory: Directory
@@ -26,6 +28,9 @@ public final class Spool {
     let openPartials = PartialKeys()
     /// The content keys with a partial on disk, open or not (kept as partials come and go).
     let partialsOnDisk = PartialKeys()
+    /// Digests of files hashed because no sidecar described them (placed by hand, say), so
+    /// that repeated listings and offers do not hash them again.
+    let hashedFiles = DigestMemory()
 
     /// The name of the spool's state directory under the root.
     public static let stateDirectoryName = SpoolName.reservedComponent
@@ -105,8 +110,12 @@ public final class Spool {
         {
             return ExistingFile(size: identity.size, sha256: digest, metadata: sidecar.metadata)
         }
+        if let digest = hashedFiles.digest(of: name, identity: identity) {
+            return ExistingFile(size: identity.size, sha256: digest, metadata: nil)
+        }
         do throws(FileSystemError) {
             let digest = try FileDigest.sha256(descriptor: file, length: identity.size, path: path)
+            hashedFiles.remember(digest, of: name, identity: identity)
             return ExistingFile(size: identity.size, sha256: digest, metadata: nil)
         } catch {
             throw SpoolError(error)

@@ -43,7 +43,7 @@ public final class DatagramIO<Outcome: Sendable> {
     }
 
     /// Whether `finish` or `fail` ended the run.
-    var hasFinished: Bool { isFinished }
+    public var hasFinished: Bool { isFinished }
 
     /// The monotonic clock the protocol layer runs on.
     public var now: Instant { Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
@@ -205,7 +205,9 @@ public final class DatagramIO<Outcome: Sendable> {
         promise.fail(error)
     }
 
-    func flush() {
+    /// Hands what was queued to the sockets. The runner does it after each read batch and
+    /// timer; an application calls it after work that completed on the loop outside those.
+    public func flush() {
         closeBatch()
         sendPendingDatagrams()
         for index in channels.indices where needsFlush[index] {

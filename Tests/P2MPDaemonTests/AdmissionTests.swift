@@ -136,3 +136,15 @@ enum NativePushDigest {
         return try #require(try spool.existing(SpoolName(validating: "f"))).sha256
     }
 }
+
+extension Admission {
+    /// Both steps at once, as the daemon takes them (`check`, then `decide` off the loop).
+    static func decide(
+        offer: NativeOffer, from peer: SocketAddress, grant: PeerGrant, configuration: DaemonConfiguration, spool: SpoolStorage
+    ) -> Admission {
+        switch check(offer: offer, from: peer, grant: grant, configuration: configuration, spool: spool) {
+        case .refuse(let rejection): .refuse(rejection)
+        case .lookUp(let name): decide(name: name, offer: offer, conflict: configuration.conflict, spool: spool.spool)
+        }
+    }
+}
