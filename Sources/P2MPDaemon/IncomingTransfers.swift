@@ -95,6 +95,19 @@ package final class IncomingTransfers {
         takeEvents(datagram: bytes, now: now)
     }
 
+    /// Every datagram dropped so far by cause, the endpoint's counts included.
+    package var drops: DaemonStatistics.Drops {
+        let endpointCounts = endpoint.statistics
+        var drops = DaemonStatistics.Drops()
+        drops.notAuthenticated = statistics.droppedNotAuthenticated
+        drops.storageBusy = statistics.droppedStorageBusy
+        drops.malformed = endpointCounts.malformed
+        drops.foreignPeer = endpointCounts.foreign
+        drops.unknownTransfer = endpointCounts.unknownTransfer
+        drops.duplicate = endpointCounts.duplicates
+        return drops
+    }
+
     /// Counts a datagram the daemon dropped before it reached the endpoint.
     package func countDropped(_ cause: DaemonStatistics.DropCause) {
         switch cause {

@@ -62,6 +62,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
     /// Where lookups that may hash files, and listings, run: off the loop.
     private let work: BackgroundWork
+    /// The drops last logged (a `drop` event when they changed, at most every `dropLogInterval`).
+    private var loggedDrops = DaemonStatistics.Drops()
+    private var nextDropLog = Instant.zero
+    static let dropLogInterval: Duration = .seconds(10)
 
     init(
         settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
@@ -212,6 +216,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 notifier.watchdog()
             case .status:
                 notifier.status(incoming.statistics.statusLine(active: incoming.activeSessions))
+                logDrops(now: now)
             case .sweepPartials:
                 if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
                     log(.fail, .info, "removed \(removed) partial files older than \(configuration.partialMaxAge)")
@@ -245,7 +250,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             incoming.shutDown(now: io.now)
             sendTransmits(io)
             let statistics = incoming.statistics
-            log(.stop, .notice, "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed")
+            log(
+                .stop, .notice,
+                "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed; dropped: \(drops.summary)")
             io.finish(DaemonSummary(completed: statistics.completed, failed: statistics.failed))
         }
     }
@@ -282,6 +289,35 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 incoming.setGrant(nil, forSession: session)
             }
         }
+    }
+
+    /// Every datagram dropped so far, by cause: the daemon's counts, the endpoint's and the
+    /// secure sessions'.
+    var drops: DaemonStatistics.Drops {
+        var drops = incoming.drops
+        let sealed = channels.sessions.statistics
+        let handshake = channels.sessions.responder.statistics
+        drops.secureMalformed = sealed.malformed
+        drops.unknownSession = sealed.unknownSession
+        drops.replayed = sealed.replayed
+        drops.forged = sealed.forged
+        drops.handshake =
+            handshake.malformed + handshake.badCookies + handshake.halfOpenFull + handshake.unknownSession + handshake.forged
+            + handshake.transmitQueueFull
+        return drops
+    }
+
+    /// Logs the drops by cause when they changed, at most every `dropLogInterval`.
+    private func logDrops(now: Instant) {
+        guard now >= nextDropLog else { return }
+        let current = drops
+        guard current != loggedDrops else { return }
+        nextDropLog = now + Self.dropLogInterval
+        let added = current.total - loggedDrops.total
+        loggedDrops = current
+        log(
+            .drop, .notice, "dropped \(added) datagrams in the last interval; since start: \(current.summary)",
+            ["p2mp_dropped": "\(current.total)"])
     }
 
     private func logAuthFailure(peer: SocketAddress, key: IdentityKey?, reason: String, now: Instant) {
