@@ -60,8 +60,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var trustedSenders: TrustedSenders
     private var authFailures = AuthFailureLog()
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
-    /// Where lookups that may hash files, and listings, run: off the loop.
+    /// Where lookups that may hash files run, off the loop; listings have a thread of their
+    /// own, so that a long walk never delays an OFFER.
     private let work: BackgroundWork
+    private let walks: BackgroundWork
     /// The drops last logged (a `drop` event when they changed, at most every `dropLogInterval`).
     private var loggedDrops = DaemonStatistics.Drops()
     private var nextDropLog = Instant.zero
@@ -78,6 +80,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         self.notifier = notifier
         self.hostKey = hostKey
         work = BackgroundWork(loop: loop)
+        walks = BackgroundWork(loop: loop)
         incoming = IncomingTransfers(
             configuration: configuration, storage: SpoolStorage(spool: spool, work: work), hooks: ProcessHooks(logger: logger),
             logger: logger, lossSeed: lossSeed, wallClock: Self.wallClock)
@@ -112,6 +115,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 
     func start(io: DatagramIO<Outcome>) {
         work.afterEach = { [unowned self, unowned io] in self.afterBackgroundWork(io) }
+        walks.afterEach = work.afterEach
         windowBytes = Self.windowBytes(receiveBufferBytes: io.receiveBufferBytes)
         incoming.reconfigure(configuration, windowBytes: windowBytes)
         let addresses = io.localAddresses.map(\.displayString).joined(separator: ", ")
@@ -388,7 +392,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     /// Walks the spool for the listings that wait, off the loop (it may hash files).
     private func walkSpool(_ io: DatagramIO<Outcome>) {
         let spool = spool
-        work.run({ Result { () throws(SpoolError) in try spool.listFiles() } }) { [unowned self] files in
+        walks.run({ Result { () throws(SpoolError) in try spool.listFiles() } }) { [unowned self] files in
             for answer in listings.walked(files, now: io.now) {
                 channels.send(.listing(answer.listing), id: answer.requestID, to: answer.peer, io)
             }
