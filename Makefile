@@ -129,6 +129,8 @@ install:
 	@# never overwrite an operator's configuration
 	[ -e '$(DESTDIR)$(SYSCONFDIR)/p2mp/p2mpd.toml' ] || \
 	  install -m 0644 etc/p2mp/p2mpd.toml '$(DESTDIR)$(SYSCONFDIR)/p2mp/p2mpd.toml'
+	[ -e '$(DESTDIR)$(SYSCONFDIR)/p2mp/trusted-senders' ] || \
+	  install -m 0644 etc/p2mp/trusted-senders '$(DESTDIR)$(SYSCONFDIR)/p2mp/trusted-senders'
 	@set -e; for f in docs/*.1 docs/*.5 docs/*.8; do \
 	  [ -e "$$f" ] || continue; s="$${f##*.}"; \
 	  install -d '$(DESTDIR)$(MANDIR)'/man$$s; \

@@ -109,8 +109,15 @@ pass "a. binaries copied to $T/ (instance-private tmpfs)"
   && "$SDNS" cp "$N" "$ROOT/systemd/p2mp.sysusers" /etc/sysusers.d/p2mp.conf \
   && x systemd-sysusers /etc/sysusers.d/p2mp.conf > "$ART/sysusers.log" 2>&1 \
   && "$SDNS" cp "$N" "$ROOT/etc/p2mp/p2mpd.toml" /etc/p2mp/p2mpd.toml \
+  && "$SDNS" cp "$N" "$ROOT/etc/p2mp/trusted-senders" /etc/p2mp/trusted-senders \
   && put /etc/p2mp/p2mpd.toml.d/50-test.toml $'loss = 0.02\nlisten = ["127.0.0.1:7735", "[::1]:7735"]' \
   && x systemctl daemon-reload || abort "b. install units and configuration"
+# the test's sender: a key of its own (HOME=$T), trusted by the daemon; a second key is not
+x env HOME="$T" "$T/p2mpsend" keygen --comment systemd-test@sender > "$ART/keygen.log" 2>&1 \
+  && x env HOME="$T" "$T/p2mpsend" keygen --comment stranger -o "$T/stranger" > "$ART/keygen-stranger.log" 2>&1 \
+  && x sh -c 'cat "$1/.config/p2mp/id_ed25519.pub" >> /etc/p2mp/trusted-senders' sh "$T" \
+  || abort "b. make the sender's keys and trust one"
+pass "b. sender key made with p2mpsend keygen and added to /etc/p2mp/trusted-senders"
 check "b. systemd-sysusers created user p2mp ($(x getent passwd p2mp | cut -d: -f3,4))" eval 'x getent passwd p2mp >/dev/null'
 check "b. units loaded (LoadState=loaded)" \
   test "$(prop LoadState) $(prop LoadState p2mpd.socket)" == "loaded loaded"
@@ -158,7 +165,7 @@ push_check() { # STEP NAME [TARGET]: create a 4 MiB file, push it, compare the s
   local step=$1 name=$2 target=${3:-127.0.0.1:7735} f="$T/payload/$2" sum got rc out
   x sh -c 'head -c 4194304 /dev/urandom > "$1"' sh "$f" || { fail "$step. create payload"; return 1; }
   sum=$(x sha256sum "$f" | cut -d' ' -f1)
-  t0=$(date +%s%N); out=$(XT=60 x "$T/p2mpsend" push "$f" "$target" 2>&1); rc=$?
+  t0=$(date +%s%N); out=$(XT=60 x env HOME="$T" "$T/p2mpsend" push "$f" "$target" --accept-new-host-keys 2>&1); rc=$?
   printf '%s\n' "$out" > "$ART/push-$name.log"
   check "$step. p2mpsend push $name $target exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0 \
     || printf '%s\n' "$out" | tail -n 5 | sed 's/^/      | /'
@@ -176,12 +183,28 @@ push_check e "p2mp-test-$N-v6.bin" "[::1]:7735"
 check "e. journal: the IPv6 push completed from P2MP_PEER [::1]:…" \
   within 5 jhas "$since_v6" 'g("P2MP_PEER").startswith("[::1]:")' P2MP_EVENT=complete
 
+check "e. the daemon proved the host key it was started with (known_hosts = p2mpd --show-host-key)" \
+  eval 'k=$(x "$T/p2mpd" --show-host-key) && x grep -qF "127.0.0.1 ${k% *}" "$T/.config/p2mp/known_hosts"'
+check "e. host key /var/lib/p2mp/host_key made on first start: p2mp, mode 600 ($(x stat -c '%U %a' /var/lib/p2mp/host_key 2>&1))" \
+  eval '[[ $(x stat -c "%U %a" /var/lib/p2mp/host_key 2>&1) == "p2mp 600" ]]'
+since_refused=$(now_us)
+out=$(XT=60 x env HOME="$T" "$T/p2mpsend" push "$T/payload/$PAYLOAD" 127.0.0.1:7735 --name refused.bin \
+  --identity "$T/stranger" 2>&1); rc=$?
+printf '%s\n' "$out" > "$ART/push-refused.log"
+check "e. a push with a key the daemon does not trust fails with the reason printed (rc $rc)" \
+  eval '[[ $rc -eq 1 ]] && grep -q "refused our key" "$ART/push-refused.log"'
+check "e. nothing written for it" eval '! x test -e "$SPOOL/refused.bin"'
+check "e. journalctl -u p2mpd P2MP_EVENT=auth-failed: the refused key's fingerprint, peer and reason" \
+  within 5 jhas "$since_refused" 'g("P2MP_KEY").startswith("SHA256:") and g("P2MP_PEER").startswith("127.0.0.1") and g("P2MP_REASON") != ""' P2MP_EVENT=auth-failed
+check "e. journal: the authenticated sessions name the trusted key's comment (P2MP_EVENT=session)" \
+  within 3 jhas "$since_push" 'g("P2MP_KEY_COMMENT") == "systemd-test@sender"' P2MP_EVENT=session
+
 # --- f. journal fields -----------------------------------------------------------
 check "f. journal: P2MP_EVENT=loss with P2MP_SEQ and P2MP_PEER" \
   within 5 jhas "$since_push" 'g("P2MP_SEQ") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss
 check "f. journal: P2MP_EVENT=complete with P2MP_SHA256 = ${DIGEST:0:16}…" \
   within 5 jhas "$since_push" "g('P2MP_SHA256').lower() == '${DIGEST}'" P2MP_EVENT=complete
-for ev in complete loss; do
+for ev in complete loss auth-failed session; do
   check "f. journal: P2MP_EVENT=$ev has MESSAGE_ID=${MID[$ev]} (message-ids.txt)" \
     within 3 jhas "$since_push" "g('MESSAGE_ID') == '${MID[$ev]}'" P2MP_EVENT=$ev
 done
@@ -277,9 +300,12 @@ XT=40 x systemctl stop "$UNIT"
 # --- m. the journald round trip of the Swift suite, where journald runs ------------
 # JournalSendTests needs /run/systemd/journal/socket, which only this instance has; the
 # main `swift test` run reports it as skipped for that reason.
+# The bundle is copied into the instance, whose /tmp and /run are its own: a clone under
+# /tmp would not be visible there.
 bundle=$BIN/p2mpPackageTests.xctest
 if [[ -x $bundle ]]; then
-  out=$(XT=60 x "$bundle" --testing-library swift-testing --filter JournalSendTests 2>&1); rc=$?
+  "$SDNS" cp "$N" "$bundle" "$T/p2mpPackageTests.xctest" || fail "m. copy the test bundle to $T"
+  out=$(XT=60 x "$T/p2mpPackageTests.xctest" --testing-library swift-testing --filter JournalSendTests 2>&1); rc=$?
   printf '%s\n' "$out" > "$ART/journal-send-tests.log"
   check "m. JournalSendTests pass against the instance's journald (rc $rc)" \
     eval '[[ $rc == 0 ]] && grep -q "multi-line and NUL values reaches journald byte for byte\" passed" <<< "$out"' \

@@ -422,7 +422,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 forSession: id)
         }
         if configuration.trustedSenders != nil {
-            log(.reload, .notice, "\(reloaded.grants.count) trusted senders")
+            log(.reload, .notice, "trusted senders reloaded: \(reloaded.grants.count) keys in \(configuration.trustedSenders ?? "")")
         }
     }
 
