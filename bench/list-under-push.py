@@ -31,6 +31,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from p2mpwire import native  # noqa: E402
+
 DAEMON = "127.0.0.1"
 
 
@@ -40,18 +43,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def crc32c(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    return crc ^ 0xFFFFFFFF
-
-
 def list_datagram(request: int) -> bytes:
-    head = b"P2\x01\x09" + struct.pack(">Q", request) + struct.pack(">I", 0)
-    return head + struct.pack(">I", crc32c(head))
+    return native("list", request, struct.pack(">I", 0))
 
 
 class Relay(threading.Thread):
