@@ -30,7 +30,10 @@ test: build
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/testbed-test.sh
 	BIN="$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" scripts/progress-test.sh
 	$(MAKE) fuzz-smoke
-	scripts/soak-hostile.py --bin "$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" --datagrams 30000 --push-mib 16 --seconds 15
+	@# The stall bound is 3 s here, not the 1 s target: on a shared, loaded machine a probe
+	@# waits for a CPU as well as for the loop (make soak-hostile checks 1 s).
+	scripts/soak-hostile.py --bin "$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))" --datagrams 30000 --push-mib 16 --seconds 15 \
+	  --stall-limit 3
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
 # Fuzzing (docs/HARDENING.md): every libFuzzer target of Tests/Fuzz for FUZZ_SECONDS each,
