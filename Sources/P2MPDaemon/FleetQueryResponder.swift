@@ -4,7 +4,7 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// Answers `mv` and `rm` (a `manage` right, also from an address in `manage_allow`); LIST
+/// Answers `mv` and `rm` (a `manage` right, from an address in `allow`); LIST
 /// is `Listings`', GET `OutgoingTransfers`'. An authenticated peer's rights are its key's;
 /// an unauthenticated loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
 ///
