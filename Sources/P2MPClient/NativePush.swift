@@ -230,6 +230,7 @@ final class NativePushApplication: DatagramApplication {
             receiver.resumedBytes = resumedBytes
             receiver.alreadyHeld = sender.outcome(of: index) == .committed(alreadyHeld: true)
             receiver.hostKey = links?.provedKeys[index]
+            receiver.reception = sender.receptions[index]
             receiver.wasReached = statistics.transmissions > 0 || {
                 if case .noAnswer(phase: .offer, _)? = sender.outcome(of: index) { return false }
                 return !unanswered.contains(index)

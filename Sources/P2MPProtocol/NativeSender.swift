@@ -122,6 +122,9 @@ public struct NativeSender: Sendable {
     public private(set) var ignoredDatagrams = 0
     /// The current transfer id of each receiver's session.
     public private(set) var transferIDs: [UInt64]
+    /// What each receiver reported it saw of the DATA of its last session, in its COMPLETE
+    /// (nil: no COMPLETE yet, or a receiver that sends no report).
+    public private(set) var receptions: [NativeReception?]
     private var phases: [ReceiverPhase]
     private var reoffers: [Int]
     /// Offer and completion retries, per receiver.
@@ -155,8 +158,10 @@ public struct NativeSender: Sendable {
         offer = NativeOffer(
             segmentSize: UInt32(size), fileSize: fileSize, sha256: configuration.sha256,
             window: UInt32(configuration.window),
-            flags: configuration.replaceExisting ? .replaceExisting : [], name: configuration.name)
+            flags: configuration.replaceExisting ? [.replaceExisting, .receptionReport] : .receptionReport,
+            name: configuration.name)
         transferIDs = (0..<receiverCount).map { Self.mix(configuration.transferID &+ UInt64($0)) }
+        receptions = Array(repeating: nil, count: receiverCount)
         remaining = receiverCount
     }
 
@@ -227,6 +232,7 @@ public struct NativeSender: Sendable {
         case (.complete(let completion), .transferring), (.complete(let completion), .completing),
             (.complete(let completion), .offering):
             let outcome: Outcome = completion.status == .committed ? .committed(alreadyHeld: false) : .failed(completion)
+            receptions[receiver] = completion.reception
             finish(receiver, outcome, now: now)
         case (.abort(let rejection), .transferring), (.abort(let rejection), .completing),
             (.abort(let rejection), .offering):

@@ -10,6 +10,11 @@ public enum NativeSimulation {
         public var committed: [UInt8]?
         public var outcome: NativeSender.Outcome?
         public var restarts: Int
+        /// The reception report the sender took from the receiver's COMPLETE.
+        public var reportedReception: NativeReception?
+        /// What the receiver's sessions under the sender's last transfer id for it counted
+        /// when they held every segment (a restarted receiver may have had several).
+        public var countedReceptions: [NativeReception]
     }
 
     public struct Result: Sendable {
@@ -45,6 +50,29 @@ public enum NativeSimulation {
                 case nil:
                     found.append("receiver \(index) has no outcome when the run ended")
                 }
+                found += Self.receptionViolations(receiver, index)
+            }
+            return found
+        }
+
+        /// The reception report reaches the sender as the receiver counted it (zeros from a
+        /// receiver that held the file already), and every hole a receiver saw was repaired
+        /// by the time it held every segment.
+        static func receptionViolations(_ receiver: ReceiverResult, _ index: Int) -> [String] {
+            var found: [String] = []
+            for counted in receiver.countedReceptions
+            where counted.network.repaired != counted.network.lost || counted.simulated.repaired > counted.simulated.lost
+                || counted.storage != NativeReception.Losses()
+            {
+                found.append("receiver \(index) held every segment with unrepaired or impossible loss counts: \(counted)")
+            }
+            guard case .committed(alreadyHeld: false)? = receiver.outcome else { return found }
+            guard let reported = receiver.reportedReception else {
+                return found + ["receiver \(index) committed without a reception report"]
+            }
+            let heldAlready = receiver.countedReceptions.isEmpty && reported == NativeReception()
+            if !heldAlready, !receiver.countedReceptions.contains(reported) {
+                found.append("receiver \(index) reported \(reported), its sessions counted \(receiver.countedReceptions)")
             }
             return found
         }
@@ -84,6 +112,8 @@ struct NativeSimulationRun {
     var inboxes: [[[UInt8]]]
     var readAt: [Instant?]
     var disks: [Disk]
+    /// Per receiver and transfer id, the receptions counted when every segment was held.
+    var countedReceptions: [[UInt64: [NativeReception]]]
     var restarts: [Int]
     var pendingRestarts: [Int: Duration]
     var sender: NativeSender
@@ -104,6 +134,7 @@ struct NativeSimulationRun {
         inboxes = Array(repeating: [], count: scenario.receiverCount)
         readAt = Array(repeating: nil, count: scenario.receiverCount)
         disks = Array(repeating: Disk(partial: Array(repeating: 0, count: scenario.file.count)), count: scenario.receiverCount)
+        countedReceptions = Array(repeating: [:], count: scenario.receiverCount)
         restarts = Array(repeating: 0, count: scenario.receiverCount)
         pendingRestarts = scenario.restarting
         var digest = ContentDigest.zero
@@ -146,7 +177,9 @@ struct NativeSimulationRun {
         }
         let receivers = (0..<scenario.receiverCount).map { index in
             NativeSimulation.ReceiverResult(
-                committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index])
+                committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index],
+                reportedReception: sender.receptions[index],
+                countedReceptions: countedReceptions[index][sender.transferIDs[index]] ?? [])
         }
         return NativeSimulation.Result(
             scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
@@ -265,6 +298,7 @@ struct NativeSimulationRun {
                 disks[index].partial.replaceSubrange(start..<start + payload.count, with: datagram[payload])
                 disks[index].recordedBytes = contiguous
             case .allReceived(let id):
+                if let reception = endpoints[index].reception(of: id) { countedReceptions[index][id, default: []].append(reception) }
                 // The daemon compares SHA-256 digests; byte equality is the same verdict.
                 let intact = disks[index].partial == scenario.file
                 if intact { disks[index].committed = disks[index].partial }
@@ -272,7 +306,7 @@ struct NativeSimulationRun {
                 if !intact { disks[index].partial = Array(repeating: 0, count: scenario.file.count) }
                 endpoints[index].finalized(
                     id, NativeCompletion(status: intact ? .committed : .digestMismatch, sha256: digest), now: now)
-            case .discarded, .duplicate, .ended, .query:
+            case .duplicate, .ended, .query:
                 break
             }
         }
