@@ -96,6 +96,8 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
     /// The id this side chose; the responder's datagrams carry it.
     public let localSession: UInt64
     public private(set) var statistics = Statistics()
+    /// When the responder proved an acceptable key and CONFIRM first left; nil before.
+    public private(set) var awaitingDoneSince: Duration?
     private let identity: Curve25519.Signing.PrivateKey
     private let hostKey: HostKeyPolicy
     private let ephemeral: Curve25519.KeyAgreement.PrivateKey
@@ -246,6 +248,7 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
             sealer: SessionSealer(remoteSession: response.responderSession, key: keys.initiator),
             opener: SessionOpener(localSession: localSession, key: keys.responder))
         phase = .awaitingDone(confirm: confirm, secrets: secrets, session: session)
+        awaitingDoneSince = now
         wrongKey = nil
         transmitPending = true
         timeout = configuration.initialTimeout
