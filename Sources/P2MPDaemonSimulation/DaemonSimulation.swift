@@ -257,15 +257,7 @@ struct DaemonSimulationRun {
         while true {
             while let event = sender.pollEvent() {
                 trace?("\(now) sender \(event)")
-                if case .payloadNeeded(let block) = event {
-                    let start = Int(block.offset)
-                    let file = scenario.network.file
-                    sender.supplyPayload(block, now: now) { destination in
-                        file.withUnsafeBytes {
-                            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + block.length]))
-                        }
-                    }
-                }
+                if case .payloadNeeded(let block) = event { sender.supplyPayload(block, from: scenario.network.file, now: now) }
             }
             let now = self.now
             guard let transmit = buffer.withUnsafeMutableBytes({ sender.pollTransmit(into: $0, now: now) }) else {

@@ -7,7 +7,8 @@ import P2MPWire
 /// Per receiver: OFFER (repeated with backoff until ACCEPT or REJECT), data through the
 /// shared `SenderEngine` from the receiver's resume point, then waiting for COMPLETE
 /// (PROBE with backoff). A receiver that lost its session (ABORT unknownTransfer or
-/// shuttingDown) is offered the file again and resumes. A receiver silent for
+/// shuttingDown, or the authenticated session under it was replaced: `sessionReplaced`)
+/// is offered the file again and resumes. A receiver silent for
 /// `giveUpAfter` in any phase is reported failed; the others go on.
 ///
 /// The machine contract (docs/ARCHITECTURE.md): hand in datagrams with `handle` and expired
@@ -199,6 +200,23 @@ public struct NativeSender: Sendable {
         finish(receiver, .unauthenticated(reason), now: now)
     }
 
+    /// The authenticated session under `receiver`'s datagrams was replaced by a new one
+    /// (its daemon restarted, or the link went unanswered and shook hands again): the file
+    /// is offered again under a new transfer id, so the receiver resumes it under the new
+    /// session whether or not it still holds the old one.
+    public mutating func sessionReplaced(receiver: Int, now: Instant) {
+        guard phases.indices.contains(receiver) else { return }
+        switch phases[receiver] {
+        case .offering, .transferring, .completing:
+            if !offerAgain(receiver, now: now) {
+                finish(receiver, .aborted(NativeRejection(reason: .unknownTransfer, text: "session lost too often")), now: now)
+            }
+            takeEngineActions(now: now)
+        case .waiting, .done:
+            return
+        }
+    }
+
     /// Handles one datagram from `receiver`.
     public mutating func handle(_ bytes: UnsafeRawBufferPointer, from receiver: Int, now: Instant) {
         guard phases.indices.contains(receiver), let datagram = try? NativeDatagram.decode(bytes),
@@ -240,12 +258,7 @@ public struct NativeSender: Sendable {
             if sessionLost, case .offering = phases[receiver] {
                 return  // One of many replies to DATA still in flight; the offer is out already.
             }
-            if sessionLost, reoffers[receiver] < configuration.maximumReoffers {
-                reoffers[receiver] += 1
-                engine.suspend(receiver)
-                transferIDs[receiver] = Self.mix(transferIDs[receiver])
-                offer(to: receiver, now: now)
-            } else {
+            if !sessionLost || !offerAgain(receiver, now: now) {
                 finish(receiver, .aborted(rejection), now: now)
             }
         default:
@@ -362,6 +375,17 @@ public struct NativeSender: Sendable {
 
     private mutating func askForPayload(_ block: UInt64) {
         if payload.request(block) { events.append(.payloadNeeded(payload.block(block))) }
+    }
+
+    /// Offers the file again under a new transfer id, unless `receiver` was offered it
+    /// `maximumReoffers` times already (then false).
+    private mutating func offerAgain(_ receiver: Int, now: Instant) -> Bool {
+        guard reoffers[receiver] < configuration.maximumReoffers else { return false }
+        reoffers[receiver] += 1
+        engine.suspend(receiver)
+        transferIDs[receiver] = Self.mix(transferIDs[receiver])
+        offer(to: receiver, now: now)
+        return true
     }
 
     private mutating func offer(to receiver: Int, now: Instant) {

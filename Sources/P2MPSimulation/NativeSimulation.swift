@@ -33,23 +33,8 @@ public enum NativeSimulation {
         public var violations: [String] {
             var found: [String] = stalledStep.map { [$0] } ?? []
             for (index, receiver) in receivers.enumerated() {
-                if let committed = receiver.committed, committed != scenario.file {
-                    found.append("receiver \(index) committed \(committed.count) wrong bytes under the final name")
-                }
-                switch receiver.outcome {
-                case .committed?:
-                    if receiver.committed != scenario.file {
-                        found.append("sender counts receiver \(index) committed but it holds no correct file")
-                    }
-                case .noAnswer(let phase, _)?:
-                    if scenario.vanishing[index] == nil {
-                        found.append("receiver \(index) reported silent in phase \(phase) although it never vanished")
-                    }
-                case let other?:
-                    found.append("receiver \(index) ended \(other)")
-                case nil:
-                    found.append("receiver \(index) has no outcome when the run ended")
-                }
+                found += NativeSimulation.endViolations(
+                    receiver: index, committed: receiver.committed, outcome: receiver.outcome, in: scenario)
                 found += Self.receptionViolations(receiver, index)
             }
             return found
@@ -76,6 +61,32 @@ public enum NativeSimulation {
             }
             return found
         }
+    }
+
+    /// What is wrong with how receiver `index` of `scenario` ended: bytes under the final
+    /// name that are not the file, or an outcome other than committed (or, for a receiver
+    /// that vanished, silence), unless `explains` accepts it.
+    public static func endViolations(
+        receiver index: Int, committed: [UInt8]?, outcome: NativeSender.Outcome?, in scenario: NativeScenario,
+        explains: (NativeSender.Outcome) -> Bool = { _ in false }
+    ) -> [String] {
+        var found: [String] = []
+        if let committed, committed != scenario.file {
+            found.append("receiver \(index) committed \(committed.count) wrong bytes under the final name")
+        }
+        switch outcome {
+        case .committed?:
+            if committed != scenario.file { found.append("sender counts receiver \(index) committed but it holds no correct file") }
+        case .noAnswer(let phase, _)?:
+            if scenario.vanishing[index] == nil {
+                found.append("receiver \(index) reported silent in phase \(phase) although it never vanished")
+            }
+        case let other?:
+            if !explains(other) { found.append("receiver \(index) ended \(other)") }
+        case nil:
+            found.append("receiver \(index) has no outcome when the run ended")
+        }
+        return found
     }
 
     /// A receiver's storage, as the daemon's spool would hold it.
@@ -258,14 +269,7 @@ struct NativeSimulationRun {
             while let event = sender.pollEvent() {
                 trace?("\(now) sender \(event)")
                 switch event {
-                case .payloadNeeded(let block):
-                    let start = Int(block.offset)
-                    let file = scenario.file
-                    sender.supplyPayload(block, now: now) { destination in
-                        file.withUnsafeBytes {
-                            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + block.length]))
-                        }
-                    }
+                case .payloadNeeded(let block): sender.supplyPayload(block, from: scenario.file, now: now)
                 case .timedOut: timeouts += 1
                 case .lossDetected(_, let count): losses += count
                 case .accepted, .finished: break
