@@ -108,9 +108,9 @@ extension SecureSimulationRun {
             case .allReceived(let id):
                 receivers[index].unfinished.remove(id)
                 commit(index, transferID: id, fromInsider: fromInsider)
-            case .ended(let id, _):
+            case .ended(let id, _, _):
                 receivers[index].unfinished.remove(id)
-            case .discarded, .duplicate, .query:
+            case .duplicate, .query:
                 break
             }
         }
