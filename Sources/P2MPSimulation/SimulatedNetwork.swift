@@ -12,6 +12,9 @@ public struct SimulatedNetwork {
         public var from: Int
         public var to: Int
         public var bytes: [UInt8]
+        /// When it was sent, and whether it arrives as sent (not corrupted).
+        public var sentAt: Instant
+        public var intact: Bool
 
         public static func < (lhs: Delivery, rhs: Delivery) -> Bool { (lhs.at, lhs.order) < (rhs.at, rhs.order) }
         public static func == (lhs: Delivery, rhs: Delivery) -> Bool { lhs.order == rhs.order }
@@ -45,10 +48,12 @@ public struct SimulatedNetwork {
         duplicated += copies - 1
         for _ in 0..<copies {
             var payload = bytes
+            var intact = true
             if mayCorrupt, !payload.isEmpty, random.chance(conditions.corruption) {
                 let bit = Int.random(in: 0..<payload.count * 8, using: &random)
                 payload[bit / 8] ^= UInt8(1 << (bit % 8))
                 corrupted += 1
+                intact = false
             }
             var delay = conditions.delay.nanoseconds
             if conditions.jitter > .zero {
@@ -58,7 +63,10 @@ public struct SimulatedNetwork {
                 delay += Int64.random(in: 0...max(1, 4 * conditions.delay.nanoseconds), using: &random)
             }
             order += 1
-            queue.insert(Delivery(at: now + .nanoseconds(delay), order: order, from: from, to: to, bytes: payload))
+            queue.insert(
+                Delivery(
+                    at: now + .nanoseconds(delay), order: order, from: from, to: to, bytes: payload, sentAt: now,
+                    intact: intact))
         }
     }
 

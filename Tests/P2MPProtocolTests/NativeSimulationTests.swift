@@ -99,6 +99,43 @@ struct NativeSimulationTests {
         #expect(result.elapsed < .seconds(10), "took \(result.elapsed)")
     }
 
+    /// Found by `make soak` (issue 22). Seed 10510217353382241380: at 25 % loss, 4 %
+    /// corruption, 17 % receiver loss and window 1, receiver 3 held segment 10 and
+    /// acknowledged it five times in 60 s, and the network lost every acknowledgement; seed
+    /// 10510217353382308069 (26 % loss, window 16): receiver 6's seven acknowledgements of
+    /// the hole it filled were all lost. The sender gave up on each as silent, as it should:
+    /// not a bug of the machines but of the verdict, which now asks the network whether the
+    /// receiver's answers got through.
+    @Test(
+        "a give-up on a receiver whose every answer was lost is the faults', not a violation",
+        arguments: [(10_510_217_353_382_241_380 as UInt64, 3), (10_510_217_353_382_308_069, 6)])
+    func answersAllLost(seed: UInt64, silent: Int) {
+        let result = NativeSimulation.run(NativeScenario(seed: seed))
+        let receiver = result.receivers[silent]
+        #expect(result.scenario.vanishing[silent] == nil, "the scenario this seed names has changed: \(result.scenario)")
+        guard case .noAnswer(.data, .seconds(60))? = receiver.outcome else {
+            Issue.record("the scenario this seed names has changed: receiver \(silent) ended \(String(describing: receiver.outcome))")
+            return
+        }
+        #expect(receiver.answers.sentSinceNews >= 5, "\(receiver.answers)")
+        #expect(receiver.silenceExplained)
+        #expect(result.violations.isEmpty, "\(result.violations)")
+    }
+
+    @Test("a give-up stays a violation when the receiver's answers got through, or when it never answered")
+    func silenceNotExplained() throws {
+        let result = NativeSimulation.run(NativeScenario(seed: 10_510_217_353_382_241_380))
+        var receiver = result.receivers[3]
+        let finishedAt = try #require(receiver.finishedAt)
+        receiver.answers.newsReachedSenderAt = Instant(sinceOrigin: finishedAt.sinceOrigin - .seconds(30))
+        #expect(!receiver.silenceExplained, "an answer reached the sender 30 s before it gave up after 60 s of silence")
+        receiver.answers = NativeSimulation.Answers(newsAt: Instant(sinceOrigin: finishedAt.sinceOrigin - .seconds(59)), sentSinceNews: 0)
+        #expect(!receiver.silenceExplained, "the receiver never answered what it learned")
+        var silent = result
+        silent.receivers[3] = receiver
+        #expect(silent.violations == ["receiver 3 reported silent in phase data although it never vanished"])
+    }
+
     @Test("the same seed replays identically")
     func deterministic() {
         let first = NativeSimulation.run(NativeScenario(seed: 99))
@@ -116,7 +153,7 @@ struct NativeSimulationTests {
         let trace = ProcessInfo.processInfo.environment["P2MP_TRACE"] != nil
         let result = NativeSimulation.run(NativeScenario(seed: seed), trace: trace ? { print($0) } : nil)
         print("\(result.scenario)\n  events \(result.events), virtual time \(result.elapsed), timeouts \(result.timeouts)")
-        for (index, receiver) in result.receivers.enumerated() { print("  receiver \(index): \(receiver.outcome.map { "\($0)" } ?? "none"), restarts \(receiver.restarts)") }
+        for (index, receiver) in result.receivers.enumerated() { print("  receiver \(index): \(receiver.outcome.map { "\($0)" } ?? "none") at \(receiver.finishedAt.map { "\($0)" } ?? "-"), restarts \(receiver.restarts), \(receiver.answers)") }
         #expect(result.violations.isEmpty, "\(result.violations)")
     }
 }
