@@ -13,7 +13,7 @@ import shutil
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "Tests" / "Fuzz" / "Corpus"
-FLEET_TYPES = {"list", "listing", "move", "remove", "result", "get"}
+FLEET_TYPES = {"list", "listing", "move", "remove", "result", "get", "status", "report"}
 
 
 def block(text, name):

@@ -1,7 +1,48 @@
-/// Running totals of the daemon, for the `STATUS=` line `systemctl status` shows.
+import DequeModule
+
+/// Running totals of the daemon: the one place it counts what its journal events report.
+/// The `STATUS=` line `systemctl status` shows, the metrics and `p2mpsend status` all read
+/// these; none keeps a count of its own.
 package struct DaemonStatistics: Sendable {
-    package var completed = 0
-    package var failed = 0
+    /// Why a transfer ended without a commit (the metrics' `reason` label).
+    package enum FailureReason: String, CaseIterable, Sendable {
+        /// Its sender fell silent for `idle_timeout` (the partial stays for a resume).
+        case idle
+        /// Its sender aborted it.
+        case aborted
+        /// Every segment arrived, but the SHA-256 differs from the offer's.
+        case digestMismatch = "digest_mismatch"
+        /// Writing, reading back or committing failed.
+        case storage
+    }
+
+    /// A transfer that ended, committed or not, as `p2mpsend status` lists it.
+    package struct Ended: Sendable, Equatable {
+        package var name: String
+        /// Address, and key when authenticated.
+        package var sender: String
+        package var size: UInt64
+        /// Bytes received in this transfer (not counting a resumed prefix).
+        package var bytesReceived: UInt64
+        /// Seconds since 1970.
+        package var startedAt: Double
+        package var endedAt: Double
+        /// Nil when committed (or found already held); otherwise why not.
+        package var failure: Failure?
+    }
+
+    /// Why a transfer ended without a commit, and the journal's words for it.
+    package struct Failure: Sendable, Equatable {
+        package var reason: FailureReason
+        package var text: String
+    }
+
+    /// Transfers committed, or offered again with content already held.
+    package private(set) var completed = 0
+    /// Transfers that ended without a commit, by reason.
+    package private(set) var failures: [FailureReason: Int] = [:]
+    /// The latest transfers that ended, oldest first, at most `recentCapacity` of them.
+    package private(set) var recent = Deque<Ended>()
     package var bytesReceived: UInt64 = 0
     package var datagramsReceived: UInt64 = 0
     package var discarded: UInt64 = 0
@@ -11,9 +52,24 @@ package struct DaemonStatistics: Sendable {
     /// requests in clear the daemon does not serve).
     package var droppedNotAuthenticated: UInt64 = 0
 
+    package static let recentCapacity = 32
+
     /// Why a datagram was dropped before any machine saw it.
     package enum DropCause {
         case notAuthenticated
+    }
+
+    package var failed: Int { failures.values.reduce(0, +) }
+
+    /// Counts a transfer that ended and keeps it among the recent ones.
+    package mutating func record(_ ended: Ended) {
+        if let failure = ended.failure {
+            failures[failure.reason, default: 0] += 1
+        } else {
+            completed += 1
+        }
+        recent.append(ended)
+        if recent.count > Self.recentCapacity { recent.removeFirst() }
     }
 
     /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss".

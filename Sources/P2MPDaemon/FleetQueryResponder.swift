@@ -50,8 +50,8 @@ struct FleetQueryResponder {
             }
             remember(result, for: Key(peer: peer, requestID: requestID))
             return (.result(result), "rm \(name) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
-        case .get:
-            // The daemon hands GET to OutgoingTransfers; nothing else sends it here.
+        case .get, .status:
+            // The daemon hands GET to OutgoingTransfers and STATUS to StatusResponder.
             return (.result(NativeResult(status: .failed, text: "not a query this answers")), nil)
         }
     }
@@ -100,15 +100,8 @@ struct FleetQueryResponder {
             snapshots = snapshots.filter { now < $0.value.taken + Self.snapshotLifetime }
             snapshots[key] = (now, entries)
         }
-        var page: [NativeListing.Entry] = []
-        var budget = NativeListing.entryBudget
-        var index = Int(cursor)
-        while index < entries.count, entries[index].encodedSize <= budget {
-            budget -= entries[index].encodedSize
-            page.append(entries[index])
-            index += 1
-        }
-        return NativeListing(total: UInt32(entries.count), cursor: cursor, entries: page)
+        let shown = cutPage(of: entries, from: cursor, budget: NativeListing.entryBudget, size: \.encodedSize)
+        return NativeListing(total: UInt32(entries.count), cursor: cursor, entries: shown)
     }
 
     /// Answers are remembered per peer and session, so another peer's request id finds nothing.

@@ -36,9 +36,9 @@ public struct DaemonSummary: Sendable {
 }
 
 /// p2mpd's main loop on one event loop: it routes datagrams to `IncomingTransfers` (pushes
-/// to this daemon), `OutgoingTransfers` (files it sends for `get`) and `FleetQueryResponder`
-/// (ls, mv, rm), keeps `Housekeeping`'s timers, and applies signals. Every method runs on
-/// the loop.
+/// to this daemon), `OutgoingTransfers` (files it sends for `get`), `FleetQueryResponder`
+/// (ls, mv, rm) and `StatusResponder` (status), keeps `Housekeeping`'s timers, and applies
+/// signals. Every method runs on the loop.
 final class ReceiverDaemon: CommandableDatagramApplication {
     typealias Outcome = DaemonSummary
     typealias Command = DaemonCommand
@@ -49,6 +49,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private let notifier: SystemdNotifier
     private let incoming: IncomingTransfers
     private var fleetQueries = FleetQueryResponder()
+    private var statusReports = StatusResponder()
     private var outgoing = OutgoingTransfers()
     private var housekeeping: Housekeeping
     private var windowBytes = Int.max
@@ -57,6 +58,8 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var trustedSenders: TrustedSenders
     private var authFailures = AuthFailureLog()
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
+    /// When the daemon started, on the loop's clock.
+    private var startInstant = Instant.zero
 
     init(
         settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
@@ -118,6 +121,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         }
         notifier.ready(status: incoming.statistics.statusLine(active: 0))
         if notifier.watchdogInterval != nil { notifier.watchdog() }
+        startInstant = io.now
         housekeeping.start(now: io.now)
         rearm(io)
     }
@@ -298,6 +302,15 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 } else {
                     log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])
                 }
+            case .status(let cursor):
+                let grant = incoming.grant(for: peer)
+                guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
+                    let refusal = grant.refusal("status is", from: peer.address, right: "read", setting: "allow")
+                    channels.send(.result(NativeResult(status: .refused, text: refusal)), id: requestID, to: peer, io)
+                    continue
+                }
+                let page = statusReports.page(from: cursor, for: peer, now: now) { statusReport(now: now) }
+                channels.send(.report(page), id: requestID, to: peer, io)
             case let other:
                 let (response, line) = fleetQueries.answer(
                     other, requestID: requestID, from: peer, grant: incoming.grant(for: peer), configuration: configuration,
@@ -308,7 +321,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     switch other {
                     case .move(let from, _): file = from
                     case .remove(let name): file = name
-                    case .list, .get: file = ""
+                    case .list, .get, .status: file = ""
                     }
                     log(.manage, .notice, line, ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(file)"])
                 }
@@ -341,6 +354,41 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         if configuration.trustedSenders != nil {
             log(.reload, .notice, "trusted senders reloaded: \(reloaded.grants.count) keys in \(configuration.trustedSenders ?? "")")
         }
+    }
+
+    // MARK: - Status: a view of the counters the daemon keeps
+
+    /// The whole status report at `now`: the summary, the running transfers, then the
+    /// ended ones, newest first.
+    private func statusReport(now: Instant) -> StatusResponder.Report {
+        let time = Self.wallClock()
+        let statistics = incoming.statistics
+        let usage = try? spool.usage()
+        let summary = NativeStatusReport.Summary(
+            version: P2MPVersion.string, uptimeSeconds: UInt64(max(0, now.duration(since: startInstant).components.seconds)),
+            time: UInt64(max(0, time)), spoolUsedBytes: usage?.bytes ?? 0, spoolFreeBytes: usage?.freeBytes ?? spool.freeBytes(),
+            spoolFiles: UInt32(clamping: usage?.files ?? 0), partials: UInt32(clamping: usage?.partials ?? 0),
+            completed: UInt64(statistics.completed), failed: UInt64(statistics.failed), bytesReceived: statistics.bytesReceived)
+        let active = incoming.activeTransfers.map { transfer in
+            NativeStatusReport.Transfer(
+                state: .active, name: transfer.name, sender: transfer.sender, size: transfer.size, bytes: transfer.bytesHeld,
+                rate: Self.rate(transfer.bytesReceived, from: transfer.startedAt, to: time), time: UInt64(max(0, transfer.startedAt)))
+        }
+        let ended = statistics.recent.reversed().map { transfer in
+            NativeStatusReport.Transfer(
+                state: transfer.failure == nil ? .completed : .failed, name: transfer.name, sender: transfer.sender,
+                size: transfer.size, bytes: transfer.bytesReceived,
+                rate: Self.rate(transfer.bytesReceived, from: transfer.startedAt, to: transfer.endedAt),
+                time: UInt64(max(0, transfer.endedAt)), text: transfer.failure?.text ?? "")
+        }
+        return StatusResponder.Report(summary: summary, transfers: active + ended)
+    }
+
+    /// Bytes per second over `start ..< end` (seconds since 1970); 0 for an instant.
+    static func rate(_ bytes: UInt64, from start: Double, to end: Double) -> UInt64 {
+        let seconds = end - start
+        guard seconds > 0.001 else { return 0 }
+        return UInt64(min(Double(UInt64.max / 2), Double(bytes) / seconds))
     }
 
     private func rearm(_ io: DatagramIO<Outcome>) {

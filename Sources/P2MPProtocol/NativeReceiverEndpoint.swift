@@ -60,17 +60,19 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         case duplicate(transferID: UInt64, segment: UInt64)
         /// The session is gone without a commit; any partial stays for a resume.
         case ended(transferID: UInt64, reason: EndReason)
-        /// A fleet query (ls, mv, rm, get): answer `peer` under the same `requestID`.
+        /// A fleet query (ls, mv, rm, get, status): answer `peer` under the same `requestID`.
         case query(requestID: UInt64, peer: Peer, FleetQuery)
     }
 
-    /// What `p2mpsend ls`, `mv`, `rm` and `get` ask of a receiver.
+    /// What `p2mpsend ls`, `mv`, `rm`, `get` and `status` ask of a receiver.
     public enum FleetQuery: Equatable, Sendable {
         case list(cursor: UInt32)
         case move(from: String, to: String)
         case remove(name: String)
         /// Send this file to the asker (`p2mpsend get`).
         case get(name: String)
+        /// The daemon's status report, from this transfer on (`p2mpsend status`).
+        case status(cursor: UInt32)
     }
 
     public enum EndReason: Equatable, Sendable {
@@ -201,7 +203,9 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
             events.append(.query(requestID: id, peer: peer, .remove(name: name)))
         case .get(let name):
             events.append(.query(requestID: id, peer: peer, .get(name: name)))
-        case .accept, .reject, .ack, .complete, .listing, .result:
+        case .status(let cursor):
+            events.append(.query(requestID: id, peer: peer, .status(cursor: cursor)))
+        case .accept, .reject, .ack, .complete, .listing, .result, .report:
             statistics.malformed += 1  // Sender-bound packets have no business here.
         }
     }
