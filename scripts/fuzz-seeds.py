@@ -53,6 +53,7 @@ partial_max_age = 3600
 post_receive = "/usr/local/bin/on-receive --quiet"
 post_receive_timeout = 5
 manage_allow = ["192.0.2.10"]
+metrics_listen = "127.0.0.1:9735"
 """
 
 TOML = {

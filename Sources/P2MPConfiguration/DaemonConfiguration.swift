@@ -36,6 +36,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// `SPOOL/.p2mp/host_key`.
     public var hostKey: String?
 
+    /// `metrics_listen`: the TCP address where Prometheus metrics are served over HTTP, or
+    /// nil (the default): no metrics.
+    public var metricsListen: SocketAddressSpec?
+
     /// Where the host key is.
     public var hostKeyPath: String { hostKey ?? spool + "/.p2mp/host_key" }
 
@@ -60,6 +64,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         self.manageAllow = manageAllow
         self.trustedSenders = nil
         self.hostKey = nil
+        self.metricsListen = nil
     }
 
     /// The embedded defaults, used for every key that no file and no flag sets. They match the

@@ -48,8 +48,8 @@ package struct DaemonStatistics: Sendable {
     package var discarded: UInt64 = 0
     /// DATA dropped because its transfer's storage was behind.
     package var droppedStorageBusy: UInt64 = 0
-    /// Datagrams dropped that did not authenticate (forged, replayed, untrusted keys, or
-    /// requests in clear the daemon does not serve).
+    /// Requests in clear the daemon does not serve, and handshakes of keys it does not
+    /// trust. (Sealed datagrams that do not open are the secure sessions' to count, by cause.)
     package var droppedNotAuthenticated: UInt64 = 0
 
     package static let recentCapacity = 32

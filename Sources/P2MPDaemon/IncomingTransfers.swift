@@ -63,6 +63,9 @@ package final class IncomingTransfers {
     /// Unfinished transfers.
     package var activeSessions: Int { endpoint.activeSessions }
 
+    /// What the endpoint counted: datagrams it dropped, duplicates, retransmission requests.
+    package var endpointStatistics: Endpoint.Statistics { endpoint.statistics }
+
     package var nextTimeout: Instant? { endpoint.nextTimeout }
 
     /// Applies a (re)loaded configuration; `windowBytes` bounds each transfer's window by

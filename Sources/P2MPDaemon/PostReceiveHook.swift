@@ -27,11 +27,13 @@ package struct PostReceiveHook: Sendable {
     static let outputLimit = 4_096
     private static let queue = DispatchQueue(label: "p2mpd.post-receive", attributes: .concurrent)
 
-    func run(_ invocation: Invocation, logger: Logger) {
+    /// Runs the hook for `invocation` in the background; its outcome is logged and counted in `statistics`.
+    func run(_ invocation: Invocation, logger: Logger, statistics: HookStatistics) {
         let command = command
         let timeout = timeout
         Self.queue.async {
             let result = Self.execute(command, invocation: invocation, timeout: timeout)
+            statistics.count(result.outcome)
             var metadata: Logger.Metadata = [
                 "p2mp_event": "hook", "p2mp_file": "\(invocation.name)", "p2mp_transfer_id": "\(invocation.transferID)",
             ]

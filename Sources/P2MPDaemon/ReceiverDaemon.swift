@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import P2MPConfiguration
 import P2MPKeys
+import P2MPMetrics
 import P2MPProtocol
 import P2MPSecurity
 import P2MPSpool
@@ -29,6 +30,12 @@ public struct DaemonSettings: Sendable {
     public var trustedSenders: TrustedSenders
 }
 
+/// Where the daemon's metrics are served (`metrics_listen`), and the page it fills in.
+struct MetricsEndpoint {
+    var address: SocketAddress
+    var page: MetricsServer.Page
+}
+
 /// How a daemon run ended.
 public struct DaemonSummary: Sendable {
     public var completed: Int
@@ -37,8 +44,8 @@ public struct DaemonSummary: Sendable {
 
 /// p2mpd's main loop on one event loop: it routes datagrams to `IncomingTransfers` (pushes
 /// to this daemon), `OutgoingTransfers` (files it sends for `get`), `FleetQueryResponder`
-/// (ls, mv, rm) and `StatusResponder` (status), keeps `Housekeeping`'s timers, and applies
-/// signals. Every method runs on the loop.
+/// (ls, mv, rm) and `StatusResponder` (status), keeps `Housekeeping`'s timers, renders the
+/// metrics, and applies signals. Every method runs on the loop.
 final class ReceiverDaemon: CommandableDatagramApplication {
     typealias Outcome = DaemonSummary
     typealias Command = DaemonCommand
@@ -58,12 +65,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var trustedSenders: TrustedSenders
     private var authFailures = AuthFailureLog()
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
-    /// When the daemon started, on the loop's clock.
+    private let hookStatistics: HookStatistics
+    private let metricsEndpoint: MetricsEndpoint?
+    private lazy var metrics = MetricsPublisher(DaemonMetrics.definitions)
+    /// Seconds since 1970, and on the loop's clock.
+    private let startTime = ReceiverDaemon.wallClock()
     private var startInstant = Instant.zero
 
     init(
         settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
-        hostKey: KeyPairFile
+        hostKey: KeyPairFile, metrics: MetricsEndpoint?
     ) {
         configuration = settings.configuration
         trustedSenders = settings.trustedSenders
@@ -71,8 +82,11 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         self.logger = logger
         self.notifier = notifier
         self.hostKey = hostKey
+        metricsEndpoint = metrics
+        let hooks = ProcessHooks(logger: logger)
+        hookStatistics = hooks.statistics
         incoming = IncomingTransfers(
-            configuration: configuration, storage: SpoolStorage(spool: spool), hooks: ProcessHooks(logger: logger),
+            configuration: configuration, storage: SpoolStorage(spool: spool), hooks: hooks,
             logger: logger, lossSeed: lossSeed, wallClock: Self.wallClock)
         housekeeping = Housekeeping(watchdogInterval: notifier.watchdogInterval)
         channels = PeerChannels(
@@ -119,6 +133,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 .start, .warning,
                 "trusted_senders is not set: serving unauthenticated requests from loopback addresses only; \(host)")
         }
+        if let metricsEndpoint {
+            metricsEndpoint.page.value = { [weak self] in self?.renderMetrics() ?? [] }
+            log(.start, .notice, "metrics on http://\(metricsEndpoint.address.displayString)\(MetricsServer.path)")
+        }
         notifier.ready(status: incoming.statistics.statusLine(active: 0))
         if notifier.watchdogInterval != nil { notifier.watchdog() }
         startInstant = io.now
@@ -140,7 +158,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             case .handshake:
                 takeSessionEvents(now: now)
             case .dropped:
-                incoming.countDropped(.notAuthenticated)
+                break  // The sessions count it by cause (forged, replayed, for no session, malformed).
             }
         }
         answerQueries(io, now: now)
@@ -330,8 +348,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     }
 
     private func apply(_ reloaded: DaemonConfiguration) {
-        if reloaded.listen != configuration.listen || reloaded.spool != configuration.spool {
-            log(.reload, .warning, "'listen' and 'spool' changes take effect when p2mpd restarts")
+        if reloaded.listen != configuration.listen || reloaded.spool != configuration.spool
+            || reloaded.metricsListen != configuration.metricsListen
+        {
+            log(.reload, .warning, "'listen', 'spool' and 'metrics_listen' changes take effect when p2mpd restarts")
         }
         configuration = reloaded
         logger.logLevel = Logger.Level(reloaded.logLevel)
@@ -356,7 +376,20 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         }
     }
 
-    // MARK: - Status: a view of the counters the daemon keeps
+    // MARK: - Metrics and status: views of the counters the daemon keeps
+
+    /// The counters as they are now, for the metrics.
+    private var readings: DaemonReadings {
+        DaemonReadings(
+            statistics: incoming.statistics, endpoint: incoming.endpointStatistics, sealed: channels.sessions.statistics,
+            handshakes: channels.sessions.responder.statistics, hooks: hookStatistics.current,
+            activeTransfers: incoming.activeSessions, authenticatedSessions: channels.sessions.sessions.count,
+            spoolFreeBytes: spool.freeBytes(), partials: (try? spool.partialCount()) ?? 0, startTime: startTime)
+    }
+
+    private func renderMetrics() -> [UInt8] {
+        metrics.exposition(of: readings)
+    }
 
     /// The whole status report at `now`: the summary, the running transfers, then the
     /// ended ones, newest first.
@@ -420,12 +453,13 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     }
 }
 
-/// Post-receive hooks as child processes (`PostReceiveHook`), logged when they end.
+/// Post-receive hooks as child processes (`PostReceiveHook`), logged and counted when they end.
 struct ProcessHooks: PostReceiveHooks {
     let logger: Logger
+    let statistics = HookStatistics()
 
     func run(command: String, timeout: Duration, _ invocation: PostReceiveHook.Invocation) {
-        PostReceiveHook(command: command, timeout: timeout).run(invocation, logger: logger)
+        PostReceiveHook(command: command, timeout: timeout).run(invocation, logger: logger, statistics: statistics)
     }
 }
 

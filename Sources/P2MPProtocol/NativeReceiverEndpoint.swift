@@ -87,13 +87,20 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         public var size: Int
     }
 
-    /// Counters for status lines and tests.
+    /// Counters for status lines, metrics and tests.
     public struct Statistics: Sendable, Equatable {
+        /// Datagrams whose CRC-32C did not match (damaged on the way, or not ours).
+        public var badChecksum = 0
+        /// Datagrams that did not decode otherwise, or that a receiver has no use for.
         public var malformed = 0
+        /// Datagrams for a transfer of another peer.
         public var foreign = 0
         public var unknownTransfer = 0
         public var discarded = 0
         public var duplicates = 0
+        /// ACKs sent with SACK ranges: each reports segments missing below a range it
+        /// holds, which asks the sender to retransmit them.
+        public var retransmissionRequests = 0
     }
 
     /// The largest datagram `pollTransmit` writes: an ACK with every SACK range, or a
@@ -178,8 +185,11 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
 
     /// Handles one datagram.
     public mutating func handle(_ bytes: UnsafeRawBufferPointer, from peer: Peer, now: Instant) {
-        guard let datagram = try? NativeDatagram.decode(bytes) else {
-            statistics.malformed += 1
+        let datagram: NativeDatagram
+        do throws(NativeDecodingError) {
+            datagram = try NativeDatagram.decode(bytes)
+        } catch {
+            if error == .badChecksum { statistics.badChecksum += 1 } else { statistics.malformed += 1 }
             return
         }
         let id = datagram.transferID
@@ -326,7 +336,9 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
                 let window = sessions.values[index].window
             else { continue }
             sessions.values[index].acknowledgementPending = false
-            let size = NativeDatagram.writeAck(transferID: id, window.acknowledgement(), to: buffer)
+            let acknowledgement = window.acknowledgement()
+            if !acknowledgement.selective.isEmpty { statistics.retransmissionRequests += 1 }
+            let size = NativeDatagram.writeAck(transferID: id, acknowledgement, to: buffer)
             return Transmit(peer: sessions.values[index].peer, size: size)
         }
         return nil

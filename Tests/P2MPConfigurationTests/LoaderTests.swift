@@ -204,6 +204,7 @@ struct LoaderTests {
         #expect(keys == [
             "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
             "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
+            "metrics_listen",
         ])
         #expect(text.contains("\ntrusted_senders = \"/etc/p2mp/trusted-senders\"\n"))
         #expect(text.contains("\nhost_key = \"/var/lib/p2mp/host_key\"\n"))
@@ -225,7 +226,7 @@ struct LoaderTests {
         for key in [
             "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
             "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
-            "trusted_senders", "host_key",
+            "trusted_senders", "host_key", "metrics_listen",
         ] {
             #expect(text.contains(".TP\n.B \(key)\n"), "\(key)")
         }

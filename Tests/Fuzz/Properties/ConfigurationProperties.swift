@@ -153,6 +153,9 @@ enum ConfigurationProperties {
             post_receive = \(TOMLRendering.string(c.postReceive ?? ""))
             post_receive_timeout = \(seconds(c.postReceiveTimeout))
             manage_allow = \(strings(c.manageAllow))
+            trusted_senders = \(TOMLRendering.string(c.trustedSenders ?? ""))
+            \(c.hostKey.map { "host_key = \(TOMLRendering.string($0))" } ?? "")
+            metrics_listen = \(TOMLRendering.string(c.metricsListen?.description ?? ""))
             """
         var again = DaemonConfiguration.defaults
         let errors = ConfigurationLoader.parse(text: text, file: "rendered", into: &again)
