@@ -163,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2MPKeysTests",
-            dependencies: ["P2MPKeys", "P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["P2MPKeys", "P2MPSecurity", "P2MPProtocol", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
         .testTarget(
@@ -187,9 +187,9 @@ let package = Package(
         // binary by scripts/fuzz.sh), replayed over the committed corpus and saved crashes.
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["P2MPWire", "P2MPConfiguration", "P2MPSpool", "P2MPClient"],
+            dependencies: ["P2MPWire", "P2MPConfiguration", "P2MPSpool", "P2MPClient", "P2MPSecurity", "P2MPKeys"],
             path: "Tests/Fuzz",
-            exclude: ["Entry", "Tools", "Corpus", "Crashes"],
+            exclude: ["Entry", "Tools", "Corpus", "Crashes", "StandIns"],
             sources: ["Properties", "Replay"]
         ),
     ],

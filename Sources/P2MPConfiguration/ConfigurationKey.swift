@@ -60,6 +60,8 @@ enum ConfigurationKey: String, CaseIterable {
     case maxFileSize = "max_file_size"
     case minFreeSpace = "min_free_space"
     case maxTransfers = "max_transfers"
+    case maxPartials = "max_partials"
+    case maxPartialsPerSender = "max_partials_per_sender"
     case idleTimeout = "idle_timeout"
     case logLevel = "log_level"
     case allow
@@ -90,7 +92,8 @@ enum ConfigurationKey: String, CaseIterable {
         case .loss: "a probability in [0, 1]"
         case .maxFileSize: ByteSize.expected + ", from 1 byte to \(Self.largestSize)"
         case .minFreeSpace: ByteSize.expected + ", at most \(Self.largestSize)"
-        case .maxTransfers: "an integer in [\(Self.maxTransfersRange.lowerBound), \(Self.maxTransfersRange.upperBound)]"
+        case .maxTransfers, .maxPartials, .maxPartialsPerSender:
+            "an integer in [\(Self.maxTransfersRange.lowerBound), \(Self.maxTransfersRange.upperBound)]"
         case .idleTimeout: "a number of seconds in (0, \(Int(Self.idleTimeoutLimit))]"
         case .logLevel: "one of " + LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
         case .allow, .manageAllow: #"an array of networks in CIDR notation, such as ["10.0.0.0/8", "fd00::/8"]"#
@@ -181,10 +184,14 @@ enum ConfigurationKey: String, CaseIterable {
             } else {
                 configuration.minFreeSpace = size
             }
-        case .maxTransfers:
+        case .maxTransfers, .maxPartials, .maxPartialsPerSender:
             guard case .integer(let count) = value else { return wrongType }
             guard Self.maxTransfersRange.contains(count) else { return outOfRange }
-            configuration.maxTransfers = count
+            switch self {
+            case .maxTransfers: configuration.maxTransfers = count
+            case .maxPartials: configuration.maxPartials = count
+            default: configuration.maxPartialsPerSender = count
+            }
         case .idleTimeout, .partialMaxAge, .postReceiveTimeout:
             guard let seconds = value.number else { return wrongType }
             let limit =

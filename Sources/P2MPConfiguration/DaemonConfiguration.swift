@@ -13,6 +13,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var minFreeSpace: ByteSize
     /// `max_transfers`: concurrent transfers, in 1...100000.
     public var maxTransfers: Int
+    /// `max_partials`: partial files the spool holds at most, in 1...100000; an OFFER of new
+    /// content beyond is refused busy.
+    public var maxPartials = 1_024
+    /// `max_partials_per_sender`: partial files one sender (its key, or its address) may have
+    /// started in this run of the daemon and not finished, in 1...100000.
+    public var maxPartialsPerSender = 64
     /// `idle_timeout`: a transfer that hears nothing from its sender for this long is abandoned.
     public var idleTimeout: Duration
     /// `log_level`.

@@ -7,8 +7,8 @@ import P2MPSecurity
 struct DaemonReadings {
     var statistics: DaemonStatistics
     var endpoint: IncomingTransfers.Endpoint.Statistics
-    /// Sealed datagrams the sessions dropped.
-    var sealed: PeerChannels.Sessions.Statistics
+    /// Every datagram dropped, by cause: what the `drop` and `stop` events report.
+    var drops: DaemonStatistics.Drops
     var handshakes: PeerChannels.Responder.Statistics
     var hooks: HookStatistics.Counts
     var activeTransfers: Int
@@ -50,32 +50,27 @@ enum DaemonMetrics {
         .counter("p2mpd_datagrams_received_total", "Native datagrams handed to the receiving side, opened ones included.") {
             $0.statistics.datagramsReceived
         },
-        .counter("p2mpd_segments_duplicate_total", "DATA segments that arrived again although already held.") {
-            $0.endpoint.duplicates
-        },
         .counter(
             "p2mpd_retransmission_requests_total",
             "ACKs sent that report missing segments (SACK ranges above a gap), asking the sender to retransmit."
         ) { $0.endpoint.retransmissionRequests },
     ]
 
-    /// `p2mpd_datagrams_dropped_total`, one series per cause.
+    /// `p2mpd_datagrams_dropped_total`, one series per cause of `DaemonStatistics.Drops`.
     static let dropped: [Definition] = [
-        drop("bad_checksum") { $0.endpoint.badChecksum },
-        drop("malformed") { $0.endpoint.malformed },
-        drop("foreign_peer") { $0.endpoint.foreign },
-        drop("unknown_transfer") { $0.endpoint.unknownTransfer },
+        drop("not_authenticated") { $0.drops.notAuthenticated },
+        drop("storage_busy") { $0.drops.storageBusy },
+        drop("bad_checksum") { $0.drops.badChecksum },
+        drop("malformed") { $0.drops.malformed },
+        drop("foreign_peer") { $0.drops.foreignPeer },
+        drop("unknown_transfer") { $0.drops.unknownTransfer },
+        drop("duplicate") { $0.drops.duplicate },
+        drop("sealed_malformed") { $0.drops.secureMalformed },
+        drop("unknown_session") { $0.drops.unknownSession },
+        drop("replayed") { $0.drops.replayed },
+        drop("forged") { $0.drops.forged },
+        drop("handshake") { $0.drops.handshake },
         drop("simulated_loss") { $0.statistics.discarded },
-        drop("storage_busy") { $0.statistics.droppedStorageBusy },
-        drop("not_authenticated") { $0.statistics.droppedNotAuthenticated },
-        drop("unknown_session") { $0.sealed.unknownSession },
-        drop("sealed_malformed") { $0.sealed.malformed },
-        drop("replayed") { $0.sealed.replayed },
-        drop("forged") { $0.sealed.forged },
-        drop("handshake") {
-            $0.handshakes.malformed + $0.handshakes.badCookies + $0.handshakes.halfOpenFull + $0.handshakes.unknownSession
-                + $0.handshakes.transmitQueueFull
-        },
     ]
 
     static let trust: [Definition] = [

@@ -133,7 +133,8 @@ public enum DaemonRunner {
                 }
                 return ReceiverDaemon(
                     settings: settings, spool: spool, logger: daemonLogger, notifier: notifier,
-                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey, metrics: metricsEndpoint)
+                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey, loop: loop,
+                    metrics: metricsEndpoint)
             }
             mailbox.close()
             return 0

@@ -4,34 +4,25 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// Answers fleet queries: `ls` (a `read` right), `mv` and `rm` (a `manage` right, from an
-/// address in `manage_allow`, and only on names inside the key's `names=` prefix), each also
-/// from an address in `allow`. An authenticated peer's rights are its key's; an
-/// unauthenticated loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
+/// Answers `mv` and `rm` (a `manage` right, from an address in `allow` and `manage_allow`,
+/// and only on names inside the key's `names=` prefix); LIST is `Listings`', GET
+/// `OutgoingTransfers`'. An authenticated peer's rights are its key's; an unauthenticated
+/// loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
 ///
-/// A listing is paged: cursor 0 takes a snapshot of the spool, later pages of the same
-/// peer are cut from it for a few seconds. Answers to mv and rm are remembered by request
-/// id, so a request the client repeats (its answer was lost) gets the same answer instead
-/// of "not found" the second time.
+/// Answers are remembered by request id, so a request the client repeats (its answer was
+/// lost) gets the same answer instead of "not found" the second time.
 struct FleetQueryResponder {
-    private var snapshots: [String: (taken: Instant, entries: [NativeListing.Entry])] = [:]
     private var answered: [Key: NativeResult] = [:]
     private var answeredOrder: [Key] = []
 
-    static let snapshotLifetime: Duration = .seconds(10)
     static let rememberedAnswers = 256
 
     /// The response to `query`, and a log line when the spool changed or a change was refused.
     mutating func answer(
         _ query: NativeReceiverEndpoint<DaemonPeer>.FleetQuery, requestID: UInt64,
-        from peer: DaemonPeer, grant: PeerGrant, configuration: DaemonConfiguration, spool: Spool, now: Instant
+        from peer: DaemonPeer, grant: PeerGrant, configuration: DaemonConfiguration, spool: Spool
     ) -> (response: NativePacket, log: String?) {
         switch query {
-        case .list(let cursor):
-            guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
-                return (.result(NativeResult(status: .refused, text: grant.refusal("listing is", from: peer.address, right: "read", setting: "allow"))), nil)
-            }
-            return (.listing(listing(from: cursor, for: peer, spool: spool, now: now)), nil)
         case .move(let from, let to):
             if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
             let result = change(names: [from, to], grant: grant, from: peer, configuration: configuration) {
@@ -50,8 +41,8 @@ struct FleetQueryResponder {
             }
             remember(result, for: Key(peer: peer, requestID: requestID))
             return (.result(result), "rm \(name) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
-        case .get, .status:
-            // The daemon hands GET to OutgoingTransfers and STATUS to StatusResponder.
+        case .list, .get, .status:
+            // The daemon hands LIST to Listings, GET to OutgoingTransfers and STATUS to StatusResponder.
             return (.result(NativeResult(status: .failed, text: "not a query this answers")), nil)
         }
     }
@@ -84,24 +75,6 @@ struct FleetQueryResponder {
         } catch {
             return NativeResult(status: .failed, text: "\(error)")
         }
-    }
-
-    private mutating func listing(from cursor: UInt32, for peer: DaemonPeer, spool: Spool, now: Instant) -> NativeListing {
-        let key = "\(peer.address.displayString) \(peer.session)"
-        let entries: [NativeListing.Entry]
-        if cursor > 0, let snapshot = snapshots[key], now < snapshot.taken + Self.snapshotLifetime {
-            entries = snapshot.entries
-        } else {
-            entries = ((try? spool.listFiles()) ?? []).map { file in
-                NativeListing.Entry(
-                    name: file.name.rawValue, size: file.size, modified: file.modified,
-                    sha256: ContentDigest(file.sha256) ?? .zero)
-            }
-            snapshots = snapshots.filter { now < $0.value.taken + Self.snapshotLifetime }
-            snapshots[key] = (now, entries)
-        }
-        let shown = cutPage(of: entries, from: cursor, budget: NativeListing.entryBudget, size: \.encodedSize)
-        return NativeListing(total: UInt32(entries.count), cursor: cursor, entries: shown)
     }
 
     /// Answers are remembered per peer and session, so another peer's request id finds nothing.

@@ -13,6 +13,8 @@ package final class HookStatistics: Sendable {
         package var timedOut = 0
         /// Could not be started.
         package var notStarted = 0
+        /// Not run: the hook queue was full (not counted in `runs`).
+        package var notQueued = 0
     }
 
     private let counts = Mutex(Counts())
@@ -31,5 +33,10 @@ package final class HookStatistics: Sendable {
             case .notStarted: counts.notStarted += 1
             }
         }
+    }
+
+    /// A hook the full `HookQueue` turned away.
+    func countNotQueued() {
+        counts.withLock { $0.notQueued += 1 }
     }
 }

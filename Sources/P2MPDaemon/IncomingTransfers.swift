@@ -37,6 +37,11 @@ package final class IncomingTransfers {
     private let logger: Logger
     private let wallClock: () -> Double
     private var sessions: [UInt64: ReceiveSession] = [:]
+    /// Who started each partial made in this run and not yet committed or removed: a key's
+    /// fingerprint, or an address (`max_partials_per_sender`).
+    private var partialStarters: [ContentKey: String] = [:]
+    /// Transfers whose OFFER waits for the spool to be looked up.
+    private var admitting: Set<UInt64> = []
     private var queries = Deque<Query>()
     private var windowBytes = Int.max
     package private(set) var statistics = DaemonStatistics()
@@ -91,6 +96,20 @@ package final class IncomingTransfers {
         }
         endpoint.handle(bytes, from: peer, now: now)
         takeEvents(datagram: bytes, now: now)
+    }
+
+    /// Every datagram dropped so far by cause, the endpoint's counts included.
+    package var drops: DaemonStatistics.Drops {
+        let endpointCounts = endpoint.statistics
+        var drops = DaemonStatistics.Drops()
+        drops.notAuthenticated = statistics.droppedNotAuthenticated
+        drops.storageBusy = statistics.droppedStorageBusy
+        drops.badChecksum = endpointCounts.badChecksum
+        drops.malformed = endpointCounts.malformed
+        drops.foreignPeer = endpointCounts.foreign
+        drops.unknownTransfer = endpointCounts.unknownTransfer
+        drops.duplicate = endpointCounts.duplicates
+        return drops
     }
 
     /// Counts a datagram the daemon dropped before it reached the endpoint.
@@ -159,8 +178,10 @@ package final class IncomingTransfers {
             case .query(let requestID, let peer, let query):
                 queries.append(Query(requestID: requestID, peer: peer, query: query))
             case .ended(let id, let reason):
+                admitting.remove(id)
                 guard let session = sessions.removeValue(forKey: id) else { continue }
                 try? session.close()  // Keep what arrived, for a resume.
+                if session.heldNothing { discard(session.partial) }  // Nothing to resume: reclaimed now.
                 let why: String
                 switch reason {
                 case .idle: why = "sender silent for \(configuration.idleTimeout) (partial kept for a resume)"
@@ -188,7 +209,32 @@ package final class IncomingTransfers {
             fields["p2mp_key"] = "\(key.fingerprint)"
             fields["p2mp_key_comment"] = "\(grant.comment)"
         }
-        switch Admission.decide(offer: offer, from: peer.address, grant: grant, configuration: configuration, spool: storage) {
+        switch Admission.check(
+            offer: offer, from: peer.address, grant: grant, configuration: configuration, spool: storage,
+            promisedBytes: promisedBytes)
+        {
+        case .refuse(let rejection):
+            log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+            endpoint.refuse(id, rejection)
+        case .lookUp(let name):
+            // What the spool holds under the name may take hashing a file: off the loop. The
+            // endpoint keeps the session admitting (a repeated OFFER waits) meanwhile.
+            admitting.insert(id)
+            let conflict = configuration.conflict
+            storage.lookUp({ Admission.decide(name: name, offer: offer, conflict: conflict, spool: $0) }) { [weak self] admission in
+                guard let self, self.admitting.remove(id) != nil else { return }  // The session ended meanwhile.
+                self.carryOut(admission, id: id, peer: peer, offer: offer, grant: grant, fields: fields, now: now)
+            }
+        }
+    }
+
+    /// Carries out the admission decided for the OFFER of `id` (`now` is when it arrived).
+    private func carryOut(
+        _ admission: Admission, id: UInt64, peer: DaemonPeer, offer: NativeOffer, grant: PeerGrant, fields: Logger.Metadata,
+        now: Instant
+    ) {
+        var fields = fields
+        switch admission {
         case .refuse(let rejection):
             log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
             endpoint.refuse(id, rejection)
@@ -202,6 +248,12 @@ package final class IncomingTransfers {
             endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now)
         case .receive(let name, let replacing):
             guard let key = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize) else { return }
+            let starter = Self.starter(of: peer, grant: grant)
+            if let busy = partialLimit(for: key, starter: starter) {
+                log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(busy.text)", fields)
+                endpoint.refuse(id, busy)
+                return
+            }
             let partial: any PartialStorage
             do throws(SpoolError) {
                 partial = try openPartial(key, for: peer)
@@ -221,6 +273,7 @@ package final class IncomingTransfers {
                 transferID: id, peer: peer, grant: grant, offer: offer, name: name, replacing: replacing, partial: partial,
                 startedAt: wallClock(), bufferBytes: storage.writeBufferBytes)
             sessions[id] = session
+            if partialStarters[key] == nil, session.resumedBytes == 0 { partialStarters[key] = starter }
             fields["p2mp_file"] = "\(name.rawValue)"
             let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
             log(.accept, .info, "receiving '\(name)' from \(peer.displayString) (\(grant.who))\(resumed)", fields)
@@ -250,7 +303,7 @@ package final class IncomingTransfers {
             return
         }
         guard let digest else {
-            session.partial.discard()
+            discard(session.partial)
             sessions[id] = nil
             statistics.record(ended(session, failure: .init(reason: .digestMismatch, text: "SHA-256 mismatch; partial discarded")))
             log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", metadata(session))
@@ -274,6 +327,7 @@ package final class IncomingTransfers {
             }
         }
         sessions[id] = nil
+        partialStarters[session.partial.content] = nil
         statistics.record(ended(session, failure: nil))
         log(
             .complete, .notice,
@@ -288,6 +342,46 @@ package final class IncomingTransfers {
                     path: storage.path(of: session.name), name: session.name.rawValue, bytes: session.offer.fileSize,
                     sha256: "\(digest)", peer: session.peer.displayString, transferID: Self.hex(id)))
         }
+    }
+
+    // MARK: - Partials
+
+    /// Why a new partial of `key` may not be started by `starter`, or nil: the spool holds
+    /// `max_partials`, or `starter` has `max_partials_per_sender` unfinished. A content that
+    /// has a partial already resumes it and adds none.
+    private func partialLimit(for key: ContentKey, starter: String) -> NativeRejection? {
+        guard !storage.hasPartial(for: key) else { return nil }
+        if storage.partialCount >= configuration.maxPartials {
+            return NativeRejection(
+                reason: .busy, text: "the spool holds \(storage.partialCount) partial files (max_partials \(configuration.maxPartials))")
+        }
+        partialStarters = partialStarters.filter { storage.hasPartial(for: $0.key) }  // Swept or removed meanwhile.
+        let started = partialStarters.values.count { $0 == starter }
+        if started >= configuration.maxPartialsPerSender {
+            return NativeRejection(
+                reason: .busy,
+                text: "\(started) partial files from this sender are unfinished (max_partials_per_sender \(configuration.maxPartialsPerSender))")
+        }
+        return nil
+    }
+
+    /// Who a partial counts against: the key, or the address of an unauthenticated peer.
+    static func starter(of peer: DaemonPeer, grant: PeerGrant) -> String {
+        grant.key.map { "key \($0.fingerprint)" } ?? (peer.ipAddress ?? peer.displayString)
+    }
+
+    /// Bytes the running transfers will still write: free space they are promised, which
+    /// partials allocated as data arrives have not taken from the disk yet.
+    private var promisedBytes: UInt64 {
+        sessions.values.reduce(0) { total, session in
+            let held = session.resumedBytes + session.bytesWritten
+            return total &+ (session.offer.fileSize - min(held, session.offer.fileSize))
+        }
+    }
+
+    private func discard(_ partial: any PartialStorage) {
+        partial.discard()
+        partialStarters[partial.content] = nil
     }
 
     private func fail(_ session: ReceiveSession, _ reason: String, now: Instant) {

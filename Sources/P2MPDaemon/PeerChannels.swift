@@ -40,14 +40,11 @@ final class PeerChannels {
 
     func replaceTrustedSenders(_ trusted: TrustedSenders) { sessions.replaceTrustedSenders(trusted) }
 
-    /// What the sessions and the handshake dropped or answered, for the log: "sealed
-    /// datagrams dropped: 2 forged, …; handshakes: 5 established, …, 300 cookies asked for, …".
-    var statisticsSummary: String {
-        let sealed = sessions.statistics
+    /// What the handshake did, for the stop message (the datagrams the sessions dropped are
+    /// in `DaemonStatistics.Drops`): "handshakes: 5 established, …, 300 cookies asked for, …".
+    var handshakeSummary: String {
         let handshakes = sessions.responder.statistics
-        return "sealed datagrams dropped: \(sealed.forged) forged, \(sealed.replayed) replayed, "
-            + "\(sealed.unknownSession) for no session, \(sealed.malformed) malformed; "
-            + "handshakes: \(handshakes.established) established, \(handshakes.refused) refused, "
+        return "handshakes: \(handshakes.established) established, \(handshakes.refused) refused, "
             + "\(handshakes.authenticationFailed + handshakes.forged) failed, \(handshakes.malformed) malformed, "
             + "\(handshakes.retriesSent) cookies asked for, \(handshakes.badCookies) bad cookies, "
             + "\(handshakes.halfOpenFull) dropped with \(sessions.responder.configuration.maximumHalfOpen) half-open, "

@@ -61,6 +61,9 @@ final class ReceiveSession {
         partial.begin(resumedBytes: resumedBytes)
     }
 
+    /// True when the partial holds nothing: no byte resumed, none received.
+    var heldNothing: Bool { resumedBytes == 0 && bytesWritten == 0 }
+
     /// Segments the receiver already holds, for ACCEPT.
     var resumeSegments: UInt64 {
         let segmentSize = UInt64(max(1, offer.segmentSize))

@@ -27,10 +27,7 @@ struct QueryOptions: ParsableArguments {
 
     var giveUpAfter: Duration {
         get throws {
-            guard timeout.isFinite, timeout > 0, timeout <= 3_600 else {
-                throw UsageError("--timeout '\(timeout)' is not a number of seconds in (0, 3600]")
-            }
-            return .milliseconds(Int64(timeout * 1000))
+            try CommandLineSeconds.duration(timeout, flag: "--timeout", limit: 3_600)
         }
     }
 }
@@ -168,7 +165,9 @@ struct Move: AsyncParsableCommand {
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
-        try await FleetChange.run(.move(from: old, to: new), target: target, options: options)
+        try await FleetChange.run(
+            .move(from: try SpoolNameArgument.validated(old, as: "OLD"), to: try SpoolNameArgument.validated(new, as: "NEW")),
+            target: target, options: options)
     }
 }
 
@@ -184,7 +183,7 @@ struct Remove: AsyncParsableCommand {
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
-        try await FleetChange.run(.remove(name: name), target: target, options: options)
+        try await FleetChange.run(.remove(name: try SpoolNameArgument.validated(name, as: "NAME")), target: target, options: options)
     }
 }
 
@@ -233,6 +232,7 @@ struct Get: AsyncParsableCommand {
         let resolved = try Targets.resolve([target], defaultPort: options.port)
         var files: [(name: String, destination: String)] = []
         for name in names {
+            _ = try SpoolNameArgument.validated(name, as: "NAME")
             let leaf = String(name.split(separator: "/").last ?? Substring(name))
             let destination: String
             if names.count == 1 {

@@ -60,7 +60,7 @@ struct ForgedAttackTests {
         #expect(daemon.logLines(containing: "p2mp_event=auth-failed", "127.0.14.40:\(victim.port)").count == 1)
         #expect(await daemon.stop() == 0)
         #expect(hook.runs.isEmpty)
-        #expect(daemon.stopCounter("for no session") == 20)
+        #expect(daemon.stopCounter("unknown session") == 20)
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -94,7 +94,7 @@ struct ForgedAttackTests {
         }
         #expect(daemon.logLines(containing: "p2mp_event=offer").isEmpty, "the restarted daemon saw no offer")
         #expect(await daemon.stop() == 0)
-        #expect((daemon.stopCounter("for no session") ?? 0) >= session.sealedCount)
+        #expect((daemon.stopCounter("unknown session") ?? 0) >= session.sealedCount)
         #expect(hook.runs.count == 1)
         try? FileManager.default.removeItem(at: directory)
     }

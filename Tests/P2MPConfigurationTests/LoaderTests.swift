@@ -202,7 +202,8 @@ struct LoaderTests {
             return line.dropFirst()
         }.joined(separator: "\n")
         #expect(keys == [
-            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
+            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "max_partials",
+            "max_partials_per_sender", "idle_timeout",
             "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
             "metrics_listen",
         ])
@@ -224,7 +225,8 @@ struct LoaderTests {
         let manPage = (components + ["docs", "p2mpd.toml.5"]).joined(separator: "/")
         let text = try String(contentsOfFile: manPage, encoding: .utf8)
         for key in [
-            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
+            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "max_partials",
+            "max_partials_per_sender", "idle_timeout",
             "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
             "trusted_senders", "host_key", "metrics_listen",
         ] {

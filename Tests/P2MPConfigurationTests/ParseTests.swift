@@ -213,7 +213,7 @@ struct ParseTests {
                 ConfigurationError(
                     file: "p2mpd.toml", line: 3,
                     message:
-                        "unknown key 'spool_dri' (expected one of: listen, spool, loss, max_file_size, min_free_space, max_transfers, idle_timeout, log_level, allow, conflict, partial_max_age, post_receive, post_receive_timeout, manage_allow, trusted_senders, host_key, metrics_listen); did you mean 'spool'?"
+                        "unknown key 'spool_dri' (expected one of: listen, spool, loss, max_file_size, min_free_space, max_transfers, max_partials, max_partials_per_sender, idle_timeout, log_level, allow, conflict, partial_max_age, post_receive, post_receive_timeout, manage_allow, trusted_senders, host_key, metrics_listen); did you mean 'spool'?"
                 )
             ])
         #expect(errors[0].description.hasPrefix("p2mpd.toml:3: unknown key 'spool_dri' (expected one of: listen, spool,"))

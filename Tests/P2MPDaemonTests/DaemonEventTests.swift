@@ -53,4 +53,15 @@ struct DaemonEventTests {
         DaemonStatistics.Ended(
             name: name, sender: "127.0.0.1:1", size: 10, bytesReceived: 10, startedAt: 1, endedAt: 2, failure: failure)
     }
+
+    @Test("drops are counted by cause and summed; the log names the causes with a count")
+    func drops() {
+        var drops = DaemonStatistics.Drops()
+        #expect(drops.summary == "none" && drops.total == 0)
+        drops.malformed = 12
+        drops.replayed = 3
+        drops.storageBusy = 2
+        #expect(drops.total == 17)
+        #expect(drops.summary == "2 storage busy, 12 malformed, 3 replayed")
+    }
 }

@@ -116,7 +116,9 @@ enum ConfigurationProperties {
                 && c.minFreeSpace <= ConfigurationKey.largestSize,
             "sizes \(c.maxFileSize) \(c.minFreeSpace)")
         try require(!c.maxFileSize.bytes.addingReportingOverflow(c.minFreeSpace.bytes).overflow, "size sum overflows")
-        try require(ConfigurationKey.maxTransfersRange.contains(c.maxTransfers), "max_transfers \(c.maxTransfers)")
+        for count in [c.maxTransfers, c.maxPartials, c.maxPartialsPerSender] {
+            try require(ConfigurationKey.maxTransfersRange.contains(count), "a count of \(count)")
+        }
         for (duration, limit) in [
             (c.idleTimeout, ConfigurationKey.idleTimeoutLimit), (c.partialMaxAge, ConfigurationKey.partialMaxAgeLimit),
             (c.postReceiveTimeout, ConfigurationKey.postReceiveTimeoutLimit),
@@ -145,6 +147,8 @@ enum ConfigurationProperties {
             max_file_size = \(c.maxFileSize.bytes)
             min_free_space = \(TOMLRendering.string(c.minFreeSpace.description))
             max_transfers = \(c.maxTransfers)
+            max_partials = \(c.maxPartials)
+            max_partials_per_sender = \(c.maxPartialsPerSender)
             idle_timeout = \(seconds(c.idleTimeout))
             log_level = "\(c.logLevel.rawValue)"
             allow = \(strings(c.allow))

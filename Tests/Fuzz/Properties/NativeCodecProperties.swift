@@ -113,9 +113,9 @@ enum NativeCodecProperties {
             result.text = cut(result.text)
             return .result(result)
         case .report(var report):
-            report.summary.version = cut(report.summary.version, to: NativeDatagram.maximumShortTextLength)
+            report.summary.version = cut(report.summary.version, toBytes: NativeDatagram.maximumShortTextLength)
             for index in report.transfers.indices {
-                report.transfers[index].sender = cut(report.transfers[index].sender, to: NativeDatagram.maximumShortTextLength)
+                report.transfers[index].sender = cut(report.transfers[index].sender, toBytes: NativeDatagram.maximumShortTextLength)
                 report.transfers[index].text = cut(report.transfers[index].text)
             }
             return .report(report)
@@ -124,8 +124,9 @@ enum NativeCodecProperties {
         }
     }
 
-    /// The longest prefix of whole scalars within `limit` UTF-8 bytes.
-    static func cut(_ text: String, to limit: Int = NativeDatagram.maximumTextLength) -> String {
+    /// The longest prefix of whole scalars within `limit` UTF-8 bytes (what a datagram's
+    /// text field keeps: 1024 bytes unless said otherwise).
+    static func cut(_ text: String, toBytes limit: Int = NativeDatagram.maximumTextLength) -> String {
         var bytes = 0
         var end = text.unicodeScalars.startIndex
         for index in text.unicodeScalars.indices {
