@@ -129,6 +129,16 @@ let package = Package(
             ],
             swiftSettings: optimizedInDebug
         ),
+        // (test support) The native simulation under the trust core: the sender under
+        // SecureLinks, every receiver under SecureSessions, and an attacker on the path.
+        .target(
+            name: "P2MPSecureSimulation",
+            dependencies: [
+                "P2MPSimulation", "P2MPProtocol", "P2MPSecurity", "P2MPWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: optimizedInDebug
+        ),
         // Exit codes and error printing shared by the executables.
         .target(
             name: "P2MPCommandLine",
@@ -165,7 +175,7 @@ let package = Package(
             name: "P2MPKeysTests",
             dependencies: ["P2MPKeys", "P2MPSecurity", "P2MPProtocol", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
+        .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation", "P2MPSecureSimulation"]),
         .testTarget(
             name: "P2MPSystemdTests",
             dependencies: ["P2MPSystemd", .product(name: "Logging", package: "swift-log")]

@@ -67,6 +67,7 @@ max_partials = 5
 max_partials_per_sender = 100000
 idle_timeout = 2.5
 log_level = "debug"
+loss_event_interval = 1.5
 allow = ["10.0.0.0/8", "fd00::/8"]
 conflict = "keep-both"
 partial_max_age = 3600

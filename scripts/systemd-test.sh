@@ -5,7 +5,8 @@
 # etc/p2mp/p2mpd.toml into a throw-away instance and checks: Type=notify readiness and
 # STATUS=, 4 MiB pushes with simulated loss over IPv4 and IPv6 (::1), the metrics endpoint
 # (on in a drop-in, scraped from inside the instance) and p2mpsend status, the journal
-# fields and MESSAGE_IDs, reload (good and broken configuration), a clean stop, socket
+# fields and MESSAGE_IDs, loss events of a 64 MiB push through nftables dropping 2 % of the
+# datagrams (loss = 0), reload (good and broken configuration), a clean stop, socket
 # activation (both families), the watchdog restart and the `systemd-analyze security`
 # exposure (<= 1.5, with the metrics on).
 #
@@ -228,8 +229,8 @@ names = [t[\"name\"] for t in host[\"daemon\"][\"recent\"] if t[\"outcome\"] == 
 sys.exit(0 if host[\"status\"] == \"up\" and sys.argv[2] in names else 1)" "$ART/status.json" "$PAYLOAD"'
 
 # --- f. journal fields -----------------------------------------------------------
-check "f. journal: P2MP_EVENT=loss with P2MP_SEQ and P2MP_PEER" \
-  within 5 jhas "$since_push" 'g("P2MP_SEQ") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss
+check "f. journal: P2MP_EVENT=loss with P2MP_LOSS_CAUSE=simulated, P2MP_LOST_SEGMENTS and P2MP_PEER" \
+  within 5 jhas "$since_push" 'g("P2MP_LOST_SEGMENTS") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss P2MP_LOSS_CAUSE=simulated
 check "f. journal: P2MP_EVENT=complete with P2MP_SHA256 = ${DIGEST:0:16}…" \
   within 5 jhas "$since_push" "g('P2MP_SHA256').lower() == '${DIGEST}'" P2MP_EVENT=complete
 for ev in complete loss auth-failed session; do
@@ -238,6 +239,65 @@ for ev in complete loss auth-failed session; do
 done
 check "f. journalctl -x shows the catalog text for the complete event" \
   within 3 eval 'x journalctl -q -x -u "$UNIT" MESSAGE_ID="${MID[complete]}" --no-pager | grep -q "Transfer .* is complete"'
+
+# --- n. loss events of real loss: nftables drops 2 % of the datagrams to p2mpd ------
+# loss = 0, so every loss event is the path's. Offloads off on the instance's loopback,
+# so that nftables drops datagrams, not segmented super-packets; 1,400-byte segments and
+# a 10 MB/s cap make the 64 MiB push last several loss_event_intervals (1 s here).
+put /etc/p2mp/p2mpd.toml.d/55-network-loss.toml $'loss = 0\nloss_event_interval = 1' \
+  && XT=40 x systemctl reload "$UNIT" \
+  && x ethtool -K lo tx-udp-segmentation off gso off tso off gro off \
+  && printf '%s\n' 'table inet lossst {' '  counter dropped {}' '  chain input {' \
+       '    type filter hook input priority 0; policy accept;' \
+       '    udp dport 7735 numgen random mod 100 < 2 counter name dropped drop' '  }' '}' | x nft -f - \
+  || fail "n. set up 2 % loss with nftables (reload with loss = 0, offloads off, nft table)"
+NET=p2mp-test-$N-lossy.bin
+x sh -c 'head -c 67108864 /dev/urandom > "$1"' sh "$T/payload/$NET" || fail "n. create 64 MiB payload"
+sum=$(x sha256sum "$T/payload/$NET" | cut -d' ' -f1)
+since_net=$(now_us); t0=$(date +%s%N)
+out=$(XT=120 x env HOME="$T" "$T/p2mpsend" push "$T/payload/$NET" 127.0.0.1:7735 --segment-size 1400 --rate 80M 2>&1); rc=$?
+printf '%s\n' "$out" > "$ART/push-$NET.log"
+check "n. 64 MiB push through 2 % loss exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0
+check "n. $SPOOL/$NET is byte-identical" test "$(x sha256sum "$SPOOL/$NET" 2>/dev/null | cut -d' ' -f1)" == "$sum"
+dropped=$(x nft list counter inet lossst dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p')
+x nft delete table inet lossst; x ethtool -K lo tx-udp-segmentation on gso on tso on gro on
+# The transfer's loss events and its complete event, from the journal as JSON.
+jloss() {
+  x journalctl -q -u "$UNIT" -o json --no-pager 2>/dev/null | python3 -c '
+import json, sys
+since, name, dropped = int(sys.argv[1]), sys.argv[2], int(sys.argv[3] or 0)
+fields = ["P2MP_TRANSFER_ID", "P2MP_PEER", "P2MP_FILE", "P2MP_LOST_SEGMENTS", "P2MP_REPAIRED_SEGMENTS",
+          "P2MP_DUPLICATE_SEGMENTS", "P2MP_LOSS_RATE", "P2MP_SEGMENTS", "P2MP_LOSS_CAUSE"]
+losses, complete = [], None
+for line in sys.stdin:
+    e = json.loads(line)
+    if int(e.get("__REALTIME_TIMESTAMP", 0)) < since or e.get("P2MP_FILE") != name: continue
+    if e.get("P2MP_EVENT") == "loss": losses.append(e)
+    if e.get("P2MP_EVENT") == "complete": complete = e
+lost = sum(int(e["P2MP_LOST_SEGMENTS"]) for e in losses)
+repaired = sum(int(e["P2MP_REPAIRED_SEGMENTS"]) for e in losses)
+causes = {}
+for e in losses: causes.setdefault(e.get("P2MP_LOSS_CAUSE"), []).append(e)
+network = sum(int(e["P2MP_LOST_SEGMENTS"]) for e in causes.get("network", []))
+print("events %d, lost %d (network %d, %s), repaired %d; complete: %s lost, %s repaired; nftables dropped %d"
+      % (len(losses), lost, network, ", ".join("%s %d events" % (c, len(es)) for c, es in causes.items()), repaired,
+         complete and complete.get("P2MP_LOST_SEGMENTS"), complete and complete.get("P2MP_REPAIRED_SEGMENTS"), dropped))
+ok = bool(losses) and complete is not None and all(all(f in e for f in fields) for e in losses)
+# The path loses (network); a spool that falls behind under load drops too (storage).
+ok = ok and set(causes) <= {"network", "storage"}
+ok = ok and str(lost) == complete.get("P2MP_LOST_SEGMENTS") and str(repaired) == complete.get("P2MP_REPAIRED_SEGMENTS")
+ok = ok and dropped > 0 and abs(network - dropped) * 10 <= dropped
+# At most one per cause and interval (1 s, less 0.1 s of journal timing), but for the
+# last, which comes with the end of the transfer.
+for es in causes.values():
+    times = sorted(int(e["__MONOTONIC_TIMESTAMP"]) for e in es)
+    ok = ok and all(b - a >= 900000 for a, b in zip(times[:-1], times[1:-1]))
+sys.exit(0 if ok else 1)' "$since_net" "$NET" "$dropped"; }
+out=$(within 5 jloss | tail -n 1); rc=$?
+check "n. journalctl -u p2mpd P2MP_EVENT=loss -o json: every field, one per cause and interval, summing to the complete event's totals, network loss to nftables' drops within 10 % ($out)" \
+  test $rc -eq 0
+x rm -f /etc/p2mp/p2mpd.toml.d/55-network-loss.toml && XT=40 x systemctl reload "$UNIT" \
+  || fail "n. restore the configuration (loss = 0.02)"
 
 # --- g. reload: a good and a broken configuration --------------------------------
 pid0=$(prop MainPID); nr0=$(prop NRestarts)

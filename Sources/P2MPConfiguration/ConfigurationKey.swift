@@ -64,6 +64,7 @@ enum ConfigurationKey: String, CaseIterable {
     case maxPartialsPerSender = "max_partials_per_sender"
     case idleTimeout = "idle_timeout"
     case logLevel = "log_level"
+    case lossEventInterval = "loss_event_interval"
     case allow
     case conflict
     case partialMaxAge = "partial_max_age"
@@ -81,6 +82,7 @@ enum ConfigurationKey: String, CaseIterable {
     static let idleTimeoutLimit = 86_400.0
     static let partialMaxAgeLimit = 315_360_000.0  // ten years
     static let postReceiveTimeoutLimit = 86_400.0
+    static let lossEventIntervalRange = 1.0...3_600.0
 
     static let names = allCases.map(\.rawValue).joined(separator: ", ")
 
@@ -96,6 +98,8 @@ enum ConfigurationKey: String, CaseIterable {
             "an integer in [\(Self.maxTransfersRange.lowerBound), \(Self.maxTransfersRange.upperBound)]"
         case .idleTimeout: "a number of seconds in (0, \(Int(Self.idleTimeoutLimit))]"
         case .logLevel: "one of " + LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
+        case .lossEventInterval:
+            "a number of seconds in [\(Int(Self.lossEventIntervalRange.lowerBound)), \(Int(Self.lossEventIntervalRange.upperBound))]"
         case .allow, .manageAllow: #"an array of networks in CIDR notation, such as ["10.0.0.0/8", "fd00::/8"]"#
         case .conflict: "one of " + ConflictPolicy.allCases.map(\.rawValue).joined(separator: ", ")
         case .partialMaxAge: "a number of seconds in (0, \(Int(Self.partialMaxAgeLimit))]"
@@ -208,6 +212,10 @@ enum ConfigurationKey: String, CaseIterable {
             case .partialMaxAge: configuration.partialMaxAge = duration
             default: configuration.postReceiveTimeout = duration
             }
+        case .lossEventInterval:
+            guard let seconds = value.number else { return wrongType }
+            guard Self.lossEventIntervalRange.contains(seconds) else { return outOfRange }
+            configuration.lossEventInterval = if case .integer(let whole) = value { .seconds(whole) } else { .seconds(seconds) }
         case .logLevel:
             guard case .string(let text) = value else { return wrongType }
             guard let level = LogLevel(rawValue: text) else { return outOfRange }

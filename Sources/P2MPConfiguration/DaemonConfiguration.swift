@@ -23,6 +23,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var idleTimeout: Duration
     /// `log_level`.
     public var logLevel: LogLevel
+    /// `loss_event_interval`: a transfer logs at most one loss event per cause this often.
+    public var lossEventInterval: Duration
     /// `allow`: networks allowed to push.
     public var allow: [CIDR]
     /// `conflict`: what a push does when its file name exists already.
@@ -68,10 +70,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         self.postReceive = postReceive
         self.postReceiveTimeout = postReceiveTimeout
         self.manageAllow = manageAllow
+        self.lossEventInterval = Self.defaultLossEventInterval
         self.trustedSenders = nil
         self.hostKey = nil
         self.metricsListen = nil
     }
+
+    /// The default `loss_event_interval`.
+    public static let defaultLossEventInterval: Duration = .seconds(5)
 
     /// The embedded defaults, used for every key that no file and no flag sets. They match the
     /// commented-out values in the shipped `etc/p2mp/p2mpd.toml`.

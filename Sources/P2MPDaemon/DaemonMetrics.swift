@@ -1,6 +1,7 @@
 import P2MPMetrics
 import P2MPProtocol
 import P2MPSecurity
+import P2MPWire
 
 /// What the metrics read at a scrape: the daemon's own totals and its machines' counts, as
 /// they are (`ReceiverDaemon.readings`). Nothing here counts.
@@ -25,7 +26,7 @@ struct DaemonReadings {
 enum DaemonMetrics {
     typealias Definition = MetricDefinition<DaemonReadings>
 
-    static let definitions: [Definition] = daemon + transfers + datagrams + dropped + trust + spoolAndHooks
+    static let definitions: [Definition] = daemon + transfers + datagrams + dropped + segments + trust + spoolAndHooks
 
     static let daemon: [Definition] = [
         .gauge("p2mpd_build_info", "The running p2mpd's version, as a label; always 1.", labels: ["version": P2MPVersion.string]) { _ in 1 },
@@ -70,8 +71,33 @@ enum DaemonMetrics {
         drop("replayed") { $0.drops.replayed },
         drop("forged") { $0.drops.forged },
         drop("handshake") { $0.drops.handshake },
-        drop("simulated_loss") { $0.statistics.discarded },
+        // Every DATA datagram `loss` discarded: the segments lost with cause simulated.
+        drop("simulated_loss") { $0.statistics.reception.simulated.lost },
     ]
+
+    /// DATA segments of every transfer, as its loss events and closing event reported them
+    /// (`DaemonStatistics.reception`; a running transfer's share lands every
+    /// `loss_event_interval`).
+    static let segments: [Definition] =
+        [
+            .counter("p2mpd_segments_received_total", "DATA segments that arrived: new, duplicate, or discarded on purpose.") {
+                $0.statistics.reception.segments
+            },
+            .counter("p2mpd_segments_duplicate_total", "DATA segments that arrived although already held.") {
+                $0.statistics.reception.duplicates
+            },
+        ]
+        + NativeLossCause.allCases.flatMap { cause in
+            [
+                .counter("p2mpd_segments_lost_total", "DATA segments lost, by cause.", labels: ["cause": cause.rawValue]) {
+                    $0.statistics.reception[cause].lost
+                },
+                .counter(
+                    "p2mpd_segments_repaired_total", "DATA segments lost and then received, by the cause of their loss.",
+                    labels: ["cause": cause.rawValue]
+                ) { $0.statistics.reception[cause].repaired },
+            ] as [Definition]
+        }
 
     static let trust: [Definition] = [
         .gauge("p2mpd_authenticated_sessions", "Authenticated sessions open now.") { Double($0.authenticatedSessions) },
@@ -89,6 +115,7 @@ enum DaemonMetrics {
         hookFailures("exit_status") { $0.hooks.failedStatus },
         hookFailures("timeout") { $0.hooks.timedOut },
         hookFailures("not_started") { $0.hooks.notStarted },
+        hookFailures("queue_full") { $0.hooks.notQueued },
     ]
 
     private static func drop<Count: BinaryInteger & SendableMetatype>(

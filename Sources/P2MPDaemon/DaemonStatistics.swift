@@ -1,4 +1,5 @@
 import DequeModule
+import P2MPWire
 
 /// Running totals of the daemon: the one place it counts what its journal events report.
 /// The `STATUS=` line `systemctl status` shows, the metrics and `p2mpsend status` all read
@@ -45,7 +46,10 @@ package struct DaemonStatistics: Sendable {
     package private(set) var recent = Deque<Ended>()
     package var bytesReceived: UInt64 = 0
     package var datagramsReceived: UInt64 = 0
-    package var discarded: UInt64 = 0
+    /// Every transfer's segments, duplicates and loss by cause, as its loss events and
+    /// closing event reported them; a running transfer's share is added every
+    /// `loss_event_interval`.
+    package var reception = NativeReception()
     /// DATA dropped because its transfer's storage was behind.
     package var droppedStorageBusy: UInt64 = 0
     /// Requests in clear the daemon does not serve, and handshakes of keys it does not
@@ -118,9 +122,10 @@ package struct DaemonStatistics: Sendable {
         }
     }
 
-    /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss".
+    /// "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss" (segments
+    /// lost per segment received, every cause).
     func statusLine(active: Int) -> String {
-        let loss = datagramsReceived == 0 ? 0 : Double(discarded) * 100 / Double(datagramsReceived)
+        let loss = reception.segments == 0 ? 0 : Double(reception.lost) * 100 / Double(reception.segments)
         return "\(active) active transfer\(active == 1 ? "" : "s"), \(completed) completed, \(failed) failed, "
             + "\(Self.bytes(bytesReceived)) received, \(Self.decimal(loss, digits: 1))% loss"
     }

@@ -45,6 +45,9 @@ package final class IncomingTransfers {
     private var queries = Deque<Query>()
     private var windowBytes = Int.max
     package private(set) var statistics = DaemonStatistics()
+    /// When the running transfers' loss is next looked at (nil while none runs): every
+    /// `loss_event_interval`, so each transfer logs at most one loss event per cause in it.
+    private var nextLossCheck: Instant?
 
     package init(
         configuration: DaemonConfiguration, storage: any IncomingStorage, hooks: any PostReceiveHooks, logger: Logger,
@@ -71,7 +74,7 @@ package final class IncomingTransfers {
     /// What the endpoint counted: datagrams it dropped, duplicates, retransmission requests.
     package var endpointStatistics: Endpoint.Statistics { endpoint.statistics }
 
-    package var nextTimeout: Instant? { endpoint.nextTimeout }
+    package var nextTimeout: Instant? { Instant.earliest(endpoint.nextTimeout, nextLossCheck) }
 
     /// Applies a (re)loaded configuration; `windowBytes` bounds each transfer's window by
     /// what the socket can hold.
@@ -92,6 +95,7 @@ package final class IncomingTransfers {
             sessions[header.transferID]?.partial.isBacklogged == true
         {
             statistics.droppedStorageBusy += 1
+            endpoint.discardData(bytes, from: peer)
             return
         }
         endpoint.handle(bytes, from: peer, now: now)
@@ -122,6 +126,7 @@ package final class IncomingTransfers {
     package func handleTimeout(now: Instant) {
         endpoint.handleTimeout(now: now)
         takeEvents(datagram: nil, now: now)
+        if let due = nextLossCheck, due <= now { checkLoss(now: now) }
     }
 
     /// Ends every transfer for a clean stop (ABORT shuttingDown to the senders); each
@@ -163,21 +168,13 @@ package final class IncomingTransfers {
             case .allReceived(let id):
                 guard let session = sessions[id] else { continue }
                 finalize(session, now: now)
-            case .discarded(let id, let peer, let segment):
-                statistics.discarded += 1
-                sessions[id]?.discarded += 1
-                log(.loss, .info, "simulated loss of segment \(segment) from \(peer.displayString)", [
-                    "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_seq": "\(segment)",
-                    "p2mp_file": "\(sessions[id]?.name.rawValue ?? "?")",
-                ])
             case .duplicate(let id, let segment):
-                sessions[id]?.retransmitted += 1
                 log(.retransmit, .debug, "segment \(segment) arrived again", [
                     "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_seq": "\(segment)",
                 ])
             case .query(let requestID, let peer, let query):
                 queries.append(Query(requestID: requestID, peer: peer, query: query))
-            case .ended(let id, let reason):
+            case .ended(let id, let reason, let reception):
                 admitting.remove(id)
                 guard let session = sessions.removeValue(forKey: id) else { continue }
                 try? session.close()  // Keep what arrived, for a resume.
@@ -193,7 +190,8 @@ package final class IncomingTransfers {
                 case .abortedBySender: statistics.record(ended(session, failure: .init(reason: .aborted, text: why)))
                 case .shutdown: break
                 }
-                log(.fail, .warning, "transfer of \(session.name) ended: \(why)", metadata(session))
+                let fields = endLoss(of: session, reception)
+                log(.fail, .warning, "transfer of \(session.name) ended: \(why)", fields)
             }
         }
     }
@@ -273,6 +271,7 @@ package final class IncomingTransfers {
                 transferID: id, peer: peer, grant: grant, offer: offer, name: name, replacing: replacing, partial: partial,
                 startedAt: wallClock(), bufferBytes: storage.writeBufferBytes)
             sessions[id] = session
+            if nextLossCheck == nil { nextLossCheck = now + configuration.lossEventInterval }
             if partialStarters[key] == nil, session.resumedBytes == 0 { partialStarters[key] = starter }
             fields["p2mp_file"] = "\(name.rawValue)"
             let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
@@ -285,16 +284,18 @@ package final class IncomingTransfers {
     /// sender restarted and offers again under a new id), that session is superseded.
     private func openPartial(_ key: ContentKey, for peer: DaemonPeer) throws(SpoolError) -> any PartialStorage {
         if let stale = sessions.values.first(where: { $0.partial.content == key && $0.peer.ipAddress == peer.ipAddress }) {
+            let fields = endLoss(of: stale, endpoint.reception(of: stale.transferID) ?? NativeReception())
             endpoint.drop(stale.transferID)
             try? stale.close()
             sessions[stale.transferID] = nil
-            log(.fail, .info, "transfer \(Self.hex(stale.transferID)) of \(stale.name) superseded by a new offer", metadata(stale))
+            log(.fail, .info, "transfer \(Self.hex(stale.transferID)) of \(stale.name) superseded by a new offer", fields)
         }
         return try storage.openPartial(for: key)
     }
 
     private func finalize(_ session: ReceiveSession, now: Instant) {
         let id = session.transferID
+        let reception = endpoint.reception(of: id) ?? NativeReception()
         let digest: ContentDigest?
         do throws(SpoolError) {
             digest = try session.verify()
@@ -306,7 +307,7 @@ package final class IncomingTransfers {
             discard(session.partial)
             sessions[id] = nil
             statistics.record(ended(session, failure: .init(reason: .digestMismatch, text: "SHA-256 mismatch; partial discarded")))
-            log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", metadata(session))
+            log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", endLoss(of: session, reception))
             endpoint.finalized(
                 id, NativeCompletion(status: .digestMismatch, sha256: .zero, text: "SHA-256 mismatch; partial discarded"),
                 now: now)
@@ -332,8 +333,8 @@ package final class IncomingTransfers {
         log(
             .complete, .notice,
             "received \(session.name) (\(session.offer.fileSize) bytes, sha256 \(digest)) from \(session.peer.displayString); "
-                + "\(session.discarded) discarded, \(session.retransmitted) retransmitted",
-            self.metadata(session))
+                + LossText.totals(reception),
+            endLoss(of: session, reception))
         endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now)
         if let command = configuration.postReceive, !command.isEmpty {
             hooks.run(
@@ -388,8 +389,37 @@ package final class IncomingTransfers {
         try? session.close()  // Its storage has failed or finished; this waits for it.
         sessions[session.transferID] = nil
         statistics.record(ended(session, failure: .init(reason: .storage, text: reason)))
-        log(.fail, .error, "transfer of \(session.name) failed: \(reason)", metadata(session))
+        let fields = endLoss(of: session, endpoint.reception(of: session.transferID) ?? NativeReception())
+        log(.fail, .error, "transfer of \(session.name) failed: \(reason)", fields)
         endpoint.failStorage(session.transferID, reason: reason, now: now)
+    }
+
+    // MARK: - Loss
+
+    /// Logs the loss each running transfer reported since its last loss event (one event
+    /// per cause that lost segments), adds it to the totals, and schedules the next check.
+    private func checkLoss(now: Instant) {
+        for session in sessions.values {
+            guard let reception = endpoint.reception(of: session.transferID) else { continue }
+            for report in session.loss.periodicReports(reception) { logLoss(report, of: session, final: false) }
+            statistics.reception = statistics.reception.adding(session.loss.unaccounted(reception))
+        }
+        nextLossCheck = sessions.isEmpty ? nil : now + configuration.lossEventInterval
+    }
+
+    /// The transfer ends: logs its last loss events, adds the rest to the totals, and returns
+    /// the metadata of its closing event with its totals.
+    private func endLoss(of session: ReceiveSession, _ reception: NativeReception) -> Logger.Metadata {
+        for report in session.loss.finalReports(reception) { logLoss(report, of: session, final: true) }
+        statistics.reception = statistics.reception.adding(session.loss.unaccounted(reception))
+        return metadata(session).merging(LossText.fields(reception)) { $1 }
+    }
+
+    private func logLoss(_ report: LossReport, of session: ReceiveSession, final: Bool) {
+        var fields = metadata(session).merging(LossText.fields(report)) { $1 }
+        fields["p2mp_bytes"] = nil
+        fields["p2mp_sha256"] = nil
+        log(.loss, .info, LossText.message(report, file: session.name.rawValue, peer: session.peer.displayString, final: final), fields)
     }
 
     // MARK: - What the status report shows

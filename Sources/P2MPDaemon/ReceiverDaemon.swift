@@ -472,7 +472,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             statistics: incoming.statistics, endpoint: incoming.endpointStatistics, drops: drops,
             handshakes: channels.sessions.responder.statistics, hooks: hookStatistics.current,
             activeTransfers: incoming.activeSessions, authenticatedSessions: channels.sessions.sessions.count,
-            spoolFreeBytes: spool.freeBytes(), partials: (try? spool.partialCount()) ?? 0, startTime: startTime)
+            spoolFreeBytes: spool.freeBytes(), partials: spool.partialCount, startTime: startTime)
     }
 
     private func renderMetrics() -> [UInt8] {

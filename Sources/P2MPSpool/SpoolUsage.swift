@@ -12,21 +12,16 @@ extension Spool {
         public var files: Int
         /// Their sizes added up.
         public var bytes: UInt64
-        /// Partial files: content being received, or kept for a resume.
+        /// Partial files: content being received, or kept for a resume (`partialCount`).
         public var partials: Int
         /// What `freeBytes()` says.
         public var freeBytes: UInt64
     }
 
     public func usage() throws(SpoolError) -> Usage {
-        var usage = Usage(files: 0, bytes: 0, partials: try partialCount(), freeBytes: freeBytes())
+        var usage = Usage(files: 0, bytes: 0, partials: partialCount, freeBytes: freeBytes())
         try addUp(rootDirectory, prefix: "", into: &usage)
         return usage
-    }
-
-    /// How many partials the spool holds (each has a `<key>.data` file).
-    public func partialCount() throws(SpoolError) -> Int {
-        try partialDirectory.entries().count { $0.hasSuffix(".data") && Self.partialKey(ofEntry: $0) != nil }
     }
 
     private func addUp(_ directory: Directory, prefix: String, into usage: inout Usage) throws(SpoolError) {

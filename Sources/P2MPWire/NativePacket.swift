@@ -232,6 +232,9 @@ public struct NativeOfferFlags: OptionSet, Hashable, Sendable {
 
     /// Bit 0: replace a file of the same name that has different content.
     public static let replaceExisting = NativeOfferFlags(rawValue: 1 << 0)
+    /// Bit 1: the sender reads a reception report in COMPLETE. A receiver appends one only
+    /// when this bit is set, so a sender that predates reports never gets one.
+    public static let receptionReport = NativeOfferFlags(rawValue: 1 << 1)
 }
 
 /// ACCEPT: the receiver takes the offer.
@@ -408,11 +411,15 @@ public struct NativeCompletion: Equatable, Sendable {
     /// At most 1024 UTF-8 bytes on the wire; encoding cuts a longer text at a Unicode
     /// scalar boundary.
     public var text: String
+    /// What the receiver saw of the transfer's DATA, when the OFFER asked for it
+    /// (`NativeOfferFlags.receptionReport`).
+    public var reception: NativeReception?
 
-    public init(status: NativeCompletionStatus, sha256: ContentDigest, text: String = "") {
+    public init(status: NativeCompletionStatus, sha256: ContentDigest, text: String = "", reception: NativeReception? = nil) {
         self.status = status
         self.sha256 = sha256
         self.text = text
+        self.reception = reception
     }
 }
 

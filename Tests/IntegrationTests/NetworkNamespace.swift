@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-/// A network namespace of this test's own ("trusttests-" and 8 random hex digits), with its loopback up and
-/// one more address on it, so that a process inside reaches a daemon inside from an address
-/// that is not loopback; nothing leaves it. Deleted by `delete()`.
+/// A network namespace of this test's own (`prefix` and 8 random hex digits), with its loopback up and,
+/// when asked, one more address on it, so that a process inside reaches a daemon inside from
+/// an address that is not loopback; nothing leaves it. Deleted by `delete()`.
 final class NetworkNamespace: Sendable {
     let name: String
     static let ip = "/usr/sbin/ip"
@@ -11,10 +11,12 @@ final class NetworkNamespace: Sendable {
     /// Whether namespaces can be made here (root and ip(8)).
     static let isAvailable = geteuid() == 0 && FileManager.default.isExecutableFile(atPath: ip)
 
-    /// `ip netns add`, loopback up, `address`/32 added to it.
-    init(address: String) async throws {
-        name = "trusttests-" + UUID().uuidString.prefix(8).lowercased()
-        for arguments in [["netns", "add", name], ["-n", name, "link", "set", "lo", "up"], ["-n", name, "addr", "add", "\(address)/32", "dev", "lo"]] {
+    /// `ip netns add`, loopback up, `address`/32 added to it (if any).
+    init(address: String?, prefix: String = "trusttests-") async throws {
+        name = prefix + UUID().uuidString.prefix(8).lowercased()
+        var steps = [["netns", "add", name], ["-n", name, "link", "set", "lo", "up"]]
+        if let address { steps.append(["-n", name, "addr", "add", "\(address)/32", "dev", "lo"]) }
+        for arguments in steps {
             let result = try await ChildProcess.run(Self.ip, arguments, in: FileManager.default.temporaryDirectory)
             guard result.status == 0 else {
                 delete()

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import P2MPDaemon
+import P2MPWire
 
 @Suite("Daemon events")
 struct DaemonEventTests {
@@ -27,8 +28,8 @@ struct DaemonEventTests {
         for index in 0..<14 { statistics.record(Self.ended("f\(index)")) }
         statistics.record(Self.ended("late", failure: .init(reason: .idle, text: "sender silent")))
         statistics.bytesReceived = 1_300_000_000
-        statistics.datagramsReceived = 1_000
-        statistics.discarded = 4
+        statistics.datagramsReceived = 1_100
+        statistics.reception = NativeReception(segments: 1_000, network: .init(lost: 3), simulated: .init(lost: 1))
         #expect(statistics.statusLine(active: 2) == "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss")
         #expect(DaemonStatistics().statusLine(active: 1) == "1 active transfer, 0 completed, 0 failed, 0 B received, 0.0% loss")
     }

@@ -125,6 +125,10 @@ enum ConfigurationProperties {
         ] {
             try require(duration > .zero && duration <= .seconds(limit), "duration \(duration) over \(limit)")
         }
+        let interval = ConfigurationKey.lossEventIntervalRange
+        try require(
+            c.lossEventInterval >= .seconds(interval.lowerBound) && c.lossEventInterval <= .seconds(interval.upperBound),
+            "loss_event_interval \(c.lossEventInterval) outside \(interval)")
         if let command = c.postReceive {
             try require(!command.utf8.contains(0) && command.contains { $0 != " " && $0 != "\t" }, "post_receive \(command)")
         }
@@ -151,6 +155,7 @@ enum ConfigurationProperties {
             max_partials_per_sender = \(c.maxPartialsPerSender)
             idle_timeout = \(seconds(c.idleTimeout))
             log_level = "\(c.logLevel.rawValue)"
+            loss_event_interval = \(seconds(c.lossEventInterval))
             allow = \(strings(c.allow))
             conflict = "\(c.conflict.rawValue)"
             partial_max_age = \(seconds(c.partialMaxAge))
@@ -169,9 +174,10 @@ enum ConfigurationProperties {
         exact.idleTimeout = c.idleTimeout
         exact.partialMaxAge = c.partialMaxAge
         exact.postReceiveTimeout = c.postReceiveTimeout
+        exact.lossEventInterval = c.lossEventInterval
         try require(
             exact == c && close(again.idleTimeout, c.idleTimeout) && close(again.partialMaxAge, c.partialMaxAge)
-                && close(again.postReceiveTimeout, c.postReceiveTimeout),
+                && close(again.postReceiveTimeout, c.postReceiveTimeout) && close(again.lossEventInterval, c.lossEventInterval),
             "written back and read again: \(again)\nwas: \(c)\n\(text)")
     }
 }
