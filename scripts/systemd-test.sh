@@ -203,25 +203,25 @@ check "e. journalctl -u p2mpd P2MP_EVENT=auth-failed: the refused key's fingerpr
 check "e. journal: the authenticated sessions name the trusted key's comment (P2MP_EVENT=session)" \
   within 3 jhas "$since_push" 'g("P2MP_KEY_COMMENT") == "systemd-test@sender"' P2MP_EVENT=session
 
-# --- n. metrics and status, asked from inside the instance --------------------------
+# --- o. metrics and status, asked from inside the instance --------------------------
 # The sandboxed unit binds the metrics' TCP socket (AF_INET is allowed) and serves it; the
 # counters are those of the pushes above (two committed, one key refused).
 metric() { # metric SERIES: its value in a scrape of the daemon (0 when absent)
   x curl -sf --max-time 5 http://127.0.0.1:9735/metrics 2>/dev/null | awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }'; }
-check "n. journal: the daemon serves metrics on http://127.0.0.1:9735/metrics" \
+check "o. journal: the daemon serves metrics on http://127.0.0.1:9735/metrics" \
   within 5 jhas 0 '"metrics on http://127.0.0.1:9735/metrics" in g("MESSAGE")' P2MP_EVENT=start
-check "n. curl inside the instance: p2mpd_transfers_completed_total = $(metric p2mpd_transfers_completed_total) (>= 2)" \
+check "o. curl inside the instance: p2mpd_transfers_completed_total = $(metric p2mpd_transfers_completed_total) (>= 2)" \
   eval '(( $(metric p2mpd_transfers_completed_total) >= 2 ))'
-check "n. p2mpd_received_bytes_total >= 8 MiB (the two 4 MiB pushes)" \
+check "o. p2mpd_received_bytes_total >= 8 MiB (the two 4 MiB pushes)" \
   eval '(( $(metric p2mpd_received_bytes_total) >= 8388608 ))'
-check "n. p2mpd_handshakes_total{outcome=\"refused\"} counts the untrusted key" \
+check "o. p2mpd_handshakes_total{outcome=\"refused\"} counts the untrusted key" \
   eval '(( $(metric "p2mpd_handshakes_total{outcome=\"refused\"}") >= 1 ))'
-check "n. GET / is 404, POST /metrics is 405" \
+check "o. GET / is 404, POST /metrics is 405" \
   eval '[[ $(x curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:9735/) == 404 &&
            $(x curl -s -o /dev/null -w "%{http_code}" -X POST http://127.0.0.1:9735/metrics) == 405 ]]'
 out=$(XT=30 x env HOME="$T" "$T/p2mpsend" status --json 127.0.0.1:7735 2>&1); rc=$?
 printf '%s\n' "$out" > "$ART/status.json"
-check "n. p2mpsend status --json: up, the pushes among its recent transfers (rc $rc)" \
+check "o. p2mpsend status --json: up, the pushes among its recent transfers (rc $rc)" \
   eval '[[ $rc == 0 ]] && python3 -c "
 import json, sys
 host = json.load(open(sys.argv[1]))[\"hosts\"][0]
@@ -296,6 +296,20 @@ sys.exit(0 if ok else 1)' "$since_net" "$NET" "$dropped"; }
 out=$(within 5 jloss | tail -n 1); rc=$?
 check "n. journalctl -u p2mpd P2MP_EVENT=loss -o json: every field, one per cause and interval, summing to the complete event's totals, network loss to nftables' drops within 10 % ($out)" \
   test $rc -eq 0
+# The metrics' segment counters are the totals of the loss events (one place counts): every
+# loss event of this daemon so far, by cause, adds up to the series of its cause.
+jlosstotal() { # jlosstotal CAUSE: segments lost with CAUSE in every loss event of the unit
+  x journalctl -q -u "$UNIT" -o json --no-pager P2MP_EVENT=loss "P2MP_LOSS_CAUSE=$1" 2>/dev/null \
+    | python3 -c 'import json, sys; print(sum(int(json.loads(l).get("P2MP_LOST_SEGMENTS", 0)) for l in sys.stdin))'; }
+lossagrees() { # lossagrees CAUSE: the metric equals the loss events' sum, and is not 0
+  m=$(metric "p2mpd_segments_lost_total{cause=\"$1\"}"); j=$(jlosstotal "$1"); (( m == j && m > 0 )); }
+for cause in network simulated; do
+  within 5 lossagrees "$cause"; rc=$?
+  check "o. p2mpd_segments_lost_total{cause=\"$cause\"} = $m, the sum of the loss events' P2MP_LOST_SEGMENTS = $j (> 0)" \
+    test $rc -eq 0
+done
+check "o. p2mpd_datagrams_dropped_total{cause=\"not_authenticated\"} counts the refused key" \
+  eval '(( $(metric "p2mpd_datagrams_dropped_total{cause=\"not_authenticated\"}") >= 1 ))'
 x rm -f /etc/p2mp/p2mpd.toml.d/55-network-loss.toml && XT=40 x systemctl reload "$UNIT" \
   || fail "n. restore the configuration (loss = 0.02)"
 
