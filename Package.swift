@@ -184,7 +184,9 @@ let package = Package(
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
         .testTarget(
             name: "P2MPDaemonTests",
-            dependencies: ["P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPSecurity", "P2MPWire"]),
+            dependencies: [
+                "P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPSecurity", "P2MPSpool", "P2MPWire",
+            ]),
         .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool", "P2MPKeys", "P2MPProtocol", "P2MPWire"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(

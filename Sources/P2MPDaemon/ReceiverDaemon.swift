@@ -57,6 +57,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private let incoming: IncomingTransfers
     private var fleetQueries = FleetQueryResponder()
     private var statusReports = StatusResponder()
+    private var usageSurvey = SpoolUsageSurvey()
     private var listings = Listings()
     /// Files renamed or removed through `mv` and `rm` (with commits: when a listing is stale).
     private var spoolChanges = 0
@@ -390,8 +391,17 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     channels.send(.result(NativeResult(status: .refused, text: refusal)), id: requestID, to: peer, io)
                     continue
                 }
-                let page = statusReports.page(from: cursor, for: peer, now: now) { statusReport(now: now) }
-                channels.send(.report(page), id: requestID, to: peer, io)
+                let request = SpoolUsageSurvey.Request(requestID: requestID, peer: peer, cursor: cursor)
+                guard statusReports.needsReport(from: cursor, for: peer, now: now) else {
+                    answerStatus(request, usage: nil, io, now: now)  // A page of the report kept for it.
+                    continue
+                }
+                switch usageSurvey.usage(for: request, changes: incoming.statistics.completed + spoolChanges, now: now) {
+                case .ready(let usage): answerStatus(request, usage: usage, io, now: now)
+                case .busy(let result): channels.send(.result(result), id: requestID, to: peer, io)
+                case .wait: break
+                case .survey: surveySpool(io)
+                }
             case .list(let cursor):
                 let grant = incoming.grant(for: peer)
                 guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
@@ -433,6 +443,21 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 channels.send(.listing(answer.listing), id: answer.requestID, to: answer.peer, io)
             }
         }
+    }
+
+    /// Reads the spool's usage off the loop, then answers the STATUS requests that wait for it.
+    private func surveySpool(_ io: DatagramIO<Outcome>) {
+        let spool = spool
+        walks.run({ try? spool.usage() }) { [unowned self] usage in
+            let now = io.now
+            for request in usageSurvey.surveyed(usage, now: now) { answerStatus(request, usage: usage, io, now: now) }
+        }
+    }
+
+    /// Sends `request` its page: of the report kept for its peer, or of a new one with `usage`.
+    private func answerStatus(_ request: SpoolUsageSurvey.Request, usage: Spool.Usage?, _ io: DatagramIO<Outcome>, now: Instant) {
+        let page = statusReports.page(from: request.cursor, for: request.peer, now: now) { statusReport(now: now, usage: usage) }
+        channels.send(.report(page), id: request.requestID, to: request.peer, io)
     }
 
     private func apply(_ reloaded: DaemonConfiguration) {
@@ -479,16 +504,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         metrics.exposition(of: readings)
     }
 
-    /// The whole status report at `now`: the summary, the running transfers, then the
-    /// ended ones, newest first.
-    private func statusReport(now: Instant) -> StatusResponder.Report {
+    /// The whole status report at `now`: the summary (with the committed files' `usage`, nil
+    /// when the spool could not be read), the running transfers, then the ended ones, newest
+    /// first.
+    private func statusReport(now: Instant, usage: Spool.Usage?) -> StatusResponder.Report {
         let time = Self.wallClock()
         let statistics = incoming.statistics
-        let usage = try? spool.usage()
         let summary = NativeStatusReport.Summary(
             version: P2MPVersion.string, uptimeSeconds: UInt64(max(0, now.duration(since: startInstant).components.seconds)),
-            time: UInt64(max(0, time)), spoolUsedBytes: usage?.bytes ?? 0, spoolFreeBytes: usage?.freeBytes ?? spool.freeBytes(),
-            spoolFiles: UInt32(clamping: usage?.files ?? 0), partials: UInt32(clamping: usage?.partials ?? 0),
+            time: UInt64(max(0, time)), spoolUsedBytes: usage?.bytes ?? 0, spoolFreeBytes: spool.freeBytes(),
+            spoolFiles: UInt32(clamping: usage?.files ?? 0), partials: UInt32(clamping: spool.partialCount),
             completed: UInt64(statistics.completed), failed: UInt64(statistics.failed), bytesReceived: statistics.bytesReceived)
         let active = incoming.activeTransfers.map { transfer in
             NativeStatusReport.Transfer(

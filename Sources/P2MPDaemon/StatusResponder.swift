@@ -16,13 +16,20 @@ struct StatusResponder {
     static let reportLifetime: Duration = .seconds(10)
     static let maximumReports = 64
 
+    /// Whether the page of `peer` from `cursor` needs a new report: cursor 0, or no report
+    /// kept for `peer` any more.
+    func needsReport(from cursor: UInt32, for peer: DaemonPeer, now: Instant) -> Bool {
+        guard cursor > 0, let kept = reports[peer] else { return true }
+        return now >= kept.taken + Self.reportLifetime
+    }
+
     mutating func page(from cursor: UInt32, for peer: DaemonPeer, now: Instant, take: () -> Report) -> NativeStatusReport {
-        reports = reports.filter { now < $0.value.taken + Self.reportLifetime }
         let report: Report
-        if cursor > 0, let kept = reports[peer] {
+        if !needsReport(from: cursor, for: peer, now: now), let kept = reports[peer] {
             report = kept.report
         } else {
             report = take()
+            reports = reports.filter { now < $0.value.taken + Self.reportLifetime }
             if reports[peer] == nil, reports.count >= Self.maximumReports,
                 let oldest = reports.min(by: { $0.value.taken < $1.value.taken })
             {

@@ -4,22 +4,23 @@ import Glibc
 import Darwin
 #endif
 
-/// What the spool holds, for `p2mpsend status` and the metrics. Directories are read and
-/// files stat'ed; none is opened or hashed.
+/// What the spool holds, for `p2mpsend status`. Directories are read and files stat'ed;
+/// none is opened or hashed, but every one is visited: callers run it off the event loop.
 extension Spool {
     public struct Usage: Equatable, Sendable {
         /// Committed files, counted as a listing counts them (at most `listingLimit`).
         public var files: Int
         /// Their sizes added up.
         public var bytes: UInt64
-        /// Partial files: content being received, or kept for a resume (`partialCount`).
-        public var partials: Int
-        /// What `freeBytes()` says.
-        public var freeBytes: UInt64
+
+        public init(files: Int, bytes: UInt64) {
+            self.files = files
+            self.bytes = bytes
+        }
     }
 
     public func usage() throws(SpoolError) -> Usage {
-        var usage = Usage(files: 0, bytes: 0, partials: partialCount, freeBytes: freeBytes())
+        var usage = Usage(files: 0, bytes: 0)
         try addUp(rootDirectory, prefix: "", into: &usage)
         return usage
     }
