@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // CRC-32C with the CPU's instruction (SSE4.2), which Swift cannot reach directly.
@@ -65,6 +67,18 @@ let package = Package(
             name: "P2MPSpool",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Prometheus metrics over HTTP: swift-metrics handles on a swift-prometheus registry,
+        // published from a table of readings, served by a small NIOHTTP1 server.
+        .target(
+            name: "P2MPMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // p2mpd.toml, its drop-ins and flag overrides, validated with file:line errors.
         .target(name: "P2MPConfiguration"),
         // libsystemd through a C module map (pkg-config libsystemd, Debian libsystemd-dev).
@@ -79,7 +93,7 @@ let package = Package(
             name: "P2MPDaemon",
             dependencies: [
                 "P2MPWire", "P2MPProtocol", "P2MPTransport", "P2MPSpool", "P2MPConfiguration", "P2MPSystemd",
-                "P2MPSecurity", "P2MPKeys",
+                "P2MPSecurity", "P2MPKeys", "P2MPMetrics",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -169,9 +183,18 @@ let package = Package(
         .testTarget(name: "P2MPTransportTests", dependencies: ["P2MPTransport"]),
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
         .testTarget(
-            name: "P2MPDaemonTests", dependencies: ["P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPWire"]),
-        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool", "P2MPKeys", "P2MPWire"]),
+            name: "P2MPDaemonTests",
+            dependencies: [
+                "P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPSecurity", "P2MPSpool", "P2MPWire",
+            ]),
+        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool", "P2MPKeys", "P2MPProtocol", "P2MPWire"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
+        .testTarget(
+            name: "P2MPMetricsTests",
+            dependencies: [
+                "P2MPMetrics", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
         // The fuzz targets' properties (Tests/Fuzz/Properties, also compiled into the libFuzzer
         // binary by scripts/fuzz.sh), replayed over the committed corpus and saved crashes.

@@ -155,7 +155,7 @@ done
 check "c. man p2mpd renders (NAME, EXIT STATUS, SEE ALSO)" \
   eval 'x env MANPAGER=cat MANWIDTH=80 man 8 p2mpd 2>/dev/null | grep -q "EXIT STATUS"'
 # every option of the binaries' --help is documented in their man page
-for spec in "p2mpd 8 p2mpd" "p2mpsend 1 p2mpsend" "p2mpsend 1 p2mpsend push" "p2mpsend 1 p2mpsend seed"; do
+for spec in "p2mpd 8 p2mpd" "p2mpsend 1 p2mpsend" "p2mpsend 1 p2mpsend push" "p2mpsend 1 p2mpsend status" "p2mpsend 1 p2mpsend seed"; do
   set -- $spec; page=$1 sec=$2; shift 2
   opts=$(x "/usr/bin/$@" --help 2>/dev/null | grep -oE '^ +(-[a-z], )?--[a-z][a-z-]*' | grep -oE -- '--[a-z-]+' | sort -u)
   missing=$(for o in $opts; do x zcat "/usr/share/man/man$sec/$page.$sec.gz" | grep -qF -- "${o//-/\\-}" || echo "$o"; done)

@@ -15,7 +15,7 @@ import shutil
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "Tests" / "Fuzz" / "Corpus"
-FLEET_TYPES = {"list", "listing", "move", "remove", "result", "get"}
+FLEET_TYPES = {"list", "listing", "move", "remove", "result", "get", "status", "report"}
 
 
 def block(text, name):
@@ -74,6 +74,7 @@ partial_max_age = 3600
 post_receive = "/usr/local/bin/on-receive --quiet"
 post_receive_timeout = 5
 manage_allow = ["192.0.2.10"]
+metrics_listen = "127.0.0.1:9735"
 """
 
 TOML = {

@@ -22,7 +22,7 @@ assert crc32c(b"123456789") == 0xE3069283
 
 TYPES = {"offer": 1, "accept": 2, "reject": 3, "data": 4, "ack": 5, "complete": 6, "probe": 7, "abort": 8,
          "list": 9, "listing": 10, "move": 11, "remove": 12, "result": 13,
-         "get": 14}
+         "get": 14, "status": 15, "report": 16}
 
 
 def datagram(kind: str, transfer: int, fields: list[bytes]):
@@ -75,6 +75,13 @@ vectors = [
     ("remove", datagram("remove", T, [struct.pack(">H", 5), b"a.bin"])),
     ("result", datagram("result", T, [bytes([2])] + text("no such file"))),
     ("get", datagram("get", T, [struct.pack(">H", 9), b"hello.txt"])),
+    ("status", datagram("status", T, [struct.pack(">I", 0)])),
+    ("report", datagram("report", T, [
+        struct.pack(">I", 2), struct.pack(">I", 1), struct.pack(">H", 1),
+        struct.pack(">QQQQ", 3600, 1_795_000_000, 5, 1_000_000_000), struct.pack(">II", 1, 1),
+        struct.pack(">QQQ", 14, 1, 123_456), bytes([5]), b"0.1.0",
+        bytes([2]), struct.pack(">QQQQ", 5, 3, 1000, 1_795_000_000), struct.pack(">H", 9), b"hello.txt",
+        bytes([14]), b"127.0.0.1:7000"] + text("sender silent"))),
 ]
 
 print("```native-test-vectors")

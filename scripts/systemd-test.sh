@@ -3,11 +3,12 @@
 #
 # Installs systemd/p2mpd.service, p2mpd.socket, p2mp.sysusers, p2mp.catalog and
 # etc/p2mp/p2mpd.toml into a throw-away instance and checks: Type=notify readiness and
-# STATUS=, 4 MiB pushes with simulated loss over IPv4 and IPv6 (::1), the journal fields
-# and MESSAGE_IDs, loss events of a 64 MiB push through nftables dropping 2 % of the
+# STATUS=, 4 MiB pushes with simulated loss over IPv4 and IPv6 (::1), the metrics endpoint
+# (on in a drop-in, scraped from inside the instance) and p2mpsend status, the journal
+# fields and MESSAGE_IDs, loss events of a 64 MiB push through nftables dropping 2 % of the
 # datagrams (loss = 0), reload (good and broken configuration), a clean stop, socket
 # activation (both families), the watchdog restart and the `systemd-analyze security`
-# exposure (<= 1.5).
+# exposure (<= 1.5, with the metrics on).
 #
 #   usage: [BIN=DIR] [ARTIFACTS=DIR] scripts/systemd-test.sh
 #   BIN        directory holding p2mpd and p2mpsend (default: swift build --show-bin-path)
@@ -113,6 +114,7 @@ pass "a. binaries copied to $T/ (instance-private tmpfs)"
   && "$SDNS" cp "$N" "$ROOT/etc/p2mp/p2mpd.toml" /etc/p2mp/p2mpd.toml \
   && "$SDNS" cp "$N" "$ROOT/etc/p2mp/trusted-senders" /etc/p2mp/trusted-senders \
   && put /etc/p2mp/p2mpd.toml.d/50-test.toml $'loss = 0.02\nlisten = ["127.0.0.1:7735", "[::1]:7735"]' \
+  && put /etc/p2mp/p2mpd.toml.d/55-metrics.toml 'metrics_listen = "127.0.0.1:9735"' \
   && x systemctl daemon-reload || abort "b. install units and configuration"
 # the test's sender: a key of its own (HOME=$T), trusted by the daemon; a second key is not
 x env HOME="$T" "$T/p2mpsend" keygen --comment systemd-test@sender > "$ART/keygen.log" 2>&1 \
@@ -138,13 +140,13 @@ while read -r ev id; do [[ -n $ev && $ev != \#* ]] && MID[$ev]=$id; done < "$ROO
 ncat=$(x journalctl --list-catalog 2>/dev/null | grep -c ' p2mp: ')
 check "b. catalog: $ncat of ${#MID[@]} message ids (message-ids.txt) listed by journalctl --list-catalog" \
   test "$ncat" -eq "${#MID[@]}"
-check "b. p2mpd --check-config accepts the default config + 50-test.toml" \
+check "b. p2mpd --check-config accepts the default config + 50-test.toml + 55-metrics.toml" \
   eval 'x "$T/p2mpd" --check-config > "$ART/check-config.log" 2>&1'
 
 # --- k. (early: needs no daemon) systemd-analyze security -------------------------
 sec=$(x systemd-analyze security --no-pager "$UNIT" 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 info "k. systemd-analyze security $UNIT (in the instance): ${sec:-?}"
-check "k. exposure ${sec:-?} <= 1.5" awk -v s="${sec:-99}" 'BEGIN{exit !(s <= 1.5)}'
+check "k. exposure ${sec:-?} <= 1.5 (the unit as shipped, metrics on in 55-metrics.toml)" awk -v s="${sec:-99}" 'BEGIN{exit !(s <= 1.5)}'
 
 # --- c. Type=notify start --------------------------------------------------------
 x systemctl start --no-block "$UNIT"
@@ -200,6 +202,31 @@ check "e. journalctl -u p2mpd P2MP_EVENT=auth-failed: the refused key's fingerpr
   within 5 jhas "$since_refused" 'g("P2MP_KEY").startswith("SHA256:") and g("P2MP_PEER").startswith("127.0.0.1") and g("P2MP_REASON") != ""' P2MP_EVENT=auth-failed
 check "e. journal: the authenticated sessions name the trusted key's comment (P2MP_EVENT=session)" \
   within 3 jhas "$since_push" 'g("P2MP_KEY_COMMENT") == "systemd-test@sender"' P2MP_EVENT=session
+
+# --- o. metrics and status, asked from inside the instance --------------------------
+# The sandboxed unit binds the metrics' TCP socket (AF_INET is allowed) and serves it; the
+# counters are those of the pushes above (two committed, one key refused).
+metric() { # metric SERIES: its value in a scrape of the daemon (0 when absent)
+  x curl -sf --max-time 5 http://127.0.0.1:9735/metrics 2>/dev/null | awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }'; }
+check "o. journal: the daemon serves metrics on http://127.0.0.1:9735/metrics" \
+  within 5 jhas 0 '"metrics on http://127.0.0.1:9735/metrics" in g("MESSAGE")' P2MP_EVENT=start
+check "o. curl inside the instance: p2mpd_transfers_completed_total = $(metric p2mpd_transfers_completed_total) (>= 2)" \
+  eval '(( $(metric p2mpd_transfers_completed_total) >= 2 ))'
+check "o. p2mpd_received_bytes_total >= 8 MiB (the two 4 MiB pushes)" \
+  eval '(( $(metric p2mpd_received_bytes_total) >= 8388608 ))'
+check "o. p2mpd_handshakes_total{outcome=\"refused\"} counts the untrusted key" \
+  eval '(( $(metric "p2mpd_handshakes_total{outcome=\"refused\"}") >= 1 ))'
+check "o. GET / is 404, POST /metrics is 405" \
+  eval '[[ $(x curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:9735/) == 404 &&
+           $(x curl -s -o /dev/null -w "%{http_code}" -X POST http://127.0.0.1:9735/metrics) == 405 ]]'
+out=$(XT=30 x env HOME="$T" "$T/p2mpsend" status --json 127.0.0.1:7735 2>&1); rc=$?
+printf '%s\n' "$out" > "$ART/status.json"
+check "o. p2mpsend status --json: up, the pushes among its recent transfers (rc $rc)" \
+  eval '[[ $rc == 0 ]] && python3 -c "
+import json, sys
+host = json.load(open(sys.argv[1]))[\"hosts\"][0]
+names = [t[\"name\"] for t in host[\"daemon\"][\"recent\"] if t[\"outcome\"] == \"completed\"]
+sys.exit(0 if host[\"status\"] == \"up\" and sys.argv[2] in names else 1)" "$ART/status.json" "$PAYLOAD"'
 
 # --- f. journal fields -----------------------------------------------------------
 check "f. journal: P2MP_EVENT=loss with P2MP_LOSS_CAUSE=simulated, P2MP_LOST_SEGMENTS and P2MP_PEER" \
@@ -269,6 +296,20 @@ sys.exit(0 if ok else 1)' "$since_net" "$NET" "$dropped"; }
 out=$(within 5 jloss | tail -n 1); rc=$?
 check "n. journalctl -u p2mpd P2MP_EVENT=loss -o json: every field, one per cause and interval, summing to the complete event's totals, network loss to nftables' drops within 10 % ($out)" \
   test $rc -eq 0
+# The metrics' segment counters are the totals of the loss events (one place counts): every
+# loss event of this daemon so far, by cause, adds up to the series of its cause.
+jlosstotal() { # jlosstotal CAUSE: segments lost with CAUSE in every loss event of the unit
+  x journalctl -q -u "$UNIT" -o json --no-pager P2MP_EVENT=loss "P2MP_LOSS_CAUSE=$1" 2>/dev/null \
+    | python3 -c 'import json, sys; print(sum(int(json.loads(l).get("P2MP_LOST_SEGMENTS", 0)) for l in sys.stdin))'; }
+lossagrees() { # lossagrees CAUSE: the metric equals the loss events' sum, and is not 0
+  m=$(metric "p2mpd_segments_lost_total{cause=\"$1\"}"); j=$(jlosstotal "$1"); (( m == j && m > 0 )); }
+for cause in network simulated; do
+  within 5 lossagrees "$cause"; rc=$?
+  check "o. p2mpd_segments_lost_total{cause=\"$cause\"} = $m, the sum of the loss events' P2MP_LOST_SEGMENTS = $j (> 0)" \
+    test $rc -eq 0
+done
+check "o. p2mpd_datagrams_dropped_total{cause=\"not_authenticated\"} counts the refused key" \
+  eval '(( $(metric "p2mpd_datagrams_dropped_total{cause=\"not_authenticated\"}") >= 1 ))'
 x rm -f /etc/p2mp/p2mpd.toml.d/55-network-loss.toml && XT=40 x systemctl reload "$UNIT" \
   || fail "n. restore the configuration (loss = 0.02)"
 

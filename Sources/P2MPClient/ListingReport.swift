@@ -42,6 +42,9 @@ public enum ListingReport {
             case .result(let result):
                 host.status = "refused"
                 host.reason = result.explanation
+            case .status:  // Never the answer to LIST: the client takes a REPORT only when it asked for one.
+                host.status = "refused"
+                host.reason = "unexpected answer"
             case .unauthenticated(let reason):
                 host.status = "unauthenticated"
                 host.reason = reason

@@ -73,6 +73,7 @@ enum ConfigurationKey: String, CaseIterable {
     case manageAllow = "manage_allow"
     case trustedSenders = "trusted_senders"
     case hostKey = "host_key"
+    case metricsListen = "metrics_listen"
 
     static let maxTransfersRange = 1...100_000
     /// The largest size either size key takes: far beyond any disk, and small enough that
@@ -106,6 +107,7 @@ enum ConfigurationKey: String, CaseIterable {
         case .postReceiveTimeout: "a number of seconds in (0, \(Int(Self.postReceiveTimeoutLimit))]"
         case .trustedSenders: #"an absolute file path (a string), such as "/etc/p2mp/trusted-senders", or "" for none"#
         case .hostKey: #"an absolute file path (a string), such as "/var/lib/p2mp/host_key""#
+        case .metricsListen: #"a TCP "ADDRESS:PORT" string, such as "127.0.0.1:9735", or "" for no metrics"#
         }
     }
 
@@ -239,6 +241,16 @@ enum ConfigurationKey: String, CaseIterable {
             }
             guard problems.isEmpty else { return problems }
             if self == .allow { configuration.allow = networks } else { configuration.manageAllow = networks }
+        case .metricsListen:
+            guard case .string(let text) = value else { return wrongType }
+            if text.isEmpty {
+                configuration.metricsListen = nil
+                return []
+            }
+            switch SocketAddressSpec.parse(text) {
+            case .success(let address): configuration.metricsListen = address
+            case .failure(let invalid): return ["\(name) (\(quoted(text))) \(invalid.reason)"]
+            }
         case .postReceive:
             guard case .string(let command) = value else { return wrongType }
             guard !command.contains("\0") else { return outOfRange }

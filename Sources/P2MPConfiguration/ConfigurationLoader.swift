@@ -14,10 +14,12 @@ public struct ConfigurationOverrides: Sendable, Equatable {
     public var trustedSenders: String?
     /// `--host-key`: replaces `host_key`.
     public var hostKey: String?
+    /// `--metrics-listen`: replaces `metrics_listen`.
+    public var metricsListen: String?
 
     public init(
         listen: [String]? = nil, spool: String? = nil, loss: Double? = nil, logLevel: String? = nil,
-        trustedSenders: String? = nil, hostKey: String? = nil
+        trustedSenders: String? = nil, hostKey: String? = nil, metricsListen: String? = nil
     ) {
         self.listen = listen
         self.spool = spool
@@ -25,6 +27,7 @@ public struct ConfigurationOverrides: Sendable, Equatable {
         self.logLevel = logLevel
         self.trustedSenders = trustedSenders
         self.hostKey = hostKey
+        self.metricsListen = metricsListen
     }
 
     /// The file name in errors about flags.
@@ -51,6 +54,9 @@ public struct ConfigurationOverrides: Sendable, Equatable {
         }
         if let hostKey {
             messages += ConfigurationKey.hostKey.apply(.string(hostKey), named: "'--host-key'", to: &configuration)
+        }
+        if let metricsListen {
+            messages += ConfigurationKey.metricsListen.apply(.string(metricsListen), named: "'--metrics-listen'", to: &configuration)
         }
         return messages.map { ConfigurationError(file: Self.source, line: nil, message: $0) }
     }

@@ -44,6 +44,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// `SPOOL/.p2mp/host_key`.
     public var hostKey: String?
 
+    /// `metrics_listen`: the TCP address where Prometheus metrics are served over HTTP, or
+    /// nil (the default): no metrics.
+    public var metricsListen: SocketAddressSpec?
+
     /// Where the host key is.
     public var hostKeyPath: String { hostKey ?? spool + "/.p2mp/host_key" }
 
@@ -69,6 +73,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         self.lossEventInterval = Self.defaultLossEventInterval
         self.trustedSenders = nil
         self.hostKey = nil
+        self.metricsListen = nil
     }
 
     /// The default `loss_event_interval`.

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import P2MPConfiguration
 import P2MPKeys
+import P2MPMetrics
 import P2MPSecurity
 import P2MPSpool
 import P2MPSystemd
@@ -94,12 +95,23 @@ public enum DaemonRunner {
             return 1
         }
 
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let metrics: (endpoint: MetricsEndpoint, server: any Channel)?
+        do {
+            metrics = try await startMetrics(configuration, on: loop)
+        } catch {
+            logger.critical("cannot serve metrics: \(error)", metadata: ["p2mp_event": "fail"])
+            printError("cannot serve metrics on \(configuration.metricsListen?.description ?? "?"): \(error)")
+            return 1
+        }
+        defer { metrics?.server.close(promise: nil) }
+
         let mailbox = DatagramMailbox<DaemonCommand>()
         let signals = watchSignals(options: options, mailbox: mailbox)
         defer { signals.forEach { $0.cancel() } }
         let notifier = SystemdNotifier()
         let daemonLogger = logger
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let metricsEndpoint = metrics?.endpoint
         do {
             _ = try await DatagramRunner.run(sockets: sockets, on: loop, mailbox: mailbox) {
                 // The spool is opened on the loop that will own it.
@@ -121,7 +133,8 @@ public enum DaemonRunner {
                 }
                 return ReceiverDaemon(
                     settings: settings, spool: spool, logger: daemonLogger, notifier: notifier,
-                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey, loop: loop)
+                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey, loop: loop,
+                    metrics: metricsEndpoint)
             }
             mailbox.close()
             return 0
@@ -138,6 +151,18 @@ public enum DaemonRunner {
             printError("cannot listen on \(configuration.listen.map(\.description).joined(separator: ", ")): \(error)")
             return 1
         }
+    }
+
+    /// The metrics server on `loop`, when `metrics_listen` is set: bound, answering 503
+    /// until the daemon fills in its page.
+    private static func startMetrics(
+        _ configuration: DaemonConfiguration, on loop: any EventLoop
+    ) async throws -> (endpoint: MetricsEndpoint, server: any Channel)? {
+        guard let spec = configuration.metricsListen else { return nil }
+        let address = try SocketAddress(ipAddress: spec.ip, port: Int(spec.port))
+        let page = MetricsServer.Page.makeEmptyBox(valueType: (() -> [UInt8]).self, eventLoop: loop)
+        let server = try await MetricsServer.start(on: loop, address: address, page: page)
+        return (MetricsEndpoint(address: server.localAddress ?? address, page: page), server)
     }
 
     /// Sockets passed by systemd (socket activation) when there are any, else `listen`.

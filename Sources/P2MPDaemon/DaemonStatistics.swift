@@ -1,10 +1,49 @@
+import DequeModule
 import P2MPWire
 
-/// Running totals of the daemon, for the `STATUS=` line `systemctl status` shows (and the
-/// metrics, once they exist: the same numbers the journal's events report).
+/// Running totals of the daemon: the one place it counts what its journal events report.
+/// The `STATUS=` line `systemctl status` shows, the metrics and `p2mpsend status` all read
+/// these; none keeps a count of its own.
 package struct DaemonStatistics: Sendable {
-    package var completed = 0
-    package var failed = 0
+    /// Why a transfer ended without a commit (the metrics' `reason` label).
+    package enum FailureReason: String, CaseIterable, Sendable {
+        /// Its sender fell silent for `idle_timeout` (the partial stays for a resume).
+        case idle
+        /// Its sender aborted it.
+        case aborted
+        /// Every segment arrived, but the SHA-256 differs from the offer's.
+        case digestMismatch = "digest_mismatch"
+        /// Writing, reading back or committing failed.
+        case storage
+    }
+
+    /// A transfer that ended, committed or not, as `p2mpsend status` lists it.
+    package struct Ended: Sendable, Equatable {
+        package var name: String
+        /// Address, and key when authenticated.
+        package var sender: String
+        package var size: UInt64
+        /// Bytes received in this transfer (not counting a resumed prefix).
+        package var bytesReceived: UInt64
+        /// Seconds since 1970.
+        package var startedAt: Double
+        package var endedAt: Double
+        /// Nil when committed (or found already held); otherwise why not.
+        package var failure: Failure?
+    }
+
+    /// Why a transfer ended without a commit, and the journal's words for it.
+    package struct Failure: Sendable, Equatable {
+        package var reason: FailureReason
+        package var text: String
+    }
+
+    /// Transfers committed, or offered again with content already held.
+    package private(set) var completed = 0
+    /// Transfers that ended without a commit, by reason.
+    package private(set) var failures: [FailureReason: Int] = [:]
+    /// The latest transfers that ended, oldest first, at most `recentCapacity` of them.
+    package private(set) var recent = Deque<Ended>()
     package var bytesReceived: UInt64 = 0
     package var datagramsReceived: UInt64 = 0
     /// Every transfer's segments, duplicates and loss by cause, as its loss events and
@@ -13,13 +52,28 @@ package struct DaemonStatistics: Sendable {
     package var reception = NativeReception()
     /// DATA dropped because its transfer's storage was behind.
     package var droppedStorageBusy: UInt64 = 0
-    /// Datagrams dropped that did not authenticate (forged, replayed, untrusted keys, or
-    /// requests in clear the daemon does not serve).
+    /// Requests in clear the daemon does not serve, and handshakes of keys it does not
+    /// trust. (Sealed datagrams that do not open are the secure sessions' to count, by cause.)
     package var droppedNotAuthenticated: UInt64 = 0
+
+    package static let recentCapacity = 32
 
     /// Why a datagram was dropped before any machine saw it.
     package enum DropCause {
         case notAuthenticated
+    }
+
+    package var failed: Int { failures.values.reduce(0, +) }
+
+    /// Counts a transfer that ended and keeps it among the recent ones.
+    package mutating func record(_ ended: Ended) {
+        if let failure = ended.failure {
+            failures[failure.reason, default: 0] += 1
+        } else {
+            completed += 1
+        }
+        recent.append(ended)
+        if recent.count > Self.recentCapacity { recent.removeFirst() }
     }
 
     /// Every datagram dropped since start, by cause: the daemon's own counts and what the
@@ -30,7 +84,9 @@ package struct DaemonStatistics: Sendable {
         package var notAuthenticated: UInt64 = 0
         /// DATA whose transfer's storage was behind.
         package var storageBusy: UInt64 = 0
-        /// Native datagrams that did not decode, or DATA outside the window or of the wrong length.
+        /// Native datagrams whose CRC-32C did not match.
+        package var badChecksum = 0
+        /// Native datagrams that did not decode otherwise, or DATA outside the window or of the wrong length.
         package var malformed = 0
         /// For a transfer of another peer.
         package var foreignPeer = 0
@@ -48,15 +104,16 @@ package struct DaemonStatistics: Sendable {
         package var handshake = 0
 
         package var total: Int {
-            Int(clamping: notAuthenticated) + Int(clamping: storageBusy) + malformed + foreignPeer + unknownTransfer + duplicate
-                + secureMalformed + unknownSession + replayed + forged + handshake
+            Int(clamping: notAuthenticated) + Int(clamping: storageBusy) + badChecksum + malformed + foreignPeer + unknownTransfer
+                + duplicate + secureMalformed + unknownSession + replayed + forged + handshake
         }
 
         /// "12 malformed, 3 replayed": the causes with a count, for the log.
         package var summary: String {
             let counts: [(String, Int)] = [
                 ("not authenticated", Int(clamping: notAuthenticated)), ("storage busy", Int(clamping: storageBusy)),
-                ("malformed", malformed), ("foreign peer", foreignPeer), ("unknown transfer", unknownTransfer),
+                ("bad checksum", badChecksum), ("malformed", malformed), ("foreign peer", foreignPeer),
+                ("unknown transfer", unknownTransfer),
                 ("duplicate", duplicate), ("malformed sealed", secureMalformed), ("unknown session", unknownSession),
                 ("replayed", replayed), ("forged", forged), ("handshake", handshake),
             ]

@@ -41,8 +41,8 @@ struct FleetQueryResponder {
             }
             remember(result, for: Key(peer: peer, requestID: requestID))
             return (.result(result), "rm \(name) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
-        case .list, .get:
-            // The daemon hands LIST to Listings and GET to OutgoingTransfers.
+        case .list, .get, .status:
+            // The daemon hands LIST to Listings, GET to OutgoingTransfers and STATUS to StatusResponder.
             return (.result(NativeResult(status: .failed, text: "not a query this answers")), nil)
         }
     }

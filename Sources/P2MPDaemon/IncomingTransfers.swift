@@ -71,6 +71,9 @@ package final class IncomingTransfers {
     /// Unfinished transfers.
     package var activeSessions: Int { endpoint.activeSessions }
 
+    /// What the endpoint counted: datagrams it dropped, duplicates, retransmission requests.
+    package var endpointStatistics: Endpoint.Statistics { endpoint.statistics }
+
     package var nextTimeout: Instant? { Instant.earliest(endpoint.nextTimeout, nextLossCheck) }
 
     /// Applies a (re)loaded configuration; `windowBytes` bounds each transfer's window by
@@ -105,6 +108,7 @@ package final class IncomingTransfers {
         var drops = DaemonStatistics.Drops()
         drops.notAuthenticated = statistics.droppedNotAuthenticated
         drops.storageBusy = statistics.droppedStorageBusy
+        drops.badChecksum = endpointCounts.badChecksum
         drops.malformed = endpointCounts.malformed
         drops.foreignPeer = endpointCounts.foreign
         drops.unknownTransfer = endpointCounts.unknownTransfer
@@ -181,7 +185,11 @@ package final class IncomingTransfers {
                 case .abortedBySender(let rejection): why = "sender aborted: \(rejection.text)"
                 case .shutdown: why = "daemon stopping (partial kept for a resume)"
                 }
-                if reason != .shutdown { statistics.failed += 1 }
+                switch reason {
+                case .idle: statistics.record(ended(session, failure: .init(reason: .idle, text: why)))
+                case .abortedBySender: statistics.record(ended(session, failure: .init(reason: .aborted, text: why)))
+                case .shutdown: break
+                }
                 let fields = endLoss(of: session, reception)
                 log(.fail, .warning, "transfer of \(session.name) ended: \(why)", fields)
             }
@@ -230,7 +238,11 @@ package final class IncomingTransfers {
             endpoint.refuse(id, rejection)
         case .alreadyHeld:
             log(.accept, .info, "'\(offer.name)' is already held with this content", fields)
-            statistics.completed += 1
+            let time = wallClock()
+            statistics.record(
+                .init(
+                    name: offer.name, sender: Self.sender(peer, grant), size: offer.fileSize, bytesReceived: 0, startedAt: time,
+                    endedAt: time))
             endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now)
         case .receive(let name, let replacing):
             guard let key = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize) else { return }
@@ -294,7 +306,7 @@ package final class IncomingTransfers {
         guard let digest else {
             discard(session.partial)
             sessions[id] = nil
-            statistics.failed += 1
+            statistics.record(ended(session, failure: .init(reason: .digestMismatch, text: "SHA-256 mismatch; partial discarded")))
             log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", endLoss(of: session, reception))
             endpoint.finalized(
                 id, NativeCompletion(status: .digestMismatch, sha256: .zero, text: "SHA-256 mismatch; partial discarded"),
@@ -317,7 +329,7 @@ package final class IncomingTransfers {
         }
         sessions[id] = nil
         partialStarters[session.partial.content] = nil
-        statistics.completed += 1
+        statistics.record(ended(session, failure: nil))
         log(
             .complete, .notice,
             "received \(session.name) (\(session.offer.fileSize) bytes, sha256 \(digest)) from \(session.peer.displayString); "
@@ -376,7 +388,7 @@ package final class IncomingTransfers {
     private func fail(_ session: ReceiveSession, _ reason: String, now: Instant) {
         try? session.close()  // Its storage has failed or finished; this waits for it.
         sessions[session.transferID] = nil
-        statistics.failed += 1
+        statistics.record(ended(session, failure: .init(reason: .storage, text: reason)))
         let fields = endLoss(of: session, endpoint.reception(of: session.transferID) ?? NativeReception())
         log(.fail, .error, "transfer of \(session.name) failed: \(reason)", fields)
         endpoint.failStorage(session.transferID, reason: reason, now: now)
@@ -408,6 +420,43 @@ package final class IncomingTransfers {
         fields["p2mp_bytes"] = nil
         fields["p2mp_sha256"] = nil
         log(.loss, .info, LossText.message(report, file: session.name.rawValue, peer: session.peer.displayString, final: final), fields)
+    }
+
+    // MARK: - What the status report shows
+
+    /// A transfer being received, as `p2mpsend status` shows it.
+    package struct Active: Sendable, Equatable {
+        package var name: String
+        package var sender: String
+        package var size: UInt64
+        /// Held so far: a resumed prefix and what arrived since.
+        package var bytesHeld: UInt64
+        /// Arrived in this transfer.
+        package var bytesReceived: UInt64
+        /// Seconds since 1970.
+        package var startedAt: Double
+    }
+
+    /// The transfers being received, oldest first.
+    package var activeTransfers: [Active] {
+        sessions.values.sorted { $0.startedAt < $1.startedAt }.map { session in
+            Active(
+                name: session.name.rawValue, sender: Self.sender(session.peer, session.grant), size: session.offer.fileSize,
+                bytesHeld: session.resumedBytes + session.bytesWritten, bytesReceived: session.bytesWritten,
+                startedAt: session.startedAt)
+        }
+    }
+
+    /// `session` as it ended now, for the statistics.
+    private func ended(_ session: ReceiveSession, failure: DaemonStatistics.Failure?) -> DaemonStatistics.Ended {
+        DaemonStatistics.Ended(
+            name: session.name.rawValue, sender: Self.sender(session.peer, session.grant), size: session.offer.fileSize,
+            bytesReceived: session.bytesWritten, startedAt: session.startedAt, endedAt: wallClock(), failure: failure)
+    }
+
+    /// "127.0.0.1:41234", with "key SHA256:… (comment)" after it when the peer authenticated.
+    static func sender(_ peer: DaemonPeer, _ grant: PeerGrant) -> String {
+        grant.key == nil ? peer.displayString : "\(peer.displayString) \(grant.who)"
     }
 
     // MARK: - Logging

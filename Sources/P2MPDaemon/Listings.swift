@@ -90,14 +90,7 @@ struct Listings {
 
     /// The entries from `cursor` that fit one datagram.
     private static func page(of entries: [NativeListing.Entry], from cursor: UInt32) -> NativeListing {
-        var page: [NativeListing.Entry] = []
-        var budget = NativeListing.entryBudget
-        var index = Int(cursor)
-        while index < entries.count, entries[index].encodedSize <= budget {
-            budget -= entries[index].encodedSize
-            page.append(entries[index])
-            index += 1
-        }
+        let page = cutPage(of: entries, from: cursor, budget: NativeListing.entryBudget, size: \.encodedSize)
         return NativeListing(total: UInt32(entries.count), cursor: cursor, entries: page)
     }
 }

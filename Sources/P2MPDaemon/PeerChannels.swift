@@ -9,6 +9,7 @@ import P2MPWire
 /// datagrams are opened into `plaintext`. On the loop only.
 final class PeerChannels {
     typealias Sessions = SecureSessions<DaemonPeer, SystemRandomNumberGenerator>
+    typealias Responder = HandshakeResponder<DaemonPeer, SystemRandomNumberGenerator>
 
     private(set) var sessions: Sessions
     /// Where the daemon's machines write a datagram before it is sealed.

@@ -27,11 +27,13 @@ package struct PostReceiveHook: Sendable {
     static let outputLimit = 4_096
 
     /// Queues the hook on `queue`; false when the queue is full and the hook will not run.
-    func run(_ invocation: Invocation, on queue: HookQueue, logger: Logger) -> Bool {
+    /// Its outcome is logged and counted in `statistics`.
+    func run(_ invocation: Invocation, on queue: HookQueue, logger: Logger, statistics: HookStatistics) -> Bool {
         let command = command
         let timeout = timeout
         return queue.submit {
             let result = Self.execute(command, invocation: invocation, timeout: timeout)
+            statistics.count(result.outcome)
             var metadata: Logger.Metadata = [
                 "p2mp_event": "hook", "p2mp_file": "\(invocation.name)", "p2mp_transfer_id": "\(invocation.transferID)",
             ]

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import P2MPConfiguration
 import P2MPKeys
+import P2MPMetrics
 import P2MPProtocol
 import P2MPSecurity
 import P2MPSpool
@@ -29,6 +30,12 @@ public struct DaemonSettings: Sendable {
     public var trustedSenders: TrustedSenders
 }
 
+/// Where the daemon's metrics are served (`metrics_listen`), and the page it fills in.
+struct MetricsEndpoint {
+    var address: SocketAddress
+    var page: MetricsServer.Page
+}
+
 /// How a daemon run ended.
 public struct DaemonSummary: Sendable {
     public var completed: Int
@@ -36,9 +43,9 @@ public struct DaemonSummary: Sendable {
 }
 
 /// p2mpd's main loop on one event loop: it routes datagrams to `IncomingTransfers` (pushes
-/// to this daemon), `OutgoingTransfers` (files it sends for `get`) and `FleetQueryResponder`
-/// (ls, mv, rm), keeps `Housekeeping`'s timers, and applies signals. Every method runs on
-/// the loop.
+/// to this daemon), `OutgoingTransfers` (files it sends for `get`), `FleetQueryResponder`
+/// (ls, mv, rm) and `StatusResponder` (status), keeps `Housekeeping`'s timers, renders the
+/// metrics, and applies signals. Every method runs on the loop.
 final class ReceiverDaemon: CommandableDatagramApplication {
     typealias Outcome = DaemonSummary
     typealias Command = DaemonCommand
@@ -49,6 +56,8 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private let notifier: SystemdNotifier
     private let incoming: IncomingTransfers
     private var fleetQueries = FleetQueryResponder()
+    private var statusReports = StatusResponder()
+    private var usageSurvey = SpoolUsageSurvey()
     private var listings = Listings()
     /// Files renamed or removed through `mv` and `rm` (with commits: when a listing is stale).
     private var spoolChanges = 0
@@ -60,6 +69,12 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var trustedSenders: TrustedSenders
     private var authFailures = AuthFailureLog()
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
+    private let hookStatistics: HookStatistics
+    private let metricsEndpoint: MetricsEndpoint?
+    private lazy var metrics = MetricsPublisher(DaemonMetrics.definitions)
+    /// Seconds since 1970, and on the loop's clock.
+    private let startTime = ReceiverDaemon.wallClock()
+    private var startInstant = Instant.zero
     /// Where lookups that may hash files run, off the loop; listings have a thread of their
     /// own, so that a long walk never delays an OFFER.
     private let work: BackgroundWork
@@ -71,7 +86,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 
     init(
         settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
-        hostKey: KeyPairFile, loop: any EventLoop
+        hostKey: KeyPairFile, loop: any EventLoop, metrics: MetricsEndpoint?
     ) {
         configuration = settings.configuration
         trustedSenders = settings.trustedSenders
@@ -79,10 +94,13 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         self.logger = logger
         self.notifier = notifier
         self.hostKey = hostKey
+        metricsEndpoint = metrics
         work = BackgroundWork(loop: loop)
         walks = BackgroundWork(loop: loop)
+        let hooks = ProcessHooks(logger: logger)
+        hookStatistics = hooks.statistics
         incoming = IncomingTransfers(
-            configuration: configuration, storage: SpoolStorage(spool: spool, work: work), hooks: ProcessHooks(logger: logger),
+            configuration: configuration, storage: SpoolStorage(spool: spool, work: work), hooks: hooks,
             logger: logger, lossSeed: lossSeed, wallClock: Self.wallClock)
         housekeeping = Housekeeping(watchdogInterval: notifier.watchdogInterval)
         channels = PeerChannels(
@@ -131,8 +149,13 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 .start, .warning,
                 "trusted_senders is not set: serving unauthenticated requests from loopback addresses only; \(host)")
         }
+        if let metricsEndpoint {
+            metricsEndpoint.page.value = { [weak self] in self?.renderMetrics() ?? [] }
+            log(.start, .notice, "metrics on http://\(metricsEndpoint.address.displayString)\(MetricsServer.path)")
+        }
         notifier.ready(status: incoming.statistics.statusLine(active: 0))
         if notifier.watchdogInterval != nil { notifier.watchdog() }
+        startInstant = io.now
         housekeeping.start(now: io.now)
         rearm(io)
     }
@@ -151,7 +174,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             case .handshake:
                 takeSessionEvents(now: now)
             case .dropped:
-                incoming.countDropped(.notAuthenticated)
+                break  // The sessions count it by cause (forged, replayed, for no session, malformed).
             }
         }
         answerQueries(io, now: now)
@@ -361,6 +384,24 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 } else {
                     log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])
                 }
+            case .status(let cursor):
+                let grant = incoming.grant(for: peer)
+                guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
+                    let refusal = grant.refusal("status is", from: peer.address, right: "read", setting: "allow")
+                    channels.send(.result(NativeResult(status: .refused, text: refusal)), id: requestID, to: peer, io)
+                    continue
+                }
+                let request = SpoolUsageSurvey.Request(requestID: requestID, peer: peer, cursor: cursor)
+                guard statusReports.needsReport(from: cursor, for: peer, now: now) else {
+                    answerStatus(request, usage: nil, io, now: now)  // A page of the report kept for it.
+                    continue
+                }
+                switch usageSurvey.usage(for: request, changes: incoming.statistics.completed + spoolChanges, now: now) {
+                case .ready(let usage): answerStatus(request, usage: usage, io, now: now)
+                case .busy(let result): channels.send(.result(result), id: requestID, to: peer, io)
+                case .wait: break
+                case .survey: surveySpool(io)
+                }
             case .list(let cursor):
                 let grant = incoming.grant(for: peer)
                 guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
@@ -386,7 +427,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     switch other {
                     case .move(let from, _): file = from
                     case .remove(let name): file = name
-                    case .list, .get: file = ""
+                    case .list, .get, .status: file = ""
                     }
                     log(.manage, .notice, line, ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(file)"])
                 }
@@ -404,9 +445,26 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         }
     }
 
+    /// Reads the spool's usage off the loop, then answers the STATUS requests that wait for it.
+    private func surveySpool(_ io: DatagramIO<Outcome>) {
+        let spool = spool
+        walks.run({ try? spool.usage() }) { [unowned self] usage in
+            let now = io.now
+            for request in usageSurvey.surveyed(usage, now: now) { answerStatus(request, usage: usage, io, now: now) }
+        }
+    }
+
+    /// Sends `request` its page: of the report kept for its peer, or of a new one with `usage`.
+    private func answerStatus(_ request: SpoolUsageSurvey.Request, usage: Spool.Usage?, _ io: DatagramIO<Outcome>, now: Instant) {
+        let page = statusReports.page(from: request.cursor, for: request.peer, now: now) { statusReport(now: now, usage: usage) }
+        channels.send(.report(page), id: request.requestID, to: request.peer, io)
+    }
+
     private func apply(_ reloaded: DaemonConfiguration) {
-        if reloaded.listen != configuration.listen || reloaded.spool != configuration.spool {
-            log(.reload, .warning, "'listen' and 'spool' changes take effect when p2mpd restarts")
+        if reloaded.listen != configuration.listen || reloaded.spool != configuration.spool
+            || reloaded.metricsListen != configuration.metricsListen
+        {
+            log(.reload, .warning, "'listen', 'spool' and 'metrics_listen' changes take effect when p2mpd restarts")
         }
         configuration = reloaded
         logger.logLevel = Logger.Level(reloaded.logLevel)
@@ -429,6 +487,54 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         if configuration.trustedSenders != nil {
             log(.reload, .notice, "trusted senders reloaded: \(reloaded.grants.count) keys in \(configuration.trustedSenders ?? "")")
         }
+    }
+
+    // MARK: - Metrics and status: views of the counters the daemon keeps
+
+    /// The counters as they are now, for the metrics.
+    private var readings: DaemonReadings {
+        DaemonReadings(
+            statistics: incoming.statistics, endpoint: incoming.endpointStatistics, drops: drops,
+            handshakes: channels.sessions.responder.statistics, hooks: hookStatistics.current,
+            activeTransfers: incoming.activeSessions, authenticatedSessions: channels.sessions.sessions.count,
+            spoolFreeBytes: spool.freeBytes(), partials: spool.partialCount, startTime: startTime)
+    }
+
+    private func renderMetrics() -> [UInt8] {
+        metrics.exposition(of: readings)
+    }
+
+    /// The whole status report at `now`: the summary (with the committed files' `usage`, nil
+    /// when the spool could not be read), the running transfers, then the ended ones, newest
+    /// first.
+    private func statusReport(now: Instant, usage: Spool.Usage?) -> StatusResponder.Report {
+        let time = Self.wallClock()
+        let statistics = incoming.statistics
+        let summary = NativeStatusReport.Summary(
+            version: P2MPVersion.string, uptimeSeconds: UInt64(max(0, now.duration(since: startInstant).components.seconds)),
+            time: UInt64(max(0, time)), spoolUsedBytes: usage?.bytes ?? 0, spoolFreeBytes: spool.freeBytes(),
+            spoolFiles: UInt32(clamping: usage?.files ?? 0), partials: UInt32(clamping: spool.partialCount),
+            completed: UInt64(statistics.completed), failed: UInt64(statistics.failed), bytesReceived: statistics.bytesReceived)
+        let active = incoming.activeTransfers.map { transfer in
+            NativeStatusReport.Transfer(
+                state: .active, name: transfer.name, sender: transfer.sender, size: transfer.size, bytes: transfer.bytesHeld,
+                rate: Self.rate(transfer.bytesReceived, from: transfer.startedAt, to: time), time: UInt64(max(0, transfer.startedAt)))
+        }
+        let ended = statistics.recent.reversed().map { transfer in
+            NativeStatusReport.Transfer(
+                state: transfer.failure == nil ? .completed : .failed, name: transfer.name, sender: transfer.sender,
+                size: transfer.size, bytes: transfer.bytesReceived,
+                rate: Self.rate(transfer.bytesReceived, from: transfer.startedAt, to: transfer.endedAt),
+                time: UInt64(max(0, transfer.endedAt)), text: transfer.failure?.text ?? "")
+        }
+        return StatusResponder.Report(summary: summary, transfers: active + ended)
+    }
+
+    /// Bytes per second over `start ..< end` (seconds since 1970); 0 for an instant.
+    static func rate(_ bytes: UInt64, from start: Double, to end: Double) -> UInt64 {
+        let seconds = end - start
+        guard seconds > 0.001 else { return 0 }
+        return UInt64(min(Double(UInt64.max / 2), Double(bytes) / seconds))
     }
 
     private func rearm(_ io: DatagramIO<Outcome>) {
@@ -461,13 +567,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
 }
 
 /// Post-receive hooks as child processes (`PostReceiveHook`) on a bounded `HookQueue`,
-/// logged when they end, and when the queue is full and one is not run.
+/// logged and counted when they end, and when the queue is full and one is not run.
 struct ProcessHooks: PostReceiveHooks {
     let logger: Logger
     let queue = HookQueue()
+    let statistics = HookStatistics()
 
     func run(command: String, timeout: Duration, _ invocation: PostReceiveHook.Invocation) {
-        guard !PostReceiveHook(command: command, timeout: timeout).run(invocation, on: queue, logger: logger) else { return }
+        let hook = PostReceiveHook(command: command, timeout: timeout)
+        guard !hook.run(invocation, on: queue, logger: logger, statistics: statistics) else { return }
+        statistics.countNotQueued()
         logger.error(
             "post-receive hook for \(invocation.name) not run: \(queue.capacity) hooks are running or waiting",
             metadata: ["p2mp_event": "hook", "p2mp_file": "\(invocation.name)", "p2mp_transfer_id": "\(invocation.transferID)"])

@@ -18,7 +18,7 @@ enum UnauthenticatedRefusal {
         switch datagram.packet {
         case .offer:
             packet = .reject(NativeRejection(reason: .authenticationRequired, text: text))
-        case .list, .move, .remove, .get:
+        case .list, .move, .remove, .get, .status:
             packet = .result(NativeResult(status: .authenticationRequired, text: text))
         default:
             return nil

@@ -1,9 +1,9 @@
 import DequeModule
 import P2MPWire
 
-/// `p2mpsend ls`, `mv` and `rm` as a machine: one request to each target, repeated with
-/// `RequestRetry` until it answers or falls silent for the give-up time; listings are
-/// fetched page by page, each page a request of its own.
+/// `p2mpsend ls`, `mv`, `rm` and `status` as a machine: one request to each target, repeated
+/// with `RequestRetry` until it answers or falls silent for the give-up time; listings and
+/// status reports are fetched page by page, each page a request of its own.
 ///
 /// The machine contract (docs/ARCHITECTURE.md): `start`, `handle`, `handleTimeout`, then
 /// drain `pollTransmit` and `pollEvent`; arm a timer for `nextTimeout`.
@@ -12,11 +12,14 @@ public struct FleetQueryClient: Sendable {
         case list
         case move(from: String, to: String)
         case remove(name: String)
+        case status
     }
 
     /// One target's answer.
     public enum Answer: Sendable, Equatable {
         case listing([NativeListing.Entry])
+        /// Every page's transfers, under the first page's summary.
+        case status(NativeStatusReport)
         case result(NativeResult)
         /// Nothing came back for the give-up time.
         case noAnswer(after: Duration)
@@ -38,6 +41,7 @@ public struct FleetQueryClient: Sendable {
         var requestID: UInt64
         var cursor: UInt32 = 0
         var entries: [NativeListing.Entry] = []
+        var report: NativeStatusReport?
         var retry: RequestRetry?
         var answer: Answer?
     }
@@ -91,13 +95,18 @@ public struct FleetQueryClient: Sendable {
             let decoded = try? NativeDatagram.decode(bytes), decoded.transferID == pending[target].requestID
         else { return }
         switch decoded.packet {
-        case .listing(let page) where page.cursor == pending[target].cursor:
+        case .listing(let page) where request == .list && page.cursor == pending[target].cursor:
             pending[target].entries += page.entries
-            pending[target].cursor = page.cursor &+ UInt32(clamping: page.entries.count)
-            if pending[target].cursor >= page.total || page.entries.isEmpty {
+            if turnPage(target, by: page.entries.count, of: page.total, now: now) {
                 answer(target, .listing(pending[target].entries))
-            } else {
-                send(to: target, now: now, fresh: false)
+            }
+        case .report(let page) where request == .status && page.cursor == pending[target].cursor:
+            if pending[target].report == nil {
+                pending[target].report = NativeStatusReport(summary: page.summary, total: page.total, cursor: 0, transfers: [])
+            }
+            pending[target].report?.transfers += page.transfers
+            if turnPage(target, by: page.transfers.count, of: page.total, now: now), let report = pending[target].report {
+                answer(target, .status(report))
             }
         case .result(let result):
             answer(target, .result(result))
@@ -160,11 +169,21 @@ public struct FleetQueryClient: Sendable {
         sends.append(target)
     }
 
+    /// Moves `target`'s cursor past a page of `count` items of `total`: true when that was
+    /// the last page, else asks for the next.
+    private mutating func turnPage(_ target: Int, by count: Int, of total: UInt32, now: Instant) -> Bool {
+        pending[target].cursor &+= UInt32(clamping: count)
+        guard pending[target].cursor < total, count > 0 else { return true }
+        send(to: target, now: now, fresh: false)
+        return false
+    }
+
     private func packet(for target: Int) -> NativePacket {
         switch request {
         case .list: .list(cursor: pending[target].cursor)
         case .move(let from, let to): .move(from: from, to: to)
         case .remove(let name): .remove(name: name)
+        case .status: .status(cursor: pending[target].cursor)
         }
     }
 

@@ -59,17 +59,19 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         /// The session is gone without a commit; any partial stays for a resume. `reception`
         /// is what it saw of the DATA.
         case ended(transferID: UInt64, reason: EndReason, reception: NativeReception)
-        /// A fleet query (ls, mv, rm, get): answer `peer` under the same `requestID`.
+        /// A fleet query (ls, mv, rm, get, status): answer `peer` under the same `requestID`.
         case query(requestID: UInt64, peer: Peer, FleetQuery)
     }
 
-    /// What `p2mpsend ls`, `mv`, `rm` and `get` ask of a receiver.
+    /// What `p2mpsend ls`, `mv`, `rm`, `get` and `status` ask of a receiver.
     public enum FleetQuery: Equatable, Sendable {
         case list(cursor: UInt32)
         case move(from: String, to: String)
         case remove(name: String)
         /// Send this file to the asker (`p2mpsend get`).
         case get(name: String)
+        /// The daemon's status report, from this transfer on (`p2mpsend status`).
+        case status(cursor: UInt32)
     }
 
     public enum EndReason: Equatable, Sendable {
@@ -84,13 +86,20 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         public var size: Int
     }
 
-    /// Counters for status lines and tests. (Each session's loss is its window's
+    /// Counters for status lines, metrics and tests. (Each session's loss is its window's
     /// `reception`.)
     public struct Statistics: Sendable, Equatable {
+        /// Datagrams whose CRC-32C did not match (damaged on the way, or not ours).
+        public var badChecksum = 0
+        /// Datagrams that did not decode otherwise, or that a receiver has no use for.
         public var malformed = 0
+        /// Datagrams for a transfer of another peer.
         public var foreign = 0
         public var unknownTransfer = 0
         public var duplicates = 0
+        /// ACKs sent with SACK ranges: each reports segments missing below a range it
+        /// holds, which asks the sender to retransmit them.
+        public var retransmissionRequests = 0
     }
 
     /// The largest datagram `pollTransmit` writes: an ACK with every SACK range, a
@@ -187,8 +196,11 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
 
     /// Handles one datagram.
     public mutating func handle(_ bytes: UnsafeRawBufferPointer, from peer: Peer, now: Instant) {
-        guard let datagram = try? NativeDatagram.decode(bytes) else {
-            statistics.malformed += 1
+        let datagram: NativeDatagram
+        do throws(NativeDecodingError) {
+            datagram = try NativeDatagram.decode(bytes)
+        } catch {
+            if error == .badChecksum { statistics.badChecksum += 1 } else { statistics.malformed += 1 }
             return
         }
         let id = datagram.transferID
@@ -212,7 +224,9 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
             events.append(.query(requestID: id, peer: peer, .remove(name: name)))
         case .get(let name):
             events.append(.query(requestID: id, peer: peer, .get(name: name)))
-        case .accept, .reject, .ack, .complete, .listing, .result:
+        case .status(let cursor):
+            events.append(.query(requestID: id, peer: peer, .status(cursor: cursor)))
+        case .accept, .reject, .ack, .complete, .listing, .result, .report:
             statistics.malformed += 1  // Sender-bound packets have no business here.
         }
     }
@@ -346,7 +360,9 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
                 let window = sessions.values[index].window
             else { continue }
             sessions.values[index].acknowledgementPending = false
-            let size = NativeDatagram.writeAck(transferID: id, window.acknowledgement(), to: buffer)
+            let acknowledgement = window.acknowledgement()
+            if !acknowledgement.selective.isEmpty { statistics.retransmissionRequests += 1 }
+            let size = NativeDatagram.writeAck(transferID: id, acknowledgement, to: buffer)
             return Transmit(peer: sessions.values[index].peer, size: size)
         }
         return nil

@@ -143,6 +143,8 @@ extension NativeDatagram {
         case .remove: return .remove(name: try decodeOnlyName(&body, require: require))
         case .get: return .get(name: try decodeOnlyName(&body, require: require))
         case .result: return try decodeResult(&body, require: require)
+        case .status: return try decodeStatus(&body, require: require)
+        case .report: return try decodeReport(&body, require: require)
         }
     }
 
@@ -224,6 +226,8 @@ extension NativeDatagram {
         case .result(let result):
             buffer.append(result.status.rawValue)
             Self.appendText(result.text, to: &buffer)
+        case .status(let cursor): buffer.appendBigEndian(cursor)
+        case .report(let report): Self.appendReport(report, to: &buffer)
         case .probe, .data, .ack:
             break
         }
@@ -290,17 +294,23 @@ extension NativeDatagram {
 
     /// Appends a u16 length and the text's UTF-8, cut to at most 1024 bytes at a scalar boundary.
     static func appendText(_ text: String, to buffer: inout [UInt8]) {
+        let length = cutLength(of: text, limit: maximumTextLength)
+        buffer.appendBigEndian(UInt16(length))
+        buffer.append(contentsOf: text.utf8.prefix(length))
+    }
+
+    /// How many of the text's UTF-8 bytes fit in `limit` without splitting a scalar.
+    static func cutLength(of text: String, limit: Int) -> Int {
         let utf8 = text.utf8
         var length = utf8.count
-        if length > maximumTextLength {
-            length = maximumTextLength
+        if length > limit {
+            length = limit
             // Step back over continuation bytes (10xxxxxx) so no scalar is split.
             while length > 0, utf8[utf8.index(utf8.startIndex, offsetBy: length)] & 0xC0 == 0x80 {
                 length -= 1
             }
         }
-        buffer.appendBigEndian(UInt16(length))
-        buffer.append(contentsOf: utf8.prefix(length))
+        return length
     }
 }
 

@@ -55,7 +55,7 @@ extension NativeDatagram {
     }
 
     /// A u16 length (1...4096) and that many bytes of UTF-8.
-    private static func readName(
+    static func readName(
         _ body: inout NativeReader, require: (Bool) throws(NativeDecodingError) -> Void
     ) throws(NativeDecodingError) -> String {
         try require(body.remaining >= 2)

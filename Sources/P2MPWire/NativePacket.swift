@@ -28,6 +28,10 @@ public enum NativePacketType: UInt8, CaseIterable, Hashable, Sendable {
     case result = 0x0D
     /// Client → daemon: send me this file (the daemon answers with an OFFER of it).
     case get = 0x0E
+    /// Client → daemon: your status report, from a transfer on.
+    case status = 0x0F
+    /// Daemon → client: one page of the status report.
+    case report = 0x10
 }
 
 /// The fixed part of every native packet.
@@ -58,6 +62,8 @@ public enum NativePacket: Equatable, Sendable {
     case remove(name: String)
     case result(NativeResult)
     case get(name: String)
+    case status(cursor: UInt32)
+    case report(NativeStatusReport)
 
     /// The type byte this packet is sent with.
     public var type: NativePacketType {
@@ -76,6 +82,8 @@ public enum NativePacket: Equatable, Sendable {
         case .remove: .remove
         case .result: .result
         case .get: .get
+        case .status: .status
+        case .report: .report
         }
     }
 }
@@ -442,6 +450,8 @@ public enum NativeDecodingError: Error, Equatable, Sendable {
     case invalidAlreadyComplete(UInt8)
     /// An ACK with more than 16 SACK ranges.
     case tooManySACKRanges(count: Int)
+    /// A REPORT transfer whose state is not 0 (active), 1 (completed) or 2 (failed).
+    case invalidTransferState(UInt8)
     /// The SACK range at `index` is empty, starts below the cumulative point, or overlaps
     /// or precedes the range before it.
     case invalidSACKRange(index: Int)

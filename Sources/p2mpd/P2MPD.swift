@@ -12,7 +12,7 @@ struct P2MPD: AsyncParsableCommand {
         commandName: "p2mpd",
         abstract: "The p2mp receiver.",
         usage: """
-            p2mpd [--config PATH] [--listen ADDRESS:PORT ...] [--spool DIR] [--trusted-senders FILE] [--loss P] [--log-level LEVEL]
+            p2mpd [--config PATH] [--listen ADDRESS:PORT ...] [--spool DIR] [--trusted-senders FILE] [--metrics-listen ADDRESS:PORT] [--loss P] [--log-level LEVEL]
               p2mpd --check-config [--config PATH]
               p2mpd --show-host-key [--config PATH] [--spool DIR]
               p2mpd PORT FILE P [--bind ADDRESS] [--linger SECONDS]
@@ -64,6 +64,13 @@ struct P2MPD: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Spool directory, replacing 'spool'.", valueName: "dir"))
     var spool: String?
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "TCP address to serve Prometheus metrics on (GET /metrics), replacing 'metrics_listen'; \"\" for none.",
+            valueName: "address:port"))
+    var metricsListen: String?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("Simulated loss probability, replacing 'loss'.", valueName: "p"))
     var loss: Double?
 
@@ -108,7 +115,7 @@ struct P2MPD: AsyncParsableCommand {
             configurationFile: configurationFile,
             overrides: ConfigurationOverrides(
                 listen: listen.isEmpty ? nil : listen, spool: spoolDirectory, loss: loss, logLevel: logLevel,
-                trustedSenders: trustedFile, hostKey: hostKeyFile))
+                trustedSenders: trustedFile, hostKey: hostKeyFile, metricsListen: metricsListen))
         options.lossSeed = lossSeed
         if checkConfig || showHostKey {
             switch DaemonRunner.loadSettings(options) {
@@ -134,7 +141,7 @@ struct P2MPD: AsyncParsableCommand {
 
     private func runSeedForm() async throws {
         if config != nil || checkConfig || showHostKey || !listen.isEmpty || spool != nil || loss != nil || logLevel != nil
-            || trustedSenders != nil || hostKey != nil
+            || trustedSenders != nil || hostKey != nil || metricsListen != nil
         {
             throw UsageError("the seed form (p2mpd PORT FILE P) takes only --bind, --linger and --loss-seed")
         }

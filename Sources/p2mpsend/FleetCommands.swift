@@ -91,6 +91,7 @@ struct List: AsyncParsableCommand {
             case .listing(let entries): listings.append((target.name, entries))
             case .result(let result): refusals.append("\(target.name): \(result.explanation)")
             case .unauthenticated(let reason): refusals.append("\(target.name): \(reason)")
+            case .status: refusals.append("\(target.name): unexpected answer")
             case .noAnswer: down.append(target.name)
             }
         }
@@ -199,7 +200,7 @@ enum FleetChange {
             CommandRunner.printLine("\(target): \(result.text)")
         case .result(let result)?:
             throw CommandFailure(.failure, "\(target): \(result.status): \(result.explanation)")
-        case .listing?:
+        case .listing?, .status?:
             throw CommandFailure(.failure, "\(target): unexpected answer")
         case .unauthenticated(let reason)?:
             throw CommandFailure(.failure, "\(target): \(reason)")

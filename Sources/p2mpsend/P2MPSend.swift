@@ -25,7 +25,7 @@ struct P2MPSend: AsyncParsableCommand {
             when every receiver has the whole file, 1 when some receiver failed, 2 for bad input.
             """,
         version: P2MPVersion.string,
-        subcommands: [Push.self, List.self, Get.self, Move.self, Remove.self, Shell.self, Keygen.self, SeedSend.self],
+        subcommands: [Push.self, List.self, Status.self, Get.self, Move.self, Remove.self, Shell.self, Keygen.self, SeedSend.self],
         defaultSubcommand: SeedSend.self)
 
     static func main() async {

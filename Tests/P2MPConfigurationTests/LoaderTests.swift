@@ -205,7 +205,7 @@ struct LoaderTests {
             "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "max_partials",
             "max_partials_per_sender", "idle_timeout",
             "log_level", "loss_event_interval", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout",
-            "manage_allow",
+            "manage_allow", "metrics_listen",
         ])
         #expect(text.contains("\ntrusted_senders = \"/etc/p2mp/trusted-senders\"\n"))
         #expect(text.contains("\nhost_key = \"/var/lib/p2mp/host_key\"\n"))
@@ -229,7 +229,7 @@ struct LoaderTests {
             "max_partials_per_sender", "idle_timeout",
             "log_level", "loss_event_interval", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout",
             "manage_allow",
-            "trusted_senders", "host_key",
+            "trusted_senders", "host_key", "metrics_listen",
         ] {
             #expect(text.contains(".TP\n.B \(key)\n"), "\(key)")
         }

@@ -29,8 +29,10 @@ struct ParseTests {
             post_receive = "/usr/local/bin/on-receive --quiet"
             post_receive_timeout = 5
             manage_allow = ["192.0.2.10"]
+            metrics_listen = "[::1]:9735"
             """)
         #expect(errors == [])
+        #expect(configuration.metricsListen?.description == "[::1]:9735")
         #expect(configuration.listen.map(\.description) == ["127.0.0.1:9000", "[::1]:9000"])
         #expect(configuration.spool == "/srv/p2mp")
         #expect(configuration.loss == 0.25)
@@ -94,6 +96,15 @@ struct ParseTests {
             (
                 #"listen = ["0.0.0.0:7735", "0.0.0.0:7735"]"#,
                 "'listen' entry 2 (\"0.0.0.0:7735\") repeats 0.0.0.0:7735, expected each address once"
+            ),
+            (
+                #"metrics_listen = "localhost:9735""#,
+                #"'metrics_listen' ("localhost:9735") has 'localhost', which is not a literal IP address (host names are not resolved), expected ADDRESS:PORT with a literal IP address, such as "0.0.0.0:7735" or "[::]:7735""#
+            ),
+            (#"metrics_listen = "127.0.0.1:0""#, #"'metrics_listen' ("127.0.0.1:0") has port '0', expected a port in [1, 65535]"#),
+            (
+                #"metrics_listen = ["127.0.0.1:9735"]"#,
+                #"'metrics_listen' is an array, expected a TCP "ADDRESS:PORT" string, such as "127.0.0.1:9735", or "" for no metrics"#
             ),
             ("spool = 5", "'spool' is an integer (5), expected an absolute directory path (a string)"),
             (
@@ -207,7 +218,7 @@ struct ParseTests {
                 ConfigurationError(
                     file: "p2mpd.toml", line: 3,
                     message:
-                        "unknown key 'spool_dri' (expected one of: listen, spool, loss, max_file_size, min_free_space, max_transfers, max_partials, max_partials_per_sender, idle_timeout, log_level, loss_event_interval, allow, conflict, partial_max_age, post_receive, post_receive_timeout, manage_allow, trusted_senders, host_key); did you mean 'spool'?"
+                        "unknown key 'spool_dri' (expected one of: listen, spool, loss, max_file_size, min_free_space, max_transfers, max_partials, max_partials_per_sender, idle_timeout, log_level, loss_event_interval, allow, conflict, partial_max_age, post_receive, post_receive_timeout, manage_allow, trusted_senders, host_key, metrics_listen); did you mean 'spool'?"
                 )
             ])
         #expect(errors[0].description.hasPrefix("p2mpd.toml:3: unknown key 'spool_dri' (expected one of: listen, spool,"))

@@ -25,13 +25,34 @@ struct DaemonEventTests {
     @Test("the STATUS line reads as a sentence")
     func statusLine() {
         var statistics = DaemonStatistics()
-        statistics.completed = 14
-        statistics.failed = 1
+        for index in 0..<14 { statistics.record(Self.ended("f\(index)")) }
+        statistics.record(Self.ended("late", failure: .init(reason: .idle, text: "sender silent")))
         statistics.bytesReceived = 1_300_000_000
         statistics.datagramsReceived = 1_100
         statistics.reception = NativeReception(segments: 1_000, network: .init(lost: 3), simulated: .init(lost: 1))
         #expect(statistics.statusLine(active: 2) == "2 active transfers, 14 completed, 1 failed, 1.3 GB received, 0.4% loss")
         #expect(DaemonStatistics().statusLine(active: 1) == "1 active transfer, 0 completed, 0 failed, 0 B received, 0.0% loss")
+    }
+
+    @Test("recording a transfer counts it under its outcome and keeps the latest 32, oldest first")
+    func recentTransfers() {
+        var statistics = DaemonStatistics()
+        statistics.record(Self.ended("a"))
+        statistics.record(Self.ended("b", failure: .init(reason: .digestMismatch, text: "SHA-256 mismatch")))
+        statistics.record(Self.ended("c", failure: .init(reason: .storage, text: "cannot write")))
+        statistics.record(Self.ended("d", failure: .init(reason: .storage, text: "cannot commit")))
+        #expect(statistics.completed == 1 && statistics.failed == 3)
+        #expect(statistics.failures == [.digestMismatch: 1, .storage: 2])
+        #expect(statistics.recent.map(\.name) == ["a", "b", "c", "d"])
+        for index in 0..<40 { statistics.record(Self.ended("n\(index)")) }
+        #expect(statistics.completed == 41 && statistics.failed == 3, "counts are totals, not the ring's")
+        #expect(statistics.recent.count == DaemonStatistics.recentCapacity)
+        #expect(statistics.recent.first?.name == "n8" && statistics.recent.last?.name == "n39")
+    }
+
+    static func ended(_ name: String, failure: DaemonStatistics.Failure? = nil) -> DaemonStatistics.Ended {
+        DaemonStatistics.Ended(
+            name: name, sender: "127.0.0.1:1", size: 10, bytesReceived: 10, startedAt: 1, endedAt: 2, failure: failure)
     }
 
     @Test("drops are counted by cause and summed; the log names the causes with a count")

@@ -159,6 +159,8 @@ private let samples: [NativeDatagram] = {
     add(t, .remove(name: "dir/😀"))
     add(t, .get(name: longName))
     add(t, .result(NativeResult(status: .exists, text: longText)))
+    add(t, .status(cursor: .max))
+    add(t, .report(NativeFleetCodecTests.report(name: longName, text: longText)))
     add(0, .abort(NativeRejection(reason: .internalError, text: longText)))
     return datagrams
 }()
@@ -275,6 +277,21 @@ struct NativeDocumentedVector: CustomTestStringConvertible, Sendable {
             "remove": NativeDatagram(transferID: t, packet: .remove(name: "a.bin")),
             "result": NativeDatagram(transferID: t, packet: .result(NativeResult(status: .notFound, text: "no such file"))),
             "get": NativeDatagram(transferID: t, packet: .get(name: "hello.txt")),
+            "status": NativeDatagram(transferID: t, packet: .status(cursor: 0)),
+            "report": NativeDatagram(
+                transferID: t,
+                packet: .report(
+                    NativeStatusReport(
+                        summary: .init(
+                            version: "0.1.0", uptimeSeconds: 3_600, time: 1_795_000_000, spoolUsedBytes: 5,
+                            spoolFreeBytes: 1_000_000_000, spoolFiles: 1, partials: 1, completed: 14, failed: 1,
+                            bytesReceived: 123_456),
+                        total: 2, cursor: 1,
+                        transfers: [
+                            .init(
+                                state: .failed, name: "hello.txt", sender: "127.0.0.1:7000", size: 5, bytes: 3, rate: 1_000,
+                                time: 1_795_000_000, text: "sender silent")
+                        ]))),
         ]
     }()
 }
@@ -426,7 +443,7 @@ struct NativeCodecTests {
                 #expect(NativeDatagram.peekHeader($0) == nil)
             }
         }
-        frame(type: 0x0F, body: []).withUnsafeBytes {
+        frame(type: 0x11, body: []).withUnsafeBytes {
             #expect(NativeDatagram.peekTransferID($0) == 0x0123_4567_89AB_CDEF)
             #expect(NativeDatagram.peekHeader($0) == nil)
         }
@@ -449,7 +466,7 @@ struct NativeCodecTests {
         var badBody = frame(type: 4, body: cat(u64(1), u32(2), [1, 2, 3]))
         badBody[25] ^= 1
         #expect(decode(badBody) == .failure(.badChecksum))
-        for type: UInt8 in [0, 0x0F, 0x10, 0x81, 0xFF] {
+        for type: UInt8 in [0, 0x11, 0x12, 0x81, 0xFF] {
             #expect(decode(frame(type: type, body: [])) == .failure(.unknownType(type)))
         }
         // The type is only believed once the CRC holds.

@@ -26,7 +26,26 @@ struct NativeFleetCodecTests {
         .result(NativeResult(status: .failed, text: "disk")),
         .result(NativeResult(status: .authenticationRequired)),
         .result(NativeResult(status: .unknown(9), text: "?")),
+        .status(cursor: 0),
+        .status(cursor: .max),
+        .report(report(transfers: 0)),
+        .report(report(name: "dir/é.bin", text: "sender silent")),
     ]
+
+    /// A REPORT with `transfers` transfers (one of each state, in turn) named `name`.
+    static func report(name: String = "a", text: String = "", transfers: Int = 3) -> NativeStatusReport {
+        let states = NativeStatusReport.Transfer.State.allCases
+        return NativeStatusReport(
+            summary: .init(
+                version: "1.2.3", uptimeSeconds: .max, time: 1_795_000_000, spoolUsedBytes: .max, spoolFreeBytes: 0,
+                spoolFiles: .max, partials: 7, completed: 1, failed: .max, bytesReceived: 0),
+            total: .max, cursor: 4,
+            transfers: (0..<transfers).map { index in
+                .init(
+                    state: states[index % states.count], name: name, sender: "[::1]:7735 key SHA256:x (ci)", size: .max,
+                    bytes: UInt64(index), rate: 0, time: .max, text: states[index % states.count] == .failed ? text : "")
+            })
+    }
 
     @Test("every fleet packet round-trips", arguments: packets)
     func roundTrip(_ packet: NativePacket) throws {
@@ -61,6 +80,33 @@ struct NativeFleetCodecTests {
         let crc = bytes.withUnsafeBytes { CRC32C.compute($0) }
         bytes.appendBigEndian(crc)
         #expect(throws: NativeDecodingError.self) { try bytes.withUnsafeBytes { try NativeDatagram.decode($0) } }
+    }
+
+    @Test("a REPORT cuts a long version and sender to 255 bytes and a text to 1024, never inside a character")
+    func reportCutsTexts() throws {
+        var report = Self.report(transfers: 1)
+        report.summary.version = String(repeating: "v", count: 254) + "é"
+        report.transfers[0].sender = String(repeating: "s", count: 300)
+        report.transfers[0].text = String(repeating: "€", count: 400)
+        var bytes: [UInt8] = []
+        NativeDatagram(transferID: 1, packet: .report(report)).encode(into: &bytes)
+        let decoded = try bytes.withUnsafeBytes { try NativeDatagram.decode($0) }
+        guard case .report(let received) = decoded.packet else { throw NativeDecodingError.badChecksum }
+        #expect(received.summary.version == String(repeating: "v", count: 254))
+        #expect(received.transfers[0].sender == String(repeating: "s", count: 255))
+        #expect(received.transfers[0].text == String(repeating: "€", count: 341))
+    }
+
+    @Test("a REPORT transfer in a state other than active, completed or failed is an error")
+    func unknownTransferState() {
+        var bytes: [UInt8] = []
+        NativeDatagram(transferID: 1, packet: .report(Self.report(transfers: 1))).encode(into: &bytes)
+        // The transfer's state is the first byte after the 75 fixed bytes and the 5 of "1.2.3".
+        bytes[12 + 75 + 5] = 3
+        bytes.removeLast(4)
+        let crc = bytes.withUnsafeBytes { CRC32C.compute($0) }
+        bytes.appendBigEndian(crc)
+        #expect(throws: NativeDecodingError.invalidTransferState(3)) { try bytes.withUnsafeBytes { try NativeDatagram.decode($0) } }
     }
 }
 

@@ -164,6 +164,7 @@ enum ConfigurationProperties {
             manage_allow = \(strings(c.manageAllow))
             trusted_senders = \(TOMLRendering.string(c.trustedSenders ?? ""))
             \(c.hostKey.map { "host_key = \(TOMLRendering.string($0))" } ?? "")
+            metrics_listen = \(TOMLRendering.string(c.metricsListen?.description ?? ""))
             """
         var again = DaemonConfiguration.defaults
         let errors = ConfigurationLoader.parse(text: text, file: "rendered", into: &again)

@@ -5,7 +5,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case native
     /// The seed's classic data and ACK packets.
     case classic
-    /// Native fleet queries: LIST, LISTING, MOVE, REMOVE, RESULT, GET.
+    /// Native fleet queries: LIST, LISTING, MOVE, REMOVE, RESULT, GET, STATUS, REPORT.
     case fleet
     /// The TOML parser and one configuration file.
     case toml

@@ -7,11 +7,11 @@ import P2MPWire
 ///    agrees with `decode`;
 /// 2. the same with its CRC-32C trailer made valid, so mutations reach the body checks;
 /// 3. as the choices that build a valid datagram: it decodes to what was encoded (texts
-///    cut to 1024 bytes at a scalar boundary), re-encodes to the same bytes, and any one
-///    flipped bit makes it undecodable.
+///    cut to 1024 bytes, a REPORT's version and senders to 255, at a scalar boundary),
+///    re-encodes to the same bytes, and any one flipped bit makes it undecodable.
 enum NativeCodecProperties {
     static let transferTypes: [NativePacketType] = [.offer, .accept, .reject, .data, .ack, .complete, .probe, .abort]
-    static let fleetTypes: [NativePacketType] = [.list, .listing, .move, .remove, .result, .get]
+    static let fleetTypes: [NativePacketType] = [.list, .listing, .move, .remove, .result, .get, .status, .report]
 
     static func check(_ bytes: [UInt8], types: [NativePacketType]) throws(PropertyViolation) {
         try checkDecoding(bytes)
@@ -112,6 +112,13 @@ enum NativeCodecProperties {
         case .result(var result):
             result.text = cut(result.text)
             return .result(result)
+        case .report(var report):
+            report.summary.version = cut(report.summary.version, toBytes: NativeDatagram.maximumShortTextLength)
+            for index in report.transfers.indices {
+                report.transfers[index].sender = cut(report.transfers[index].sender, toBytes: NativeDatagram.maximumShortTextLength)
+                report.transfers[index].text = cut(report.transfers[index].text)
+            }
+            return .report(report)
         default:
             return packet
         }
@@ -186,6 +193,25 @@ enum NativeCodecProperties {
             return .get(name: input.name())
         case .result:
             return .result(NativeResult(status: NativeResult.Status(rawValue: input.byte()), text: input.longText()))
+        case .status:
+            return .status(cursor: input.integer())
+        case .report:
+            let summary = NativeStatusReport.Summary(
+                version: input.longText(), uptimeSeconds: input.integer(), time: input.integer(), spoolUsedBytes: input.integer(),
+                spoolFreeBytes: input.integer(), spoolFiles: input.integer(), partials: input.integer(), completed: input.integer(),
+                failed: input.integer(), bytesReceived: input.integer())
+            let total = input.integer(UInt32.self)
+            let cursor = input.integer(UInt32.self)
+            var transfers: [NativeStatusReport.Transfer] = []
+            for _ in 0..<input.count(upTo: 8) {
+                let states = NativeStatusReport.Transfer.State.allCases
+                transfers.append(
+                    NativeStatusReport.Transfer(
+                        state: states[Int(input.byte()) % states.count], name: input.name(), sender: input.longText(),
+                        size: input.integer(), bytes: input.integer(), rate: input.integer(), time: input.integer(),
+                        text: input.longText()))
+            }
+            return .report(NativeStatusReport(summary: summary, total: total, cursor: cursor, transfers: transfers))
         }
     }
 }
