@@ -7,15 +7,10 @@ struct Pacer: Sendable {
     private var nextSend = Instant.zero
     private var interval: Int64 = 0
 
-    /// Sets the pace from the window and the smoothed RTT, with a gain above 1 so pacing
-    /// never becomes the bottleneck (2 in slow start, 1.25 after).
-    mutating func update(window: Double, smoothedRTT: Duration?, slowStart: Bool) {
-        guard let smoothedRTT, window > 0 else {
-            interval = 0
-            return
-        }
-        let gain = slowStart ? 2.0 : 1.25
-        interval = Int64(Double(smoothedRTT.nanoseconds) / (window * gain))
+    /// Sets the time between two transmissions, in nanoseconds (nil or 0: unpaced), as the
+    /// receiver's congestion controller computes it.
+    mutating func update(interval: Int64?) {
+        self.interval = max(0, interval ?? 0)
     }
 
     /// When the next transmission may go, or nil for now.
