@@ -10,6 +10,17 @@ public enum NativeSimulation {
         public var committed: [UInt8]?
         public var outcome: NativeSender.Outcome?
         public var restarts: Int
+        /// When the sender learned the outcome.
+        public var finishedAt: Instant?
+        /// The sender's view of the receiver at the end (congestion window, RTT, estimates).
+        public var statistics: SenderEngine.ReceiverStatistics
+    }
+
+    /// Where every receiver stood at one moment of a run.
+    public struct Progress: Sendable {
+        public var at: Instant
+        /// Segments each receiver has acknowledged cumulatively.
+        public var acknowledged: [UInt64]
     }
 
     public struct Result: Sendable {
@@ -19,6 +30,10 @@ public enum NativeSimulation {
         public var events: Int
         public var timeouts: Int
         public var detectedLosses: Int
+        /// The sender's link as the run left it: its drops and every datagram's wait.
+        public var bottleneck: Bottleneck?
+        /// Every `progressInterval` of the scenario, where the receivers stood.
+        public var progress: [Progress]
         /// The first step after which a machine was left waiting for nothing: a receiver
         /// with neither an outcome nor a deadline at the sender, or a receiver session no
         /// timer would visit. The run stops there.
@@ -93,11 +108,15 @@ struct NativeSimulationRun {
     var events = 0
     var timeouts = 0
     var losses = 0
+    var finishedAt: [Instant?]
+    var progress: [NativeSimulation.Progress] = []
 
     init(_ scenario: NativeScenario, trace: ((String) -> Void)?) {
         self.scenario = scenario
         self.trace = trace
         network = SimulatedNetwork(random: SeededRandom(seed: scenario.seed ^ 0xA11C_E5EE_D000_0001))
+        network.bottleneck = scenario.bottleneck
+        finishedAt = Array(repeating: nil, count: scenario.receiverCount)
         readLatency = SeededRandom(seed: scenario.seed ^ 0x0BAD_BEEF)
         endpoints = (0..<scenario.receiverCount).map { Self.makeEndpoint(scenario, $0, generation: 0) }
         endpointTimeouts = Array(repeating: nil, count: scenario.receiverCount)
@@ -113,7 +132,8 @@ struct NativeSimulationRun {
             fileSize: UInt64(scenario.file.count), receiverCount: scenario.receiverCount,
             configuration: .init(
                 transferID: scenario.seed | 1, name: "file.bin", sha256: digest, segmentSize: scenario.segmentSize,
-                window: scenario.window, giveUpAfter: scenario.giveUpAfter, rateLimit: scenario.rateLimit))
+                window: scenario.window, giveUpAfter: scenario.giveUpAfter, rateLimit: scenario.rateLimit,
+                congestionControl: scenario.congestionControl))
     }
 
     static func makeEndpoint(_ scenario: NativeScenario, _ index: Int, generation: UInt64) -> Endpoint {
@@ -124,6 +144,7 @@ struct NativeSimulationRun {
 
     func conditions(for receiver: Int) -> NetworkConditions {
         var conditions = scenario.conditions
+        conditions.delay = scenario.delay(at: now.duration(since: .zero))
         if let vanishAt = scenario.vanishing[receiver], now >= .zero + vanishAt { conditions.loss = 1 }
         return conditions
     }
@@ -140,17 +161,34 @@ struct NativeSimulationRun {
             }
             for at in pendingRestarts.values { next = Instant.earliest(next, .zero + at) }
             guard let next, next <= deadline else { break }
+            recordProgress(until: next)
             now = next
             events += 1
             stalledStep = step()
         }
         let receivers = (0..<scenario.receiverCount).map { index in
             NativeSimulation.ReceiverResult(
-                committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index])
+                committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index],
+                finishedAt: finishedAt[index], statistics: sender.engine.statistics(of: index))
         }
         return NativeSimulation.Result(
             scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
-            timeouts: timeouts, detectedLosses: losses, stalledStep: stalledStep)
+            timeouts: timeouts, detectedLosses: losses, bottleneck: network.bottleneck, progress: progress,
+            stalledStep: stalledStep)
+    }
+
+    /// Records the receivers' progress at every sampling instant before `time`: nothing
+    /// changes between two events, so the state now is the state then.
+    mutating func recordProgress(until time: Instant) {
+        guard let interval = scenario.progressInterval, interval > .zero else { return }
+        var at = progress.last.map { $0.at + interval } ?? .zero
+        while at < time {
+            progress.append(
+                NativeSimulation.Progress(
+                    at: at,
+                    acknowledged: (0..<scenario.receiverCount).map { sender.engine.acknowledgedSegments(of: $0) }))
+            at = at + interval
+        }
     }
 
     /// One event at `now`; returns a broken liveness invariant, if any.
@@ -235,7 +273,8 @@ struct NativeSimulationRun {
                     }
                 case .timedOut: timeouts += 1
                 case .lossDetected(_, let count): losses += count
-                case .accepted, .finished: break
+                case .finished(let receiver, _): finishedAt[receiver] = now
+                case .accepted: break
                 }
             }
             let now = self.now
@@ -246,7 +285,7 @@ struct NativeSimulationRun {
             trace?("\(now) sender sends \(transmit)")
             network.send(
                 Array(buffer[0..<transmit.size]), from: NativeSimulation.senderNode, to: transmit.receiver, now: now,
-                conditions: conditions(for: transmit.receiver))
+                conditions: conditions(for: transmit.receiver), queued: true)
         }
     }
 
