@@ -161,3 +161,38 @@ struct CongestionSimulationTests {
         #expect(Self.steadyThroughput(result) >= 0.8 * (1 - loss) * Self.payloadRate(scenario, rate), "\(context)")
     }
 }
+
+/// Sharing a 100 Mbit/s bottleneck (20 ms, a buffer of 1.25 BDP) with another flow that
+/// starts 2 s later or earlier: loss-based AIMD, which backs off as CUBIC does, or a second
+/// model-based flow, as TCP BBR is one. Shares are of what both delivered together.
+@Suite("Congestion control sharing a bottleneck, in the simulation")
+struct CompetingFlowsTests {
+    static let rate = 12_500_000.0
+
+    static func run(first: CongestionControl, second: CongestionControl) -> CompetingFlows.Result {
+        let segments = UInt64(rate * 16 / 1_456)
+        return CompetingFlows.run(
+            .init(
+                flows: [.init(first, segments: segments), .init(second, start: .seconds(2), segments: segments)],
+                bytesPerSecond: rate, buffer: .milliseconds(25), rtt: .milliseconds(20)))
+    }
+
+    @Test(
+        "with a loss-based flow, either one first, each gets at least a third",
+        arguments: [(CongestionControl.aimd, CongestionControl.modelBased), (.modelBased, .aimd)])
+    func lossBased(first: CongestionControl, second: CongestionControl) {
+        let result = Self.run(first: first, second: second)
+        let shares = result.shares(from: .seconds(4), to: .seconds(16))
+        #expect(shares.count == 2 && shares.allSatisfy { $0 >= 1.0 / 3 }, "shares \(shares)")
+    }
+
+    @Test("a second model-based flow starting 2 s later gets at least a third, converging toward half")
+    func latecomer() {
+        let result = Self.run(first: .modelBased, second: .modelBased)
+        let early = result.shares(from: .seconds(6), to: .seconds(10))
+        let late = result.shares(from: .seconds(14), to: .seconds(18))
+        #expect(early.count == 2 && early[1] >= 1.0 / 3, "shares from 6 to 10 s \(early)")
+        #expect(late.count == 2 && late[1] > early[1], "shares from 14 to 18 s \(late), from 6 to 10 s \(early)")
+    }
+}
+

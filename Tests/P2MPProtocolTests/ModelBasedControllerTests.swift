@@ -65,9 +65,9 @@ struct ModelBasedControllerTests {
         #expect(path.controller.minimumRTT == .milliseconds(50))
         // 2 × 50 segments, plus at most a few for acknowledgements that came early.
         #expect((100...105).contains(path.controller.window), "window \(path.controller.window)")
-        // Every gain of the cycle is 0.75, 1 or 1.25 times the rate, 1 % below.
+        // Every gain of the cycle is 0.5, 1 or 1.25 times the rate, 1 % below.
         let interval = Double(path.controller.pacingInterval ?? 0)
-        #expect([0.75, 1, 1.25].contains { abs(interval - 1e9 / ($0 * 990)) < 2 }, "interval \(interval)")
+        #expect([0.5, 1, 1.25].contains { abs(interval - 1e9 / ($0 * 990)) < 2 }, "interval \(interval)")
     }
 
     @Test("random loss, 5 % with no queue, changes neither the estimates nor the window")
