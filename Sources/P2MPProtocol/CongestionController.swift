@@ -37,6 +37,14 @@ struct CongestionController: Sendable {
         mode == .modelBased ? model.pacingInterval : lossBased.pacingInterval(smoothedRTT: smoothedRTT)
     }
 
+    /// How far behind its pace a sender may catch up at once. The model-based controller's
+    /// pace is a rate it means to hold: at 20 MB/s a segment is due every 70 µs, more often
+    /// than an event loop on a loaded machine wakes, so it may catch up 2 ms (BBR sends such
+    /// quanta too); the others keep a burst of 10 segments.
+    var pacingCatchUp: Duration {
+        mode == .modelBased ? .milliseconds(2) : .zero
+    }
+
     /// The model's bottleneck rate in segments per second and its minimum RTT (model-based only).
     var estimates: (bandwidth: Double, minimumRTT: Duration?)? {
         mode == .modelBased ? (model.bandwidth, model.minimumRTT) : nil

@@ -311,9 +311,12 @@ public struct SenderEngine: Sendable {
     private mutating func fillWindow(of receiver: Int, now: Instant, into actions: inout [Action]) {
         guard tracks[receiver].state == .active else { return }
         if let blocked = tracks[receiver].blockedUntil, blocked > now { return }
+        // Held back by pacing (or the rate cap) until now: a late wakeup may catch up.
+        let resumedAfterPacing = tracks[receiver].blockedUntil != nil
         tracks[receiver].blockedUntil = nil
         tracks[receiver].pacer.update(
-            interval: tracks[receiver].congestion.pacingInterval(smoothedRTT: tracks[receiver].estimator.smoothed))
+            interval: tracks[receiver].congestion.pacingInterval(smoothedRTT: tracks[receiver].estimator.smoothed),
+            catchUp: tracks[receiver].congestion.pacingCatchUp)
         let window = UInt64(configuration.window)
         let limit = max(1, min(Int(tracks[receiver].congestion.window), tracks[receiver].advertisedWindow))
         while tracks[receiver].scoreboard.inFlight < limit {
@@ -350,7 +353,7 @@ public struct SenderEngine: Sendable {
             tracks[receiver].congestion.onTransmit(
                 segment: segment, isRetransmission: lost != nil, inFlight: inFlightBefore, now: now)
             tracks[receiver].statistics.transmissions += 1
-            tracks[receiver].pacer.recordSend(now: now)
+            tracks[receiver].pacer.recordSend(now: now, catchingUp: resumedAfterPacing)
             rateLimiter?.consume(configuration.segmentBytes, now: now)
             if tracks[receiver].retransmissionDeadline == nil { armRetransmissionTimer(of: receiver, now: now) }
             actions.append(.transmit(receiver: receiver, segment: segment, isRetransmission: lost != nil))

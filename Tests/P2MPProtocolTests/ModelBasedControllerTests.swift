@@ -132,4 +132,25 @@ struct ModelBasedControllerTests {
         // The sample taken on expiry is the new minimum: the path is 50 ms now.
         #expect(path.controller.minimumRTT == .milliseconds(50))
     }
+
+    @Test("the pacer: a burst of 10 after a pause; held back by pacing and woken late, it catches up its allowance")
+    func pacerCatchUp() {
+        func sends(catchingUp: Bool) -> Int {
+            var pacer = Pacer()
+            pacer.update(interval: 100_000, catchUp: .milliseconds(2))  // 10,000 segments a second
+            var now = Instant.zero + .seconds(1)
+            pacer.recordSend(now: now)
+            // The next segment was due 100 µs later; the wakeup comes 1 ms late.
+            now = now + .microseconds(1_100)
+            var count = 0
+            while pacer.blockedUntil(now: now) == nil {
+                pacer.recordSend(now: now, catchingUp: catchingUp)
+                count += 1
+            }
+            return count
+        }
+        #expect(sends(catchingUp: false) == 11)
+        #expect(sends(catchingUp: true) == 21)
+    }
 }
+
