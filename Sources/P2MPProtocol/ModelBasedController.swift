@@ -42,6 +42,13 @@ struct ModelBasedController: Sendable {
     /// Pacing runs 1 % below the estimate so the flow itself never builds a queue (BBRv3).
     static let pacingMargin = 0.99
     static let bandwidthRounds: UInt64 = 10
+    /// On loopback and LANs ten round trips last a few milliseconds, less than a receiver
+    /// takes to come back to its socket on a busy machine: the filters keep their samples
+    /// at least this long, and the bandwidth-delay product counts at least `shortestPipe`
+    /// of delay, so scheduling jitter does not starve the window. On a WAN both are below
+    /// what the RTT gives anyway.
+    static let shortestFilter: Duration = .milliseconds(100)
+    static let shortestPipe: Duration = .milliseconds(1)
     static let minimumRTTLifetime: Duration = .seconds(10)
     static let probeRTTDuration: Duration = .milliseconds(200)
     static let minimumWindow = 4.0
@@ -52,8 +59,8 @@ struct ModelBasedController: Sendable {
 
     let maximum: Double
     private(set) var state = State.startup
-    private var bandwidthFilter = WindowedMaximum(rounds: bandwidthRounds)
-    private var extraAckedFilter = WindowedMaximum(rounds: bandwidthRounds)
+    private var bandwidthFilter = WindowedMaximum(rounds: bandwidthRounds, lifetime: shortestFilter)
+    private var extraAckedFilter = WindowedMaximum(rounds: bandwidthRounds, lifetime: shortestFilter)
     /// The propagation delay estimate and when it was last confirmed.
     private(set) var minimumRTT: Duration?
     private var minimumRTTStamp = Instant.zero
@@ -119,7 +126,7 @@ struct ModelBasedController: Sendable {
     mutating func onAcknowledgement(_ ack: Acknowledgement, smoothedRTT: Duration?, now: Instant) {
         if ack.newlyDelivered > 0 { timedOut = false }
         updateRound(ack)
-        updateBandwidth(ack.sample)
+        updateBandwidth(ack.sample, now: now)
         updateAckAggregation(delivered: ack.newlyDelivered, now: now)
         updateCongestion(ack)
         checkFullPipe()
@@ -140,7 +147,7 @@ struct ModelBasedController: Sendable {
 
     private var bandwidthDelayProduct: Double? {
         guard let minimumRTT, bandwidth > 0 else { return nil }
-        return bandwidth * minimumRTT.seconds
+        return bandwidth * max(minimumRTT, Self.shortestPipe).seconds
     }
 
     private var probeRTTWindow: Double {
@@ -165,12 +172,12 @@ struct ModelBasedController: Sendable {
         nextRoundDelivered = ack.delivered + UInt64(max(1, ack.inFlight))
     }
 
-    private mutating func updateBandwidth(_ sample: DeliveryRateSampler.Sample?) {
+    private mutating func updateBandwidth(_ sample: DeliveryRateSampler.Sample?, now: Instant) {
         guard let sample else { return }
         lastSampleApplicationLimited = sample.isApplicationLimited
         // An application-limited sample only counts when it shows more than the estimate.
         guard !sample.isApplicationLimited || sample.rate >= bandwidth else { return }
-        bandwidthFilter.update(sample.rate, round: round)
+        bandwidthFilter.update(sample.rate, round: round, now: now)
     }
 
     /// How far acknowledgements run ahead of the estimated rate (receivers that answer a
@@ -184,7 +191,7 @@ struct ModelBasedController: Sendable {
             expected = 0
         }
         aggregationDelivered += Double(delivered)
-        extraAckedFilter.update(min(aggregationDelivered - expected, modelWindow), round: round)
+        extraAckedFilter.update(min(aggregationDelivered - expected, modelWindow), round: round, now: now)
     }
 
     /// At the end of each round trip: was it congested (losses above the threshold while a

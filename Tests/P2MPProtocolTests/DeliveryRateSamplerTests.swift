@@ -80,18 +80,25 @@ struct DeliveryRateSamplerTests {
         #expect(sample != nil)
     }
 
-    @Test("the windowed maximum keeps the best of the last rounds and forgets older ones")
+    @Test("the windowed maximum keeps the best of the last rounds, and of the last lifetime when that is longer")
     func windowedMaximum() {
         var filter = WindowedMaximum(rounds: 3)
-        filter.update(10, round: 1)
-        filter.update(5, round: 2)
-        filter.update(7, round: 3)
+        filter.update(10, round: 1, now: at(0))
+        filter.update(5, round: 2, now: at(0))
+        filter.update(7, round: 3, now: at(0))
         #expect(filter.maximum == 10)
-        filter.update(6, round: 4)
+        filter.update(6, round: 4, now: at(0))
         #expect(filter.maximum == 7)
-        filter.update(9, round: 4)
+        filter.update(9, round: 4, now: at(0))
         #expect(filter.maximum == 9)
-        filter.update(1, round: 20)
+        filter.update(1, round: 20, now: at(0))
         #expect(filter.maximum == 1)
+
+        var lasting = WindowedMaximum(rounds: 3, lifetime: .milliseconds(100))
+        lasting.update(10, round: 1, now: at(0))
+        lasting.update(5, round: 10, now: at(50))
+        #expect(lasting.maximum == 10)
+        lasting.update(5, round: 11, now: at(101))
+        #expect(lasting.maximum == 5)
     }
 }
