@@ -115,6 +115,16 @@ let package = Package(
             ],
             swiftSettings: optimizedInDebug
         ),
+        // (test support) The native simulation under the trust core: the sender under
+        // SecureLinks, every receiver under SecureSessions, and an attacker on the path.
+        .target(
+            name: "P2MPSecureSimulation",
+            dependencies: [
+                "P2MPSimulation", "P2MPProtocol", "P2MPSecurity", "P2MPWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: optimizedInDebug
+        ),
         // Exit codes and error printing shared by the executables.
         .target(
             name: "P2MPCommandLine",
@@ -149,9 +159,9 @@ let package = Package(
         ),
         .testTarget(
             name: "P2MPKeysTests",
-            dependencies: ["P2MPKeys", "P2MPSecurity", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["P2MPKeys", "P2MPSecurity", "P2MPProtocol", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation"]),
+        .testTarget(name: "P2MPProtocolTests", dependencies: ["P2MPProtocol", "P2MPSimulation", "P2MPSecureSimulation"]),
         .testTarget(
             name: "P2MPSystemdTests",
             dependencies: ["P2MPSystemd", .product(name: "Logging", package: "swift-log")]
@@ -160,16 +170,16 @@ let package = Package(
         .testTarget(name: "P2MPSpoolTests", dependencies: ["P2MPSpool"]),
         .testTarget(
             name: "P2MPDaemonTests", dependencies: ["P2MPDaemon", "P2MPDaemonSimulation", "P2MPSimulation", "P2MPProtocol", "P2MPWire"]),
-        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool", "P2MPKeys"]),
+        .testTarget(name: "P2MPClientTests", dependencies: ["P2MPClient", "P2MPSpool", "P2MPKeys", "P2MPWire"]),
         .testTarget(name: "P2MPConfigurationTests", dependencies: ["P2MPConfiguration"]),
         .testTarget(name: "IntegrationTests", dependencies: ["p2mpd", "p2mpsend", "P2MPWire"]),
         // The fuzz targets' properties (Tests/Fuzz/Properties, also compiled into the libFuzzer
         // binary by scripts/fuzz.sh), replayed over the committed corpus and saved crashes.
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["P2MPWire", "P2MPConfiguration", "P2MPSpool", "P2MPClient"],
+            dependencies: ["P2MPWire", "P2MPConfiguration", "P2MPSpool", "P2MPClient", "P2MPSecurity", "P2MPKeys"],
             path: "Tests/Fuzz",
-            exclude: ["Entry", "Tools", "Corpus", "Crashes"],
+            exclude: ["Entry", "Tools", "Corpus", "Crashes", "StandIns"],
             sources: ["Properties", "Replay"]
         ),
     ],

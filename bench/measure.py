@@ -87,7 +87,12 @@ def main():
 
     uftp = goodputs("uftp")
     # Like for like: each p2mp native row against the uftp row with datagrams of about its size.
-    peers = {"p2mp": goodputs("uftp-8800"), "p2mp-cold": goodputs("uftp-8800"), "p2mp-1400": uftp}
+    peers = {"p2mp": goodputs("uftp-8800"), "p2mp-cold": goodputs("uftp-8800"), "p2mp-auth": goodputs("uftp-8800"),
+             "p2mp-1400": uftp}
+    # The cost of authentication and sealing: p2mp-auth's goodput as a share of p2mp's.
+    plain, sealed = goodputs("p2mp"), goodputs("p2mp-auth")
+    sealing = [f"p2mp-auth keeps {sealed[n] / plain[n]:.0%} of p2mp's goodput with {n} receiver{'s' if n > 1 else ''}"
+               for n in sorted(plain) if n in sealed]
 
     def fmt(x, spec):
         return "–" if x is None else format(x, spec)
@@ -122,7 +127,7 @@ def main():
     print("  ".join(header[i].rjust(widths[i]) if i > 2 else header[i].ljust(widths[i]) for i in short) + "  status")
     for row in table:
         print("  ".join(row[i].rjust(widths[i]) if i > 2 else row[i].ljust(widths[i]) for i in short) + "  " + row[3])
-    notes = [f"{r['tool']} x{r['n']}: {r['note']}" for r in rows if r["note"]]
+    notes = sealing + [f"{r['tool']} x{r['n']}: {r['note']}" for r in rows if r["note"]]
     for n in notes:
         print("  - " + n)
     print("  " + context)

@@ -5,7 +5,8 @@
 #
 # Knobs (environment): BIN (p2mp binaries; default: build release), BENCH_SIZE_MIB (1024),
 # BENCH_QUICK=1 (64 MiB), BENCH_SAW_MIB (64), BENCH_PORT (47000), BENCH_DIR (/tmp),
-# BENCH_TIMEOUT (600 s per process), BENCH_TOOLS ("uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat"),
+# BENCH_TIMEOUT (600 s per process), BENCH_TOOLS ("uftp uftp-8800 p2mp-cold p2mp p2mp-auth p2mp-1400 saw
+# socat"),
 # BENCH_REPEAT (3 runs of each, reported as the median).
 set -uo pipefail
 
@@ -58,7 +59,7 @@ saw_mib=${BENCH_SAW_MIB:-64}
 repeat=${BENCH_REPEAT:-3}
 [ "$saw_mib" -gt "$size_mib" ] && saw_mib=$size_mib
 base_port=${BENCH_PORT:-47000}
-tools=${BENCH_TOOLS:-uftp uftp-8800 p2mp-cold p2mp p2mp-1400 saw socat}
+tools=${BENCH_TOOLS:-uftp uftp-8800 p2mp-cold p2mp p2mp-auth p2mp-1400 saw socat}
 
 say() { echo "== $*" >&2; }
 
@@ -200,13 +201,21 @@ EOF
 }
 
 # --- p2mp native (daemon + push) ---------------------------------------------------------
-# run_p2mp N TOOL [SEGMENT] [FLAG]: p2mp native with the default segment size or SEGMENT
-# (empty for the default), and FLAG if given, as TOOL. p2mpsend's digest cache lives in the
-# work directory: `p2mp-cold` hashes the file (--rehash) and primes it for the other rows.
+# run_p2mp N TOOL [SEGMENT] [FLAG] [auth]: p2mp native with the default segment size or
+# SEGMENT (empty for the default), and FLAG if given, as TOOL. p2mpsend's digest cache lives
+# in the work directory: `p2mp-cold` hashes the file (--rehash) and primes it for the other
+# rows. With `auth` the daemons trust a key of the bench's and the push authenticates with
+# it (every datagram sealed with AES-256-GCM); without, they serve loopback in clear.
 run_p2mp() {
     local n=$1 tool=$2 d=$work/round$round/$2-$1 file=$work/input.bin size
     local segment=(); [ -n "${3:-}" ] && segment=(--segment-size "$3")
     local flag=(); [ -n "${4:-}" ] && flag=("$4")
+    local trust=() identity=()
+    if [ "${5:-}" = auth ]; then
+        [ -e "$work/id" ] || "$BIN/p2mpsend" keygen -o "$work/id" --comment bench > "$work/trusted" 2> /dev/null
+        trust=(--trusted-senders "$work/trusted")
+        identity=(--identity "$work/id" --known-hosts "$d/known_hosts" --accept-new-host-keys)
+    fi
     size=$(stat -c %s "$file")
     prepare "$d"
     if [ ! -x "$BIN/p2mpd" ] || [ ! -x "$BIN/p2mpsend" ]; then na "$tool" "$n" "$size" "no p2mpd/p2mpsend in $BIN"; return; fi
@@ -214,7 +223,8 @@ run_p2mp() {
     for i in $(seq 1 "$n"); do
         mkdir -p "$d/spool$i"
         /usr/bin/time -o "$d/recv$i.time" -f "$fmt" timeout "$tmo" \
-            "$BIN/p2mpd" --listen "127.0.0.$i:$port_native" --spool "$d/spool$i" > "$d/recv$i.log" 2>&1 &
+            "$BIN/p2mpd" --listen "127.0.0.$i:$port_native" --spool "$d/spool$i" "${trust[@]}" \
+            > "$d/recv$i.log" 2>&1 &
         tpids+=($!)
         targets+=("127.0.0.$i:$port_native")
     done
@@ -237,7 +247,7 @@ run_p2mp() {
     local start end rc
     start=$(now)
     XDG_CACHE_HOME=$work/cache fgw /usr/bin/time -o "$d/send.time" -f "$fmt" timeout "$tmo" \
-        "$BIN/p2mpsend" push "$file" "${targets[@]}" "${segment[@]}" "${flag[@]}" > "$d/send.log" 2>&1
+        "$BIN/p2mpsend" push "$file" "${targets[@]}" "${segment[@]}" "${flag[@]}" "${identity[@]}" > "$d/send.log" 2>&1
     rc=$?; end=$(now)
     stop_daemons
     if [ "$rc" -ne 0 ]; then na "$tool" "$n" "$size" "p2mpsend push exited $rc ($(last_line "$d/send.log"))"; return; fi
@@ -248,6 +258,7 @@ run_p2mp() {
     [ -n "${3:-}" ] && note="--segment-size $3"
     if [ -n "${4:-}" ]; then note="$note; $4: hashes the file before the OFFER"
     else note="$note; digest from the cache when p2mp-cold ran before"; fi
+    [ "${5:-}" = auth ] && note="$note; authenticated, every datagram sealed (AES-256-GCM)"
     row "$tool" "$n" "$size" "$status" "$start" "$end" "$d/send.time" "$(ls "$d"/recv*.time | tr '\n' ' ')" max "$note"
     say "$tool x$n: $status"
     rm -rf "$d"/spool*/
@@ -325,6 +336,7 @@ for round in $(seq 1 "$repeat"); do
                 uftp) run_uftp "$n" 1300 uftp ;; uftp-8800) run_uftp "$n" 8800 uftp-8800 ;;
                 p2mp-cold) run_p2mp "$n" p2mp-cold "" --rehash ;;
                 p2mp) run_p2mp "$n" p2mp ;; p2mp-1400) run_p2mp "$n" p2mp-1400 1400 ;;
+                p2mp-auth) run_p2mp "$n" p2mp-auth "" "" auth ;;
                 saw) run_saw "$n" ;; socat) run_socat "$n" ;;
                 *) say "unknown tool $t" ;;
             esac

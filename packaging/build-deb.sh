@@ -66,7 +66,7 @@ env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ROOT" install DESTDIR="$D" 
   CATALOGDIR=/usr/lib/systemd/catalog >/dev/null
 for f in usr/bin/p2mpd usr/bin/p2mpsend usr/lib/systemd/system/p2mpd.service \
          usr/lib/systemd/system/p2mpd.socket usr/lib/sysusers.d/p2mp.conf \
-         usr/lib/systemd/catalog/p2mp.catalog etc/p2mp/p2mpd.toml usr/share/man/man8/p2mpd.8 \
+         usr/lib/systemd/catalog/p2mp.catalog etc/p2mp/p2mpd.toml etc/p2mp/trusted-senders usr/share/man/man8/p2mpd.8 \
          usr/share/man/man1/p2mpsend.1 usr/share/man/man5/p2mpd.toml.5; do
   [[ -f $D/$f ]] || die "make install did not install /$f"
 done
@@ -118,7 +118,7 @@ export SOURCE_DATE_EPOCH
 # --- DEBIAN/ ----------------------------------------------------------------------------
 mkdir -p "$D/DEBIAN"
 for s in postinst prerm postrm; do install -m 0755 "$HERE/$s" "$D/DEBIAN/$s"; done
-# every file under /etc is a conffile (only /etc/p2mp/p2mpd.toml today)
+# every file under /etc is a conffile (/etc/p2mp/p2mpd.toml and /etc/p2mp/trusted-senders)
 (cd "$D" && find etc -type f | sort | sed 's|^|/|') > "$D/DEBIAN/conffiles"
 chmod 0644 "$D/DEBIAN/conffiles"
 

@@ -128,8 +128,16 @@ check "b. runs /usr/bin/p2mpd as user p2mp (MainPID $mainpid)" \
   eval '[[ $(x readlink /proc/$mainpid/exe) == /usr/bin/p2mpd && $(x ps -o user= -p $mainpid) == p2mp ]]'
 check "b. systemd-sysusers created p2mp ($(x getent passwd p2mp | cut -d: -f3,4,6))" eval 'x getent passwd p2mp >/dev/null'
 check "b. spool $SPOOL exists, owned by p2mp" test "$(x stat -c %U "$SPOOL" 2>&1)" == p2mp
-check "b. /etc/p2mp/p2mpd.toml is a conffile" \
-  eval 'x dpkg-query -W -f="\${Conffiles}" p2mp | grep -q "^ /etc/p2mp/p2mpd.toml "'
+check "b. /etc/p2mp/p2mpd.toml and /etc/p2mp/trusted-senders are conffiles" \
+  eval 'x dpkg-query -W -f="\${Conffiles}" p2mp | grep -q "^ /etc/p2mp/p2mpd.toml " &&
+        x dpkg-query -W -f="\${Conffiles}" p2mp | grep -q "^ /etc/p2mp/trusted-senders "'
+hostkey=$(x /usr/bin/p2mpd --show-host-key 2>&1)
+check "b. postinst made the host key: /var/lib/p2mp/host_key p2mp 600 ($(x stat -c '%U %a' /var/lib/p2mp/host_key 2>&1))" \
+  eval '[[ $(x stat -c "%U %a" /var/lib/p2mp/host_key 2>&1) == "p2mp 600" ]]'
+check "b. postinst printed it, and p2mpd --show-host-key prints the same line (${hostkey:0:40}…)" \
+  eval '[[ $hostkey == p2mp-ed25519\ * ]] && grep -qF "p2mpd host key: $hostkey" "$ART/dpkg-i.log"'
+check "b. journal: the daemon started with its host key, serving authenticated requests only" \
+  eval 'x journalctl -u "$UNIT" -o cat --no-pager 2>/dev/null | grep -q "authenticated requests only: 0 trusted senders in /etc/p2mp/trusted-senders; host key SHA256:"'
 ncat=$(x journalctl --list-catalog 2>/dev/null | grep -c ' p2mp: ')
 check "b. journal catalog indexed ($ncat p2mp entries in journalctl --list-catalog)" test "$ncat" -ge 1
 check "b. p2mpd --version = $VERSION (Version.swift)" test "$(x /usr/bin/p2mpd --version)" == "$VERSION"
@@ -165,15 +173,36 @@ check "c. /usr/share/doc/p2mp: README.md, copyright, changelog.Debian.gz" \
 check "c. copyright: Files: * is License: Apache-2.0" \
   x sh -c 'grep -A2 -x "Files: \*" /usr/share/doc/p2mp/copyright | grep -qx "License: Apache-2.0"'
 
-# --- d. a push with the packaged p2mpsend -----------------------------------------
+# --- d. the operator's first push: refused without a key; keygen, trust, reload, push ---
 NAME=deb-test-$N.bin
 x sh -c 'head -c 3145728 /dev/urandom > "$1"' sh "$T/$NAME" || fail "d. create payload"
 sum=$(x sha256sum "$T/$NAME" | cut -d' ' -f1)
-t0=$(date +%s%N); XT=60 x /usr/bin/p2mpsend push "$T/$NAME" 127.0.0.1 > "$ART/push.log" 2>&1; rc=$?
-check "d. /usr/bin/p2mpsend push (3 MiB) to 127.0.0.1 exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" \
+since=$(x date +%s%6N)
+XT=60 x env HOME=$T /usr/bin/p2mpsend push "$T/$NAME" 127.0.0.1 > "$ART/push-nokey.log" 2>&1; rc=$?
+check "d. a push without a key is refused with its reason (rc $rc: $(tail -1 "$ART/push-nokey.log"))" \
+  eval '[[ $rc -eq 1 ]] && grep -q "authenticationRequired): this daemon serves requests in clear only" "$ART/push-nokey.log"'
+check "d. nothing written to the spool" eval '! x test -e "$SPOOL/$NAME"'
+check "d. journalctl -u p2mpd P2MP_EVENT=auth-failed shows the refused push (P2MP_PEER, P2MP_REASON)" \
+  within 5 eval 'x journalctl -u "$UNIT" -q -o json --since "@$((since / 1000000))" P2MP_EVENT=auth-failed 2>/dev/null \
+    | python3 -c "import json,sys; e=[json.loads(l) for l in sys.stdin if l.strip()]; sys.exit(0 if any(\"127.0.0.1\" in x.get(\"P2MP_PEER\",\"\") and \"authentication\" in x.get(\"P2MP_REASON\",\"\") for x in e) else 1)"'
+XT=20 x env HOME=$T /usr/bin/p2mpsend keygen --comment deb-test@ci > "$ART/keygen.log" 2>&1; rc=$?
+check "d. p2mpsend keygen makes ~/.config/p2mp/id_ed25519 (0600) and prints the public line (rc $rc)" \
+  eval '[[ $rc -eq 0 && $(x stat -c %a "$T/.config/p2mp/id_ed25519") == 600 ]] && grep -q "^p2mp-ed25519 .* deb-test@ci$" "$ART/keygen.log"'
+x sh -c 'grep "^p2mp-ed25519 " "$1" >> /etc/p2mp/trusted-senders' sh "$ART/keygen.log" 2>/dev/null \
+  || x sh -c 'cat "$1/.config/p2mp/id_ed25519.pub" >> /etc/p2mp/trusted-senders' sh "$T"
+x systemctl reload "$UNIT"
+check "d. systemctl reload: the daemon reads the trusted-senders file again (1 key)" \
+  within 10 eval 'x journalctl -u "$UNIT" -o cat --no-pager 2>/dev/null | grep -q "^trusted senders reloaded: 1 keys in /etc/p2mp/trusted-senders$"'
+t0=$(date +%s%N)
+XT=60 x env HOME=$T /usr/bin/p2mpsend push "$T/$NAME" 127.0.0.1 --accept-new-host-keys > "$ART/push.log" 2>&1; rc=$?
+check "d. /usr/bin/p2mpsend push (3 MiB, authenticated) to 127.0.0.1 exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" \
   test $rc -eq 0 || tailed "$ART/push.log"
 got=$(x sha256sum "$SPOOL/$NAME" 2>/dev/null | cut -d' ' -f1)
 check "d. $SPOOL/$NAME byte-identical (sha256 ${sum:0:16}…)" test -n "$sum" -a "$got" == "$sum"
+check "d. known_hosts recorded the daemon's host key (the line p2mpd --show-host-key prints)" \
+  eval 'x grep -qF "127.0.0.1 ${hostkey% *}" "$T/.config/p2mp/known_hosts"'
+check "d. journal: the commit names the sender's key (P2MP_KEY, P2MP_KEY_COMMENT=deb-test@ci)" \
+  within 5 eval 'x journalctl -u "$UNIT" -q -o json P2MP_EVENT=complete 2>/dev/null | grep -q "\"P2MP_KEY_COMMENT\":\"deb-test@ci\""'
 
 # --- e. reinstall = upgrade path: restart, the operator's conffile edit kept ---------
 x sh -c 'echo "# local edit by deb-test" >> /etc/p2mp/p2mpd.toml'

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The quick-start demo. Part 1, the main job: three p2mpd daemons on 127.0.0.1, .2 and .3
-# (embedded defaults, 10 % simulated loss) receive one push from p2mpsend; every copy is
-# checked. Part 2: the seed's Stop-and-Wait protocol on the same three addresses.
+# (embedded defaults, 10 % simulated loss) receive one authenticated, encrypted push from
+# p2mpsend: the demo makes the operator's key, trusts it on each daemon, pins each daemon's
+# host key in a fleet file, pushes, and checks every copy. Part 2: the seed's
+# Stop-and-Wait protocol on the same three addresses.
 # Knobs: DEMO_SIZE_MIB (16), DEMO_LOSS (0.1), DEMO_PORT (first free from 7735).
 set -euo pipefail
 
@@ -26,17 +28,28 @@ head -c $((size_mib * 1024 * 1024)) /dev/urandom > "$work/sample.bin"
 : > "$work/empty.toml"  # embedded defaults, whatever /etc/p2mp holds on this machine
 echo "== p2mp demo, part 1: p2mpsend push of ${size_mib} MiB to 3 daemons on loopback, simulated loss p = $loss"
 echo "   (files and logs in $work)"
+echo "== p2mpsend keygen -o $work/id_ed25519   (the operator's key; the daemons trust it)"
+"$bin/p2mpsend" keygen -o "$work/id_ed25519" --comment demo@p2mp 2> /dev/null > "$work/trusted-senders" \
+    || fail "p2mpsend keygen exited $?"
+cat "$work/trusted-senders"
+: > "$work/fleet"
 for i in 1 2 3; do
-    "$bin/p2mpd" --config "$work/empty.toml" --listen "127.0.0.$i:$port" --spool "$work/spool$i" --loss "$loss" \
-        2> "$work/p2mpd$i.log" &
+    daemon=(--config "$work/empty.toml" --spool "$work/spool$i" --host-key "$work/host$i"
+        --trusted-senders "$work/trusted-senders")
+    # each daemon's host key, pinned on its line of the fleet file (as known_hosts would)
+    echo "127.0.0.$i:$port $("$bin/p2mpd" "${daemon[@]}" --show-host-key)" >> "$work/fleet" \
+        || fail "p2mpd --show-host-key exited $?"
+    "$bin/p2mpd" "${daemon[@]}" --listen "127.0.0.$i:$port" --loss "$loss" 2> "$work/p2mpd$i.log" &
     pids+=($!)
 done
+echo "== the fleet file, each daemon's host key pinned:"
+cut -c1-80 "$work/fleet" | sed 's/$/…/'
 for i in 1 2 3; do
     for _ in $(seq 50); do grep -q "listening on" "$work/p2mpd$i.log" && break; sleep 0.1; done
     grep -q "listening on" "$work/p2mpd$i.log" || fail "p2mpd on 127.0.0.$i did not start: $(cat "$work/p2mpd$i.log")"
 done
-echo "== p2mpsend push sample.bin 127.0.0.1:$port 127.0.0.2:$port 127.0.0.3:$port"
-(cd "$work" && "$bin/p2mpsend" push sample.bin "127.0.0.1:$port" "127.0.0.2:$port" "127.0.0.3:$port") \
+echo "== p2mpsend push sample.bin --fleet fleet --identity id_ed25519"
+(cd "$work" && "$bin/p2mpsend" push sample.bin --fleet fleet --identity id_ed25519 --known-hosts known_hosts) \
     || fail "p2mpsend push exited $?"
 for i in 1 2 3; do
     kill -TERM "${pids[$((i - 1))]}"
@@ -44,6 +57,7 @@ for i in 1 2 3; do
     losses=$(grep -c 'p2mp_event=loss' "$work/p2mpd$i.log" || true)
     echo "== p2mpd 127.0.0.$i: $losses loss events logged, e.g."
     grep -m1 'p2mp_event=loss' "$work/p2mpd$i.log" | cut -c1-150 || true
+    grep -m1 'p2mp_event=session' "$work/p2mpd$i.log" | cut -c1-150
     grep -m1 'p2mp_event=complete' "$work/p2mpd$i.log" | cut -c1-150
 done
 pids=()

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus of the fuzz targets, Tests/Fuzz/Corpus/TARGET/NAME.
 
-Datagrams come from the test-vector blocks of docs/PROTOCOL.md, configurations from
-etc/p2mp/p2mpd.toml and the shapes the configuration tests use, fleet files and spool names
-from their tests. Run it after changing any of those; `make fuzz` reads the result.
+Datagrams come from the test-vector blocks of docs/PROTOCOL.md (the secure envelope's
+too), configurations from
+etc/p2mp/p2mpd.toml and the shapes the configuration tests use, fleet files, key files and
+spool names from their tests. Run it after changing any of those; `make fuzz` reads the result.
 Seeds for the config target are several files joined by NUL bytes: the first half of them
 are the first set (main file, then drop-ins), the rest the set reloaded after it.
 """
+import base64
 import pathlib
 import re
 import shutil
@@ -23,6 +25,22 @@ def block(text, name):
 
 def hex_bytes(text):
     return bytes.fromhex(text.replace("|", " "))
+
+
+def secure_datagrams(protocol):
+    """The datagrams of the secure vectors ("secret-", "key-" and other values are not)."""
+    seeds = {}
+    for line in block(protocol, "secure-test-vectors aes-256-gcm"):
+        label, data = line.split(" => ")
+        packet = hex_bytes(data)
+        if packet[:3] == b"P2\x02":
+            seeds[label] = packet
+    # The plaintexts sealed inside: verdicts (accepted with push and read, refused with a
+    # reason) and a proof (key, signature, Finished).
+    seeds["verdict-accepted"] = bytes([0, 3, 0])
+    seeds["verdict-refused"] = bytes([1, 0, 11]) + b"not trusted"
+    seeds["proof"] = bytes(range(32)) + bytes(range(64, 128)) + bytes(range(128, 160))
+    return seeds
 
 
 def datagrams(protocol):
@@ -45,8 +63,11 @@ loss = 0.25
 max_file_size = "2T"
 min_free_space = 1048576
 max_transfers = 100000
+max_partials = 5
+max_partials_per_sender = 100000
 idle_timeout = 2.5
 log_level = "debug"
+loss_event_interval = 1.5
 allow = ["10.0.0.0/8", "fd00::/8"]
 conflict = "keep-both"
 partial_max_age = 3600
@@ -80,6 +101,15 @@ FLEET_FILES = {
     "errors": "ok\nweb-01:99999\na b\nx#y\nok\n[::1\n",
 }
 
+KEY_A = "p2mp-ed25519 " + base64.b64encode(bytes(range(1, 33))).decode()
+KEY_B = "p2mp-ed25519 " + base64.b64encode(bytes(range(33, 65))).decode()
+KEY_FILES = {
+    "trusted-senders": f"# who may push\n{KEY_A} ops@build\npush,read,manage,names=releases/ {KEY_B}\n",
+    "trusted-senders-errors": f"push,fly {KEY_A}\n{KEY_A}\n{KEY_A} again\nnames=/abs {KEY_B}\nread\n",
+    "known-hosts": f"web-01 {KEY_A} first seen\n[10.0.0.7]:9000 {KEY_B}\r\n\ufeff",
+    "known-hosts-errors": f"web-01\nWEB-01 {KEY_A}\nweb-01 {KEY_B}\nhost p2mp-ed25519 AAAA\nhost ssh-rsa AAAA\n",
+}
+
 SPOOL_NAMES = [
     "a", "releases/app-1.4.2.tar.gz", "r\u00e9sum\u00e9.txt", "dir/sub/file.bin", "../etc/passwd",
     "/etc/passwd", "a//b", "a/./b", "a/", ".p2mp/state", ".P2MP/x", "-rf", "x" * 255, "x" * 256,
@@ -100,6 +130,10 @@ def main():
     for target, seeds in datagrams(protocol).items():
         for name, data in seeds.items():
             write(target, name, data)
+    for name, data in secure_datagrams(protocol).items():
+        write("secure", name, data)
+    for name, text in KEY_FILES.items():
+        write("keys", name, text)
     shipped = (ROOT / "etc" / "p2mp" / "p2mpd.toml").read_bytes()
     write("toml", "shipped", shipped)
     for name, text in TOML.items():

@@ -7,8 +7,10 @@
 # The binary is built with swiftc and clang directly (SwiftPM cannot add -sanitize=fuzzer to
 # a single product): the C target CCRC32C as an object behind a generated module map, then
 # each Swift module the properties need as a module of its own, with the files that module
-# needs (P2MPSpool's name validation, P2MPClient's fleet file, all of P2MPWire and
-# P2MPConfiguration), all instrumented for coverage and AddressSanitizer.
+# needs (P2MPSpool's name validation, P2MPClient's fleet file, P2MPKeys' trusted-senders and
+# known-hosts parsers, all of P2MPWire and P2MPConfiguration), all instrumented for coverage
+# and AddressSanitizer. P2MPKeys needs P2MPSecurity's IdentityKey, which needs swift-crypto:
+# the fuzz binary has a stand-in for it (Tests/Fuzz/StandIns), beside the real base64 and rights.
 #
 # Each target reads the committed seeds (Tests/Fuzz/Corpus/TARGET) and grows a working
 # corpus under .build/fuzz/corpus/TARGET; a crash, a broken property, a leak or a timeout
@@ -23,7 +25,7 @@ BIN=$OUT/p2mp-fuzz
 SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-150}
-TARGETS_ALL="native classic fleet toml config fleetfile spoolname"
+TARGETS_ALL="native classic fleet toml config fleetfile spoolname secure keys"
 SANITIZE=(-sanitize=fuzzer,address)
 # Short allocation stacks and a smaller quarantine: AddressSanitizer's bookkeeping, not the
 # code under test, is most of the time per input otherwise.
@@ -38,6 +40,8 @@ MODULES=(
   "P2MPConfiguration|-enable-testing|Sources/P2MPConfiguration/*.swift"
   "P2MPSpool||Sources/P2MPSpool/SpoolName.swift Sources/P2MPSpool/SpoolNameError.swift Sources/P2MPSpool/Hex.swift"
   "P2MPClient||Sources/P2MPClient/FleetFile.swift"
+  "P2MPSecurity||Sources/P2MPSecurity/Base64.swift Sources/P2MPSecurity/SenderRights.swift Tests/Fuzz/StandIns/IdentityKey.swift"
+  "P2MPKeys||Sources/P2MPKeys/PublicKeyLine.swift Sources/P2MPKeys/TrustedSendersFile.swift Sources/P2MPKeys/KnownHostsFile.swift Sources/P2MPKeys/KeyFileError.swift Sources/P2MPKeys/KeyFileIO.swift"
   "FuzzProperties||Tests/Fuzz/Properties/*.swift"
 )
 
@@ -75,7 +79,7 @@ run() {
     log=$OUT/log/$target.log
     # Datagrams and names need no more than a few kilobytes to reach every check.
     case $target in
-      native | classic | fleet | fleetfile) length=2048 ;;
+      native | classic | fleet | fleetfile | secure) length=2048 ;;
       *) length=8192 ;;
     esac
     echo "== $target: fuzzing for ${FUZZ_SECONDS}s"

@@ -63,6 +63,8 @@ vectors = [
         struct.pack(">Q", 0), struct.pack(">I", 32), struct.pack(">I", 0), bytes([0])])),
     ("complete", datagram("complete", T, [bytes([0]), HELLO] + text(""))),
     ("complete-digest-mismatch", datagram("complete", T, [bytes([1]), EMPTY] + text("digest mismatch"))),
+    ("complete-with-reception", datagram("complete", T, [bytes([0]), HELLO] + text("") + [
+        struct.pack(">8Q", 1000, 2, 20, 19, 5, 5, 1, 0)])),
     ("probe", datagram("probe", T, [])),
     ("abort", datagram("abort", T, [struct.pack(">H", 5)] + text("shutting down"))),
     ("list", datagram("list", T, [struct.pack(">I", 0)])),

@@ -4,8 +4,10 @@
 # Installs systemd/p2mpd.service, p2mpd.socket, p2mp.sysusers, p2mp.catalog and
 # etc/p2mp/p2mpd.toml into a throw-away instance and checks: Type=notify readiness and
 # STATUS=, 4 MiB pushes with simulated loss over IPv4 and IPv6 (::1), the journal fields
-# and MESSAGE_IDs, reload (good and broken configuration), a clean stop, socket activation
-# (both families), the watchdog restart and the `systemd-analyze security` exposure (<= 1.5).
+# and MESSAGE_IDs, loss events of a 64 MiB push through nftables dropping 2 % of the
+# datagrams (loss = 0), reload (good and broken configuration), a clean stop, socket
+# activation (both families), the watchdog restart and the `systemd-analyze security`
+# exposure (<= 1.5).
 #
 #   usage: [BIN=DIR] [ARTIFACTS=DIR] scripts/systemd-test.sh
 #   BIN        directory holding p2mpd and p2mpsend (default: swift build --show-bin-path)
@@ -109,8 +111,15 @@ pass "a. binaries copied to $T/ (instance-private tmpfs)"
   && "$SDNS" cp "$N" "$ROOT/systemd/p2mp.sysusers" /etc/sysusers.d/p2mp.conf \
   && x systemd-sysusers /etc/sysusers.d/p2mp.conf > "$ART/sysusers.log" 2>&1 \
   && "$SDNS" cp "$N" "$ROOT/etc/p2mp/p2mpd.toml" /etc/p2mp/p2mpd.toml \
+  && "$SDNS" cp "$N" "$ROOT/etc/p2mp/trusted-senders" /etc/p2mp/trusted-senders \
   && put /etc/p2mp/p2mpd.toml.d/50-test.toml $'loss = 0.02\nlisten = ["127.0.0.1:7735", "[::1]:7735"]' \
   && x systemctl daemon-reload || abort "b. install units and configuration"
+# the test's sender: a key of its own (HOME=$T), trusted by the daemon; a second key is not
+x env HOME="$T" "$T/p2mpsend" keygen --comment systemd-test@sender > "$ART/keygen.log" 2>&1 \
+  && x env HOME="$T" "$T/p2mpsend" keygen --comment stranger -o "$T/stranger" > "$ART/keygen-stranger.log" 2>&1 \
+  && x sh -c 'cat "$1/.config/p2mp/id_ed25519.pub" >> /etc/p2mp/trusted-senders' sh "$T" \
+  || abort "b. make the sender's keys and trust one"
+pass "b. sender key made with p2mpsend keygen and added to /etc/p2mp/trusted-senders"
 check "b. systemd-sysusers created user p2mp ($(x getent passwd p2mp | cut -d: -f3,4))" eval 'x getent passwd p2mp >/dev/null'
 check "b. units loaded (LoadState=loaded)" \
   test "$(prop LoadState) $(prop LoadState p2mpd.socket)" == "loaded loaded"
@@ -158,7 +167,7 @@ push_check() { # STEP NAME [TARGET]: create a 4 MiB file, push it, compare the s
   local step=$1 name=$2 target=${3:-127.0.0.1:7735} f="$T/payload/$2" sum got rc out
   x sh -c 'head -c 4194304 /dev/urandom > "$1"' sh "$f" || { fail "$step. create payload"; return 1; }
   sum=$(x sha256sum "$f" | cut -d' ' -f1)
-  t0=$(date +%s%N); out=$(XT=60 x "$T/p2mpsend" push "$f" "$target" 2>&1); rc=$?
+  t0=$(date +%s%N); out=$(XT=60 x env HOME="$T" "$T/p2mpsend" push "$f" "$target" --accept-new-host-keys 2>&1); rc=$?
   printf '%s\n' "$out" > "$ART/push-$name.log"
   check "$step. p2mpsend push $name $target exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0 \
     || printf '%s\n' "$out" | tail -n 5 | sed 's/^/      | /'
@@ -176,17 +185,92 @@ push_check e "p2mp-test-$N-v6.bin" "[::1]:7735"
 check "e. journal: the IPv6 push completed from P2MP_PEER [::1]:…" \
   within 5 jhas "$since_v6" 'g("P2MP_PEER").startswith("[::1]:")' P2MP_EVENT=complete
 
+check "e. the daemon proved the host key it was started with (known_hosts = p2mpd --show-host-key)" \
+  eval 'k=$(x "$T/p2mpd" --show-host-key) && x grep -qF "127.0.0.1 ${k% *}" "$T/.config/p2mp/known_hosts"'
+check "e. host key /var/lib/p2mp/host_key made on first start: p2mp, mode 600 ($(x stat -c '%U %a' /var/lib/p2mp/host_key 2>&1))" \
+  eval '[[ $(x stat -c "%U %a" /var/lib/p2mp/host_key 2>&1) == "p2mp 600" ]]'
+since_refused=$(now_us)
+out=$(XT=60 x env HOME="$T" "$T/p2mpsend" push "$T/payload/$PAYLOAD" 127.0.0.1:7735 --name refused.bin \
+  --identity "$T/stranger" 2>&1); rc=$?
+printf '%s\n' "$out" > "$ART/push-refused.log"
+check "e. a push with a key the daemon does not trust fails with the reason printed (rc $rc)" \
+  eval '[[ $rc -eq 1 ]] && grep -q "refused our key" "$ART/push-refused.log"'
+check "e. nothing written for it" eval '! x test -e "$SPOOL/refused.bin"'
+check "e. journalctl -u p2mpd P2MP_EVENT=auth-failed: the refused key's fingerprint, peer and reason" \
+  within 5 jhas "$since_refused" 'g("P2MP_KEY").startswith("SHA256:") and g("P2MP_PEER").startswith("127.0.0.1") and g("P2MP_REASON") != ""' P2MP_EVENT=auth-failed
+check "e. journal: the authenticated sessions name the trusted key's comment (P2MP_EVENT=session)" \
+  within 3 jhas "$since_push" 'g("P2MP_KEY_COMMENT") == "systemd-test@sender"' P2MP_EVENT=session
+
 # --- f. journal fields -----------------------------------------------------------
-check "f. journal: P2MP_EVENT=loss with P2MP_SEQ and P2MP_PEER" \
-  within 5 jhas "$since_push" 'g("P2MP_SEQ") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss
+check "f. journal: P2MP_EVENT=loss with P2MP_LOSS_CAUSE=simulated, P2MP_LOST_SEGMENTS and P2MP_PEER" \
+  within 5 jhas "$since_push" 'g("P2MP_LOST_SEGMENTS") != "" and g("P2MP_PEER") != ""' P2MP_EVENT=loss P2MP_LOSS_CAUSE=simulated
 check "f. journal: P2MP_EVENT=complete with P2MP_SHA256 = ${DIGEST:0:16}…" \
   within 5 jhas "$since_push" "g('P2MP_SHA256').lower() == '${DIGEST}'" P2MP_EVENT=complete
-for ev in complete loss; do
+for ev in complete loss auth-failed session; do
   check "f. journal: P2MP_EVENT=$ev has MESSAGE_ID=${MID[$ev]} (message-ids.txt)" \
     within 3 jhas "$since_push" "g('MESSAGE_ID') == '${MID[$ev]}'" P2MP_EVENT=$ev
 done
 check "f. journalctl -x shows the catalog text for the complete event" \
   within 3 eval 'x journalctl -q -x -u "$UNIT" MESSAGE_ID="${MID[complete]}" --no-pager | grep -q "Transfer .* is complete"'
+
+# --- n. loss events of real loss: nftables drops 2 % of the datagrams to p2mpd ------
+# loss = 0, so every loss event is the path's. Offloads off on the instance's loopback,
+# so that nftables drops datagrams, not segmented super-packets; 1,400-byte segments and
+# a 10 MB/s cap make the 64 MiB push last several loss_event_intervals (1 s here).
+put /etc/p2mp/p2mpd.toml.d/55-network-loss.toml $'loss = 0\nloss_event_interval = 1' \
+  && XT=40 x systemctl reload "$UNIT" \
+  && x ethtool -K lo tx-udp-segmentation off gso off tso off gro off \
+  && printf '%s\n' 'table inet lossst {' '  counter dropped {}' '  chain input {' \
+       '    type filter hook input priority 0; policy accept;' \
+       '    udp dport 7735 numgen random mod 100 < 2 counter name dropped drop' '  }' '}' | x nft -f - \
+  || fail "n. set up 2 % loss with nftables (reload with loss = 0, offloads off, nft table)"
+NET=p2mp-test-$N-lossy.bin
+x sh -c 'head -c 67108864 /dev/urandom > "$1"' sh "$T/payload/$NET" || fail "n. create 64 MiB payload"
+sum=$(x sha256sum "$T/payload/$NET" | cut -d' ' -f1)
+since_net=$(now_us); t0=$(date +%s%N)
+out=$(XT=120 x env HOME="$T" "$T/p2mpsend" push "$T/payload/$NET" 127.0.0.1:7735 --segment-size 1400 --rate 80M 2>&1); rc=$?
+printf '%s\n' "$out" > "$ART/push-$NET.log"
+check "n. 64 MiB push through 2 % loss exits 0 (rc $rc, $(secs "$t0" "$(date +%s%N)")s)" test $rc -eq 0
+check "n. $SPOOL/$NET is byte-identical" test "$(x sha256sum "$SPOOL/$NET" 2>/dev/null | cut -d' ' -f1)" == "$sum"
+dropped=$(x nft list counter inet lossst dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p')
+x nft delete table inet lossst; x ethtool -K lo tx-udp-segmentation on gso on tso on gro on
+# The transfer's loss events and its complete event, from the journal as JSON.
+jloss() {
+  x journalctl -q -u "$UNIT" -o json --no-pager 2>/dev/null | python3 -c '
+import json, sys
+since, name, dropped = int(sys.argv[1]), sys.argv[2], int(sys.argv[3] or 0)
+fields = ["P2MP_TRANSFER_ID", "P2MP_PEER", "P2MP_FILE", "P2MP_LOST_SEGMENTS", "P2MP_REPAIRED_SEGMENTS",
+          "P2MP_DUPLICATE_SEGMENTS", "P2MP_LOSS_RATE", "P2MP_SEGMENTS", "P2MP_LOSS_CAUSE"]
+losses, complete = [], None
+for line in sys.stdin:
+    e = json.loads(line)
+    if int(e.get("__REALTIME_TIMESTAMP", 0)) < since or e.get("P2MP_FILE") != name: continue
+    if e.get("P2MP_EVENT") == "loss": losses.append(e)
+    if e.get("P2MP_EVENT") == "complete": complete = e
+lost = sum(int(e["P2MP_LOST_SEGMENTS"]) for e in losses)
+repaired = sum(int(e["P2MP_REPAIRED_SEGMENTS"]) for e in losses)
+causes = {}
+for e in losses: causes.setdefault(e.get("P2MP_LOSS_CAUSE"), []).append(e)
+network = sum(int(e["P2MP_LOST_SEGMENTS"]) for e in causes.get("network", []))
+print("events %d, lost %d (network %d, %s), repaired %d; complete: %s lost, %s repaired; nftables dropped %d"
+      % (len(losses), lost, network, ", ".join("%s %d events" % (c, len(es)) for c, es in causes.items()), repaired,
+         complete and complete.get("P2MP_LOST_SEGMENTS"), complete and complete.get("P2MP_REPAIRED_SEGMENTS"), dropped))
+ok = bool(losses) and complete is not None and all(all(f in e for f in fields) for e in losses)
+# The path loses (network); a spool that falls behind under load drops too (storage).
+ok = ok and set(causes) <= {"network", "storage"}
+ok = ok and str(lost) == complete.get("P2MP_LOST_SEGMENTS") and str(repaired) == complete.get("P2MP_REPAIRED_SEGMENTS")
+ok = ok and dropped > 0 and abs(network - dropped) * 10 <= dropped
+# At most one per cause and interval (1 s, less 0.1 s of journal timing), but for the
+# last, which comes with the end of the transfer.
+for es in causes.values():
+    times = sorted(int(e["__MONOTONIC_TIMESTAMP"]) for e in es)
+    ok = ok and all(b - a >= 900000 for a, b in zip(times[:-1], times[1:-1]))
+sys.exit(0 if ok else 1)' "$since_net" "$NET" "$dropped"; }
+out=$(within 5 jloss | tail -n 1); rc=$?
+check "n. journalctl -u p2mpd P2MP_EVENT=loss -o json: every field, one per cause and interval, summing to the complete event's totals, network loss to nftables' drops within 10 % ($out)" \
+  test $rc -eq 0
+x rm -f /etc/p2mp/p2mpd.toml.d/55-network-loss.toml && XT=40 x systemctl reload "$UNIT" \
+  || fail "n. restore the configuration (loss = 0.02)"
 
 # --- g. reload: a good and a broken configuration --------------------------------
 pid0=$(prop MainPID); nr0=$(prop NRestarts)
@@ -277,9 +361,12 @@ XT=40 x systemctl stop "$UNIT"
 # --- m. the journald round trip of the Swift suite, where journald runs ------------
 # JournalSendTests needs /run/systemd/journal/socket, which only this instance has; the
 # main `swift test` run reports it as skipped for that reason.
+# The bundle is copied into the instance, whose /tmp and /run are its own: a clone under
+# /tmp would not be visible there.
 bundle=$BIN/p2mpPackageTests.xctest
 if [[ -x $bundle ]]; then
-  out=$(XT=60 x "$bundle" --testing-library swift-testing --filter JournalSendTests 2>&1); rc=$?
+  "$SDNS" cp "$N" "$bundle" "$T/p2mpPackageTests.xctest" || fail "m. copy the test bundle to $T"
+  out=$(XT=60 x "$T/p2mpPackageTests.xctest" --testing-library swift-testing --filter JournalSendTests 2>&1); rc=$?
   printf '%s\n' "$out" > "$ART/journal-send-tests.log"
   check "m. JournalSendTests pass against the instance's journald (rc $rc)" \
     eval '[[ $rc == 0 ]] && grep -q "multi-line and NUL values reaches journald byte for byte\" passed" <<< "$out"' \

@@ -42,14 +42,16 @@ final class ClientLinks: @unchecked Sendable {
     /// Each target's proved host key, once its session is up.
     private(set) var provedKeys: [IdentityKey?]
 
-    /// Sessions to `targets` under `trust`; a handshake silent for `giveUpAfter` fails with `noAnswer`.
-    init(trust: ClientTrust, targets: [SocketAddress], giveUpAfter: Duration, now: Instant) {
+    /// Sessions to `targets` under `trust`; a handshake silent for `giveUpAfter` fails with
+    /// `noAnswer`. With `renewsSilentSessions`, a session unanswered for a fifth of that is
+    /// replaced by a new handshake (`.renewed`), so a push outlives a daemon restart.
+    init(trust: ClientTrust, targets: [SocketAddress], giveUpAfter: Duration, renewsSilentSessions: Bool = false, now: Instant) {
         precondition(trust.hostKeys.count == targets.count, "one host-key policy per target")
         self.targets = targets
-        var random = SystemRandomNumberGenerator()
         links = SecureLinks(
             identity: trust.identity?.privateKey, hostKeys: trust.hostKeys, configuration: .init(giveUpAfter: giveUpAfter),
-            random: &random, now: now.sinceOrigin)
+            renewAfter: renewsSilentSessions ? giveUpAfter / 5 : nil, random: SystemRandomNumberGenerator(),
+            now: now.sinceOrigin)
         provedKeys = Array(repeating: nil, count: targets.count)
     }
 
@@ -62,7 +64,7 @@ final class ClientLinks: @unchecked Sendable {
 
     func handleTimeout(now: Instant) { links.handleTimeout(now: now.sinceOrigin) }
 
-    /// Targets whose session came up or failed since the last call.
+    /// Targets whose session came up, was renewed or failed since the last call.
     func pollEvent() -> SecureLinks<SystemRandomNumberGenerator>.Event? {
         let event = links.pollEvent()
         if case .ready(let target, let key?)? = event { provedKeys[target] = key }
@@ -92,8 +94,9 @@ final class ClientLinks: @unchecked Sendable {
     func send<Outcome>(to target: Int, maximumSize: Int, _ io: DatagramIO<Outcome>, write: (UnsafeMutableRawBufferPointer) -> Int) {
         let size = write(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(maximumSize, scratch.count)]))
         guard size > 0 else { return }
+        let now = io.now.sinceOrigin
         io.send(maximumSize: size + links.overhead, to: targets[target]) { buffer in
-            links.seal(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), for: target, into: buffer) ?? 0
+            links.seal(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), for: target, into: buffer, now: now) ?? 0
         }
     }
 
@@ -105,8 +108,9 @@ final class ClientLinks: @unchecked Sendable {
             return
         }
         let written = write(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]))
+        let now = io.now.sinceOrigin
         io.sendDatagram(size: written + links.overhead, to: targets[target]) { buffer in
-            links.seal(UnsafeRawBufferPointer(rebasing: scratch[0..<written]), for: target, into: buffer) ?? 0
+            links.seal(UnsafeRawBufferPointer(rebasing: scratch[0..<written]), for: target, into: buffer, now: now) ?? 0
         }
     }
 

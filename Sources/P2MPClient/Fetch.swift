@@ -113,6 +113,8 @@ final class FetchApplication: DatagramApplication {
             switch event {
             case .ready:
                 client.start(now: io.now)
+            case .renewed:
+                break  // Only pushes renew their sessions.
             case .failed(_, let failure):
                 sessionFailure =
                     ClientLinks.isUnanswered(failure)

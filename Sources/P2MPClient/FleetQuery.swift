@@ -70,6 +70,8 @@ final class FleetQueryApplication: DatagramApplication {
             switch event {
             case .ready(let target, _):
                 client.start(target: target, now: now)
+            case .renewed:
+                break  // Only pushes renew their sessions.
             case .failed(let target, let failure):
                 let answer: FleetQueryClient.Answer =
                     ClientLinks.isUnanswered(failure)

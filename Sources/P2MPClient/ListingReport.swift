@@ -41,7 +41,7 @@ public enum ListingReport {
                 }
             case .result(let result):
                 host.status = "refused"
-                host.reason = result.text
+                host.reason = result.explanation
             case .unauthenticated(let reason):
                 host.status = "unauthenticated"
                 host.reason = reason

@@ -99,7 +99,8 @@ final class NativePushApplication: DatagramApplication {
                 names: options.targets.map(\.name), fileSize: sender.fileSize, startTime: Self.seconds(startedAt))
         }
         links = ClientLinks(
-            trust: options.trust, targets: options.targets.map(\.address), giveUpAfter: options.giveUpAfter, now: startedAt)
+            trust: options.trust, targets: options.targets.map(\.address), giveUpAfter: options.giveUpAfter,
+            renewsSilentSessions: true, now: startedAt)
         drain(io, now: startedAt)
     }
 
@@ -143,12 +144,15 @@ final class NativePushApplication: DatagramApplication {
         }
     }
 
-    /// Offers the file to each receiver whose session came up; ends those whose handshake failed.
+    /// Offers the file to each receiver whose session came up, again to each whose session
+    /// was renewed (its daemon may have restarted); ends those whose handshake failed.
     private func takeLinkEvents(_ links: ClientLinks, now: Instant) {
         while let event = links.pollEvent() {
             switch event {
             case .ready(let receiver, _):
                 sender.start(receiver: receiver, now: now)
+            case .renewed(let receiver):
+                sender.sessionReplaced(receiver: receiver, now: now)
             case .failed(let receiver, let failure):
                 if ClientLinks.isUnanswered(failure) { unanswered.insert(receiver) }
                 sender.abandon(
@@ -214,7 +218,7 @@ final class NativePushApplication: DatagramApplication {
             let status: ReceiverReport.Status
             switch sender.outcome(of: index) {
             case .committed?: status = .completed
-            case .rejected(let rejection)?: status = .failed(reason: "rejected (\(rejection.reason)): \(rejection.text)")
+            case .rejected(let rejection)?: status = .failed(reason: "rejected (\(rejection.reason)): \(rejection.explanation)")
             case .aborted(let rejection)?: status = .failed(reason: "aborted (\(rejection.reason)): \(rejection.text)")
             case .failed(let completion)?: status = .failed(reason: "\(completion.status): \(completion.text)")
             case .noAnswer(let phase, let after)?:
@@ -233,6 +237,7 @@ final class NativePushApplication: DatagramApplication {
             receiver.resumedBytes = resumedBytes
             receiver.alreadyHeld = sender.outcome(of: index) == .committed(alreadyHeld: true)
             receiver.hostKey = links?.provedKeys[index]
+            receiver.reception = sender.receptions[index]
             receiver.wasReached = statistics.transmissions > 0 || {
                 if case .noAnswer(phase: .offer, _)? = sender.outcome(of: index) { return false }
                 return !unanswered.contains(index)

@@ -1,4 +1,5 @@
 import Foundation
+import P2MPWire
 
 extension PushReport {
     /// The `--json` document (schema: docs/push-report.schema.json).
@@ -26,6 +27,37 @@ extension PushReport {
             var rttMilliseconds: Double?
             var reason: String?
             var hostKey: String?
+            var loss: Loss?
+        }
+        struct Loss: Encodable {
+            struct Cause: Encodable {
+                var lostSegments: UInt64
+                var repairedSegments: UInt64
+            }
+            struct Causes: Encodable {
+                var network: Cause
+                var simulated: Cause
+                var storage: Cause
+            }
+            var segments: UInt64
+            var lostSegments: UInt64
+            var repairedSegments: UInt64
+            var duplicateSegments: UInt64
+            var lossRate: Double
+            var causes: Causes
+
+            init(_ reception: NativeReception) {
+                func cause(_ losses: NativeReception.Losses) -> Cause {
+                    Cause(lostSegments: losses.lost, repairedSegments: losses.repaired)
+                }
+                segments = reception.segments
+                lostSegments = reception.lost
+                repairedSegments = reception.repaired
+                duplicateSegments = reception.duplicates
+                lossRate = reception.segments == 0 ? 0 : Double(reception.lost) / Double(reception.segments)
+                causes = Causes(
+                    network: cause(reception.network), simulated: cause(reception.simulated), storage: cause(reception.storage))
+            }
         }
         let document = Document(
             file: file, name: name, bytes: bytes, sha256: sha256, seconds: elapsed.seconds, ok: allCompleted,
@@ -39,7 +71,7 @@ extension PushReport {
                     alreadyHeld: receiver.alreadyHeld, transmissions: receiver.transmissions,
                     retransmissions: receiver.retransmissions, timeouts: receiver.timeouts,
                     rttMilliseconds: receiver.smoothedRTT.map { $0.seconds * 1000 }, reason: reason,
-                    hostKey: receiver.hostKey?.fingerprint)
+                    hostKey: receiver.hostKey?.fingerprint, loss: receiver.reception.map(Loss.init))
             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -1,5 +1,6 @@
 import P2MPProtocol
 import P2MPSecurity
+import P2MPWire
 
 /// The result of one push: what every receiver ended with.
 public struct PushReport: Sendable {
@@ -47,6 +48,10 @@ public struct PushReport: Sendable {
             }
             line += ", timeouts \(receiver.timeouts)"
             if let rtt = receiver.smoothedRTT { line += ", srtt \((rtt.seconds * 1000).formatted(decimals: 2)) ms" }
+            if let reception = receiver.reception, reception.segments > 0 {
+                let rate = Double(reception.lost) * 100 / Double(reception.segments)
+                line += ", receiver lost \(reception.lost) of \(reception.segments) segments (\(rate.formatted(decimals: 2))%)"
+            }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -78,6 +83,9 @@ public struct ReceiverReport: Sendable {
     public var wasReached = true
     /// The host key the receiver proved (authenticated pushes).
     public var hostKey: IdentityKey?
+    /// What the receiver saw of the DATA of its last session, as its COMPLETE reported it
+    /// (nil: it sent no report).
+    public var reception: NativeReception?
 }
 
 extension Duration {

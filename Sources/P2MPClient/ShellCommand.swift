@@ -1,5 +1,8 @@
+import P2MPSpool
+
 /// One line typed at `p2mpsend shell`, parsed. Words are separated by spaces; a word may
-/// be quoted with double quotes to hold spaces.
+/// be quoted with double quotes to hold spaces. Spool names are checked as a receiver checks
+/// them (an empty or over-long one would not even fit a datagram).
 public enum ShellCommand: Equatable, Sendable {
     case list
     case get(name: String, destination: String?)
@@ -27,22 +30,30 @@ public enum ShellCommand: Equatable, Sendable {
         guard let words = split(line) else { return .invalid("unbalanced quote") }
         guard let verb = words.first else { return .empty }
         let arguments = Array(words.dropFirst())
-        func arity(_ range: ClosedRange<Int>, _ form: String) -> String? {
-            range.contains(arguments.count) ? nil : "usage: \(form)"
+        func arity(_ range: ClosedRange<Int>, _ form: String, names: [Int] = []) -> String? {
+            guard range.contains(arguments.count) else { return "usage: \(form)" }
+            for index in names where index < arguments.count {
+                do {
+                    _ = try SpoolName(validating: arguments[index])
+                } catch {
+                    return "'\(error.name)' is not a name a receiver accepts: \(error.reason.message)"
+                }
+            }
+            return nil
         }
         switch verb.lowercased() {
         case "list", "ls":
             return arity(0...0, "list").map(ShellCommand.invalid) ?? .list
         case "get":
-            return arity(1...2, "get NAME [PATH]").map(ShellCommand.invalid)
+            return arity(1...2, "get NAME [PATH]", names: [0]).map(ShellCommand.invalid)
                 ?? .get(name: arguments[0], destination: arguments.count > 1 ? arguments[1] : nil)
         case "put":
-            return arity(1...2, "put FILE [NAME]").map(ShellCommand.invalid)
+            return arity(1...2, "put FILE [NAME]", names: [1]).map(ShellCommand.invalid)
                 ?? .put(file: arguments[0], name: arguments.count > 1 ? arguments[1] : nil)
         case "rename", "mv":
-            return arity(2...2, "rename OLD NEW").map(ShellCommand.invalid) ?? .rename(from: arguments[0], to: arguments[1])
+            return arity(2...2, "rename OLD NEW", names: [0, 1]).map(ShellCommand.invalid) ?? .rename(from: arguments[0], to: arguments[1])
         case "rm":
-            return arity(1...1, "rm NAME").map(ShellCommand.invalid) ?? .remove(name: arguments[0])
+            return arity(1...1, "rm NAME", names: [0]).map(ShellCommand.invalid) ?? .remove(name: arguments[0])
         case "help", "?":
             return .help
         case "exit", "quit", "bye":

@@ -60,8 +60,11 @@ enum ConfigurationKey: String, CaseIterable {
     case maxFileSize = "max_file_size"
     case minFreeSpace = "min_free_space"
     case maxTransfers = "max_transfers"
+    case maxPartials = "max_partials"
+    case maxPartialsPerSender = "max_partials_per_sender"
     case idleTimeout = "idle_timeout"
     case logLevel = "log_level"
+    case lossEventInterval = "loss_event_interval"
     case allow
     case conflict
     case partialMaxAge = "partial_max_age"
@@ -78,6 +81,7 @@ enum ConfigurationKey: String, CaseIterable {
     static let idleTimeoutLimit = 86_400.0
     static let partialMaxAgeLimit = 315_360_000.0  // ten years
     static let postReceiveTimeoutLimit = 86_400.0
+    static let lossEventIntervalRange = 1.0...3_600.0
 
     static let names = allCases.map(\.rawValue).joined(separator: ", ")
 
@@ -89,9 +93,12 @@ enum ConfigurationKey: String, CaseIterable {
         case .loss: "a probability in [0, 1]"
         case .maxFileSize: ByteSize.expected + ", from 1 byte to \(Self.largestSize)"
         case .minFreeSpace: ByteSize.expected + ", at most \(Self.largestSize)"
-        case .maxTransfers: "an integer in [\(Self.maxTransfersRange.lowerBound), \(Self.maxTransfersRange.upperBound)]"
+        case .maxTransfers, .maxPartials, .maxPartialsPerSender:
+            "an integer in [\(Self.maxTransfersRange.lowerBound), \(Self.maxTransfersRange.upperBound)]"
         case .idleTimeout: "a number of seconds in (0, \(Int(Self.idleTimeoutLimit))]"
         case .logLevel: "one of " + LogLevel.allCases.map(\.rawValue).joined(separator: ", ")
+        case .lossEventInterval:
+            "a number of seconds in [\(Int(Self.lossEventIntervalRange.lowerBound)), \(Int(Self.lossEventIntervalRange.upperBound))]"
         case .allow, .manageAllow: #"an array of networks in CIDR notation, such as ["10.0.0.0/8", "fd00::/8"]"#
         case .conflict: "one of " + ConflictPolicy.allCases.map(\.rawValue).joined(separator: ", ")
         case .partialMaxAge: "a number of seconds in (0, \(Int(Self.partialMaxAgeLimit))]"
@@ -179,10 +186,14 @@ enum ConfigurationKey: String, CaseIterable {
             } else {
                 configuration.minFreeSpace = size
             }
-        case .maxTransfers:
+        case .maxTransfers, .maxPartials, .maxPartialsPerSender:
             guard case .integer(let count) = value else { return wrongType }
             guard Self.maxTransfersRange.contains(count) else { return outOfRange }
-            configuration.maxTransfers = count
+            switch self {
+            case .maxTransfers: configuration.maxTransfers = count
+            case .maxPartials: configuration.maxPartials = count
+            default: configuration.maxPartialsPerSender = count
+            }
         case .idleTimeout, .partialMaxAge, .postReceiveTimeout:
             guard let seconds = value.number else { return wrongType }
             let limit =
@@ -199,6 +210,10 @@ enum ConfigurationKey: String, CaseIterable {
             case .partialMaxAge: configuration.partialMaxAge = duration
             default: configuration.postReceiveTimeout = duration
             }
+        case .lossEventInterval:
+            guard let seconds = value.number else { return wrongType }
+            guard Self.lossEventIntervalRange.contains(seconds) else { return outOfRange }
+            configuration.lossEventInterval = if case .integer(let whole) = value { .seconds(whole) } else { .seconds(seconds) }
         case .logLevel:
             guard case .string(let text) = value else { return wrongType }
             guard let level = LogLevel(rawValue: text) else { return outOfRange }

@@ -13,10 +13,18 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var minFreeSpace: ByteSize
     /// `max_transfers`: concurrent transfers, in 1...100000.
     public var maxTransfers: Int
+    /// `max_partials`: partial files the spool holds at most, in 1...100000; an OFFER of new
+    /// content beyond is refused busy.
+    public var maxPartials = 1_024
+    /// `max_partials_per_sender`: partial files one sender (its key, or its address) may have
+    /// started in this run of the daemon and not finished, in 1...100000.
+    public var maxPartialsPerSender = 64
     /// `idle_timeout`: a transfer that hears nothing from its sender for this long is abandoned.
     public var idleTimeout: Duration
     /// `log_level`.
     public var logLevel: LogLevel
+    /// `loss_event_interval`: a transfer logs at most one loss event per cause this often.
+    public var lossEventInterval: Duration
     /// `allow`: networks allowed to push.
     public var allow: [CIDR]
     /// `conflict`: what a push does when its file name exists already.
@@ -58,9 +66,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         self.postReceive = postReceive
         self.postReceiveTimeout = postReceiveTimeout
         self.manageAllow = manageAllow
+        self.lossEventInterval = Self.defaultLossEventInterval
         self.trustedSenders = nil
         self.hostKey = nil
     }
+
+    /// The default `loss_event_interval`.
+    public static let defaultLossEventInterval: Duration = .seconds(5)
 
     /// The embedded defaults, used for every key that no file and no flag sets. They match the
     /// commented-out values in the shipped `etc/p2mp/p2mpd.toml`.

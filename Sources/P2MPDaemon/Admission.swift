@@ -3,21 +3,31 @@ import P2MPConfiguration
 import P2MPSpool
 import P2MPWire
 
-/// The daemon's answer to an OFFER, decided against its configuration and its spool.
-enum Admission {
+/// The daemon's answer to an OFFER, decided against its configuration and its spool: first
+/// `check`, which reads no file (on the loop), then `decide`, which looks at what the spool
+/// holds under the name and may hash a file to know its digest (off the loop).
+enum Admission: Sendable {
     /// Receive into `name`; `replacing` an existing file there.
     case receive(name: SpoolName, replacing: Bool)
     /// The spool holds this exact content under this name already.
     case alreadyHeld
     case refuse(NativeRejection)
 
+    /// What `check` leaves to do.
+    enum Check {
+        case refuse(NativeRejection)
+        /// Look `name` up with `decide`.
+        case lookUp(SpoolName)
+    }
+
     /// Checks, in order: the sender's network, its right to push, the name (and the prefix
-    /// its key is limited to), the size, free space (less what a partial of the same
-    /// content already holds), and what the spool holds under the name.
-    static func decide(
+    /// its key is limited to), the size, and free space (less what a partial of the same
+    /// content already holds, and less `promisedBytes`, what running transfers will still
+    /// write).
+    static func check(
         offer: NativeOffer, from peer: SocketAddress, grant: PeerGrant, configuration: DaemonConfiguration,
-        spool: any IncomingStorage
-    ) -> Admission {
+        spool: any IncomingStorage, promisedBytes: UInt64 = 0
+    ) -> Check {
         guard let address = peer.addressBytes, configuration.allows(ipAddress: address) else {
             return .refuse(NativeRejection(reason: .notAllowedFromAddress, text: "pushes from \(peer.ipAddress ?? "?") are not allowed"))
         }
@@ -39,16 +49,25 @@ enum Admission {
                     reason: .tooLarge,
                     text: "\(offer.fileSize) bytes is larger than the limit of \(configuration.maxFileSize.bytes) bytes"))
         }
-        let free = spool.freeBytes()
+        let disk = spool.freeBytes()
+        let free = disk - min(disk, promisedBytes)
         // A resumed push's partial already holds its space.
         let reserved = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize).map { spool.reservedBytes(for: $0) } ?? 0
-        let needed = (offer.fileSize - reserved) + configuration.minFreeSpace.bytes
-        if free < needed {
+        // Saturating: the configuration's ranges keep the sum small, but no value may trap here.
+        let (needed, overflow) = (offer.fileSize - min(reserved, offer.fileSize)).addingReportingOverflow(configuration.minFreeSpace.bytes)
+        if overflow || free < needed {
             return .refuse(
                 NativeRejection(
                     reason: .noSpace,
                     text: "\(offer.fileSize) bytes would leave less than \(configuration.minFreeSpace.bytes) bytes free (\(free) free)"))
         }
+        return .lookUp(name)
+    }
+
+    /// What the spool holds under `name` decides the rest: nothing, so receive; the same
+    /// content, already held; other content, as the conflict policy (or the OFFER's replace
+    /// flag) says. Reads, and may hash, committed files: run it off the loop.
+    static func decide(name: SpoolName, offer: NativeOffer, conflict: ConflictPolicy, spool: any SpoolLookup) -> Admission {
         let existing: ExistingFile?
         do {
             existing = try spool.existing(name)
@@ -59,10 +78,10 @@ enum Admission {
         }
         guard let existing else { return .receive(name: name, replacing: false) }
         if existing.size == offer.fileSize, existing.sha256 == offer.sha256.bytes { return .alreadyHeld }
-        if configuration.conflict == .replace || offer.flags.contains(.replaceExisting) {
+        if conflict == .replace || offer.flags.contains(.replaceExisting) {
             return .receive(name: name, replacing: true)
         }
-        if configuration.conflict == .keepBoth, let free = freeVariant(of: name, in: spool) {
+        if conflict == .keepBoth, let free = freeVariant(of: name, in: spool) {
             return .receive(name: free, replacing: false)
         }
         return .refuse(
@@ -72,7 +91,7 @@ enum Admission {
     }
 
     /// `NAME.1`, `NAME.2`, … : the first that is free, for the keep-both policy.
-    private static func freeVariant(of name: SpoolName, in spool: any IncomingStorage) -> SpoolName? {
+    private static func freeVariant(of name: SpoolName, in spool: any SpoolLookup) -> SpoolName? {
         for suffix in 1...999 {
             guard let candidate = try? SpoolName(validating: "\(name.rawValue).\(suffix)") else { return nil }
             do {

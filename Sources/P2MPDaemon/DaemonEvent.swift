@@ -12,6 +12,11 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
     case authFailed = "auth-failed"
     /// A sender's key was accepted: an authenticated session began.
     case session
+    /// An authenticated session ended: idle, evicted, or its key no longer trusted.
+    case sessionEnd = "session-end"
+    /// Datagrams were dropped (malformed, forged, replayed, for no transfer, ...): the
+    /// counts by cause since start, logged when they change, at most every 10 s.
+    case drop
 
     /// MESSAGE_ID per event kind, for `journalctl MESSAGE_ID=…` and the catalog; the same
     /// table is systemd/message-ids.txt (a test keeps them equal). Never change a released id.
@@ -31,6 +36,8 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
         "fail": "df7bcbb046154fdfafaaed73f93ebb53",
         "auth-failed": "1f794bea10d54f469881d69ff41d85ed",
         "session": "3e8a145320864794988b2ec086746d4b",
+        "session-end": "8e59733ef5684352b76ed92ee8d5854f",
+        "drop": "b1e9c913132144b88894a1075ff39ad0",
     ]
 
     public var messageID: String { Self.messageIDs[rawValue]! }

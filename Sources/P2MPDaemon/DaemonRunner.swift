@@ -99,10 +99,9 @@ public enum DaemonRunner {
         defer { signals.forEach { $0.cancel() } }
         let notifier = SystemdNotifier()
         let daemonLogger = logger
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
         do {
-            _ = try await DatagramRunner.run(
-                sockets: sockets, on: MultiThreadedEventLoopGroup.singleton.next(), mailbox: mailbox
-            ) {
+            _ = try await DatagramRunner.run(sockets: sockets, on: loop, mailbox: mailbox) {
                 // The spool is opened on the loop that will own it.
                 let spool = try Spool(root: configuration.spool)
                 if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
@@ -122,7 +121,7 @@ public enum DaemonRunner {
                 }
                 return ReceiverDaemon(
                     settings: settings, spool: spool, logger: daemonLogger, notifier: notifier,
-                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey)
+                    lossSeed: options.lossSeed ?? .random(in: .min ... .max), hostKey: hostKey, loop: loop)
             }
             mailbox.close()
             return 0

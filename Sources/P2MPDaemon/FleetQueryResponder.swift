@@ -4,37 +4,28 @@ import P2MPProtocol
 import P2MPSpool
 import P2MPWire
 
-/// Answers fleet queries: `ls` (a `read` right), `mv` and `rm` (a `manage` right), each
-/// also from an address in `allow`. An authenticated peer's rights are its key's; an
-/// unauthenticated loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
+/// Answers `mv` and `rm` (a `manage` right, from an address in `allow` and `manage_allow`,
+/// and only on names inside the key's `names=` prefix); LIST is `Listings`', GET
+/// `OutgoingTransfers`'. An authenticated peer's rights are its key's; an unauthenticated
+/// loopback peer's come from `allow` and `manage_allow` (`PeerGrant`).
 ///
-/// A listing is paged: cursor 0 takes a snapshot of the spool, later pages of the same
-/// peer are cut from it for a few seconds. Answers to mv and rm are remembered by request
-/// id, so a request the client repeats (its answer was lost) gets the same answer instead
-/// of "not found" the second time.
+/// Answers are remembered by request id, so a request the client repeats (its answer was
+/// lost) gets the same answer instead of "not found" the second time.
 struct FleetQueryResponder {
-    private var snapshots: [String: (taken: Instant, entries: [NativeListing.Entry])] = [:]
     private var answered: [Key: NativeResult] = [:]
     private var answeredOrder: [Key] = []
 
-    static let snapshotLifetime: Duration = .seconds(10)
     static let rememberedAnswers = 256
 
     /// The response to `query`, and a log line when the spool changed or a change was refused.
     mutating func answer(
         _ query: NativeReceiverEndpoint<DaemonPeer>.FleetQuery, requestID: UInt64,
-        from peer: DaemonPeer, grant: PeerGrant, configuration: DaemonConfiguration, spool: Spool, now: Instant
+        from peer: DaemonPeer, grant: PeerGrant, configuration: DaemonConfiguration, spool: Spool
     ) -> (response: NativePacket, log: String?) {
-        let allowed = configuration.allows(ipAddress: peer.address.addressBytes ?? [])
         switch query {
-        case .list(let cursor):
-            guard allowed, grant.rights.contains(.read) else {
-                return (.result(NativeResult(status: .refused, text: grant.refusal("listing is", from: peer.address, right: "read", setting: "allow"))), nil)
-            }
-            return (.listing(listing(from: cursor, for: peer, spool: spool, now: now)), nil)
         case .move(let from, let to):
             if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
-            let result = change(allowed: allowed, grant: grant, from: peer) {
+            let result = change(names: [from, to], grant: grant, from: peer, configuration: configuration) {
                 let source = try SpoolName(validating: from)
                 let target = try SpoolName(validating: to)
                 try spool.move(source, to: target)
@@ -44,22 +35,34 @@ struct FleetQueryResponder {
             return (.result(result), "mv \(from) \(to) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
         case .remove(let name):
             if let earlier = answered[Key(peer: peer, requestID: requestID)] { return (.result(earlier), nil) }
-            let result = change(allowed: allowed, grant: grant, from: peer) {
+            let result = change(names: [name], grant: grant, from: peer, configuration: configuration) {
                 try spool.remove(try SpoolName(validating: name))
                 return "removed \(name)"
             }
             remember(result, for: Key(peer: peer, requestID: requestID))
             return (.result(result), "rm \(name) from \(peer) (\(grant.who)): \(result.status) \(result.text)")
-        case .get:
-            // The daemon hands GET to OutgoingTransfers; nothing else sends it here.
+        case .list, .get:
+            // The daemon hands LIST to Listings and GET to OutgoingTransfers.
             return (.result(NativeResult(status: .failed, text: "not a query this answers")), nil)
         }
     }
 
-    private func change(allowed: Bool, grant: PeerGrant, from peer: DaemonPeer, _ operation: () throws -> String) -> NativeResult {
-        guard allowed, grant.rights.contains(.manage) else {
+    /// Runs `operation` (a change to the spool's `names`) when `peer` may: its address is in
+    /// `allow` and `manage_allow`, its grant has `manage`, and every name is inside its prefix.
+    private func change(
+        names: [String], grant: PeerGrant, from peer: DaemonPeer, configuration: DaemonConfiguration,
+        _ operation: () throws -> String
+    ) -> NativeResult {
+        let address = peer.address.addressBytes ?? []
+        guard configuration.allows(ipAddress: address), configuration.allowsManagement(ipAddress: address) else {
+            return NativeResult(status: .refused, text: "mv and rm are not allowed from \(peer.address.ipAddress ?? "?") (see manage_allow)")
+        }
+        guard grant.rights.contains(.manage) else {
             return NativeResult(
                 status: .refused, text: grant.refusal("mv and rm are", from: peer.address, right: "manage", setting: "manage_allow"))
+        }
+        if let prefix = grant.namePrefix, let outside = names.first(where: { !$0.hasPrefix(prefix) }) {
+            return NativeResult(status: .refused, text: "this key may only change names starting with '\(prefix)', not '\(outside)'")
         }
         do {
             return NativeResult(status: .done, text: try operation())
@@ -72,31 +75,6 @@ struct FleetQueryResponder {
         } catch {
             return NativeResult(status: .failed, text: "\(error)")
         }
-    }
-
-    private mutating func listing(from cursor: UInt32, for peer: DaemonPeer, spool: Spool, now: Instant) -> NativeListing {
-        let key = "\(peer.address.displayString) \(peer.session)"
-        let entries: [NativeListing.Entry]
-        if cursor > 0, let snapshot = snapshots[key], now < snapshot.taken + Self.snapshotLifetime {
-            entries = snapshot.entries
-        } else {
-            entries = ((try? spool.listFiles()) ?? []).map { file in
-                NativeListing.Entry(
-                    name: file.name.rawValue, size: file.size, modified: file.modified,
-                    sha256: ContentDigest(file.sha256) ?? .zero)
-            }
-            snapshots = snapshots.filter { now < $0.value.taken + Self.snapshotLifetime }
-            snapshots[key] = (now, entries)
-        }
-        var page: [NativeListing.Entry] = []
-        var budget = NativeListing.entryBudget
-        var index = Int(cursor)
-        while index < entries.count, entries[index].encodedSize <= budget {
-            budget -= entries[index].encodedSize
-            page.append(entries[index])
-            index += 1
-        }
-        return NativeListing(total: UInt32(entries.count), cursor: cursor, entries: page)
     }
 
     /// Answers are remembered per peer and session, so another peer's request id finds nothing.

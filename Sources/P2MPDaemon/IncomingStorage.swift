@@ -10,16 +10,29 @@ package protocol IncomingStorage: AnyObject {
     func freeBytes() -> UInt64
     /// Bytes the partial of `content` already occupies, so a resumed push needs only the rest.
     func reservedBytes(for content: ContentKey) -> UInt64
-    /// What is committed under `name`, if anything.
-    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile?
-    /// The partial of `content`: resumed with its recorded prefix, or new. `.noSpace` when
-    /// it cannot be allocated; EBUSY when the content is open already.
+    /// Partials on disk (`max_partials` caps them).
+    var partialCount: Int { get }
+    /// Whether `content` has a partial on disk already (a push of it adds none).
+    func hasPartial(for content: ContentKey) -> Bool
+    /// Runs `job` against the committed files, off the loop where the storage has threads
+    /// for it (it may hash files); `completion` gets its result on the loop, later or at once.
+    func lookUp<Value: Sendable>(_ job: @escaping @Sendable (any SpoolLookup) -> Value, completion: @escaping (Value) -> Void)
+    /// The partial of `content`: resumed with its recorded prefix, or new (taking no space
+    /// until data arrives). EBUSY when the content is open already.
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage
     /// Puts a verified partial under its final name (`Spool.commit`'s promises).
     func commit(_ partial: any PartialStorage, as name: SpoolName, metadata: FileMetadata, replacing: Bool) throws(SpoolError)
     /// Where `name` is committed, for logs and the post-receive hook.
     func path(of name: SpoolName) -> String
 }
+
+/// What is committed under names, for `Admission.decide`; safe from any thread.
+package protocol SpoolLookup: Sendable {
+    /// What is committed under `name`, if anything.
+    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile?
+}
+
+extension Spool: SpoolLookup {}
 
 /// One transfer's partial as the daemon fills it: `begin` once, buffers with `submit`
 /// (written and hashed off the loop), then `finish` gives the digest of the whole content,
@@ -44,6 +57,6 @@ package protocol PartialStorage: AnyObject {
     func finish() throws(SpoolError) -> ContentDigest
     /// Waits for the queued work and records the prefix held, for a resume.
     func settle() throws(SpoolError)
-    /// Removes the partial (its content was wrong).
+    /// Removes the partial (its content was wrong, or it never received a byte).
     func discard()
 }

@@ -37,9 +37,17 @@ package final class IncomingTransfers {
     private let logger: Logger
     private let wallClock: () -> Double
     private var sessions: [UInt64: ReceiveSession] = [:]
+    /// Who started each partial made in this run and not yet committed or removed: a key's
+    /// fingerprint, or an address (`max_partials_per_sender`).
+    private var partialStarters: [ContentKey: String] = [:]
+    /// Transfers whose OFFER waits for the spool to be looked up.
+    private var admitting: Set<UInt64> = []
     private var queries = Deque<Query>()
     private var windowBytes = Int.max
     package private(set) var statistics = DaemonStatistics()
+    /// When the running transfers' loss is next looked at (nil while none runs): every
+    /// `loss_event_interval`, so each transfer logs at most one loss event per cause in it.
+    private var nextLossCheck: Instant?
 
     package init(
         configuration: DaemonConfiguration, storage: any IncomingStorage, hooks: any PostReceiveHooks, logger: Logger,
@@ -63,7 +71,7 @@ package final class IncomingTransfers {
     /// Unfinished transfers.
     package var activeSessions: Int { endpoint.activeSessions }
 
-    package var nextTimeout: Instant? { endpoint.nextTimeout }
+    package var nextTimeout: Instant? { Instant.earliest(endpoint.nextTimeout, nextLossCheck) }
 
     /// Applies a (re)loaded configuration; `windowBytes` bounds each transfer's window by
     /// what the socket can hold.
@@ -84,10 +92,24 @@ package final class IncomingTransfers {
             sessions[header.transferID]?.partial.isBacklogged == true
         {
             statistics.droppedStorageBusy += 1
+            endpoint.discardData(bytes, from: peer)
             return
         }
         endpoint.handle(bytes, from: peer, now: now)
         takeEvents(datagram: bytes, now: now)
+    }
+
+    /// Every datagram dropped so far by cause, the endpoint's counts included.
+    package var drops: DaemonStatistics.Drops {
+        let endpointCounts = endpoint.statistics
+        var drops = DaemonStatistics.Drops()
+        drops.notAuthenticated = statistics.droppedNotAuthenticated
+        drops.storageBusy = statistics.droppedStorageBusy
+        drops.malformed = endpointCounts.malformed
+        drops.foreignPeer = endpointCounts.foreign
+        drops.unknownTransfer = endpointCounts.unknownTransfer
+        drops.duplicate = endpointCounts.duplicates
+        return drops
     }
 
     /// Counts a datagram the daemon dropped before it reached the endpoint.
@@ -100,6 +122,7 @@ package final class IncomingTransfers {
     package func handleTimeout(now: Instant) {
         endpoint.handleTimeout(now: now)
         takeEvents(datagram: nil, now: now)
+        if let due = nextLossCheck, due <= now { checkLoss(now: now) }
     }
 
     /// Ends every transfer for a clean stop (ABORT shuttingDown to the senders); each
@@ -141,23 +164,17 @@ package final class IncomingTransfers {
             case .allReceived(let id):
                 guard let session = sessions[id] else { continue }
                 finalize(session, now: now)
-            case .discarded(let id, let peer, let segment):
-                statistics.discarded += 1
-                sessions[id]?.discarded += 1
-                log(.loss, .info, "simulated loss of segment \(segment) from \(peer.displayString)", [
-                    "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_peer": "\(peer.displayString)", "p2mp_seq": "\(segment)",
-                    "p2mp_file": "\(sessions[id]?.name.rawValue ?? "?")",
-                ])
             case .duplicate(let id, let segment):
-                sessions[id]?.retransmitted += 1
                 log(.retransmit, .debug, "segment \(segment) arrived again", [
                     "p2mp_transfer_id": "\(Self.hex(id))", "p2mp_seq": "\(segment)",
                 ])
             case .query(let requestID, let peer, let query):
                 queries.append(Query(requestID: requestID, peer: peer, query: query))
-            case .ended(let id, let reason):
+            case .ended(let id, let reason, let reception):
+                admitting.remove(id)
                 guard let session = sessions.removeValue(forKey: id) else { continue }
                 try? session.close()  // Keep what arrived, for a resume.
+                if session.heldNothing { discard(session.partial) }  // Nothing to resume: reclaimed now.
                 let why: String
                 switch reason {
                 case .idle: why = "sender silent for \(configuration.idleTimeout) (partial kept for a resume)"
@@ -165,7 +182,8 @@ package final class IncomingTransfers {
                 case .shutdown: why = "daemon stopping (partial kept for a resume)"
                 }
                 if reason != .shutdown { statistics.failed += 1 }
-                log(.fail, .warning, "transfer of \(session.name) ended: \(why)", metadata(session))
+                let fields = endLoss(of: session, reception)
+                log(.fail, .warning, "transfer of \(session.name) ended: \(why)", fields)
             }
         }
     }
@@ -181,7 +199,32 @@ package final class IncomingTransfers {
             fields["p2mp_key"] = "\(key.fingerprint)"
             fields["p2mp_key_comment"] = "\(grant.comment)"
         }
-        switch Admission.decide(offer: offer, from: peer.address, grant: grant, configuration: configuration, spool: storage) {
+        switch Admission.check(
+            offer: offer, from: peer.address, grant: grant, configuration: configuration, spool: storage,
+            promisedBytes: promisedBytes)
+        {
+        case .refuse(let rejection):
+            log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
+            endpoint.refuse(id, rejection)
+        case .lookUp(let name):
+            // What the spool holds under the name may take hashing a file: off the loop. The
+            // endpoint keeps the session admitting (a repeated OFFER waits) meanwhile.
+            admitting.insert(id)
+            let conflict = configuration.conflict
+            storage.lookUp({ Admission.decide(name: name, offer: offer, conflict: conflict, spool: $0) }) { [weak self] admission in
+                guard let self, self.admitting.remove(id) != nil else { return }  // The session ended meanwhile.
+                self.carryOut(admission, id: id, peer: peer, offer: offer, grant: grant, fields: fields, now: now)
+            }
+        }
+    }
+
+    /// Carries out the admission decided for the OFFER of `id` (`now` is when it arrived).
+    private func carryOut(
+        _ admission: Admission, id: UInt64, peer: DaemonPeer, offer: NativeOffer, grant: PeerGrant, fields: Logger.Metadata,
+        now: Instant
+    ) {
+        var fields = fields
+        switch admission {
         case .refuse(let rejection):
             log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(rejection.text)", fields)
             endpoint.refuse(id, rejection)
@@ -191,6 +234,12 @@ package final class IncomingTransfers {
             endpoint.admit(id, resumeFrom: 0, alreadyComplete: true, now: now)
         case .receive(let name, let replacing):
             guard let key = ContentKey(sha256: offer.sha256.bytes, size: offer.fileSize) else { return }
+            let starter = Self.starter(of: peer, grant: grant)
+            if let busy = partialLimit(for: key, starter: starter) {
+                log(.reject, .notice, "refused '\(offer.name)' from \(peer.displayString): \(busy.text)", fields)
+                endpoint.refuse(id, busy)
+                return
+            }
             let partial: any PartialStorage
             do throws(SpoolError) {
                 partial = try openPartial(key, for: peer)
@@ -210,6 +259,8 @@ package final class IncomingTransfers {
                 transferID: id, peer: peer, grant: grant, offer: offer, name: name, replacing: replacing, partial: partial,
                 startedAt: wallClock(), bufferBytes: storage.writeBufferBytes)
             sessions[id] = session
+            if nextLossCheck == nil { nextLossCheck = now + configuration.lossEventInterval }
+            if partialStarters[key] == nil, session.resumedBytes == 0 { partialStarters[key] = starter }
             fields["p2mp_file"] = "\(name.rawValue)"
             let resumed = session.resumedBytes > 0 ? ", resuming after \(session.resumedBytes) bytes" : ""
             log(.accept, .info, "receiving '\(name)' from \(peer.displayString) (\(grant.who))\(resumed)", fields)
@@ -221,16 +272,18 @@ package final class IncomingTransfers {
     /// sender restarted and offers again under a new id), that session is superseded.
     private func openPartial(_ key: ContentKey, for peer: DaemonPeer) throws(SpoolError) -> any PartialStorage {
         if let stale = sessions.values.first(where: { $0.partial.content == key && $0.peer.ipAddress == peer.ipAddress }) {
+            let fields = endLoss(of: stale, endpoint.reception(of: stale.transferID) ?? NativeReception())
             endpoint.drop(stale.transferID)
             try? stale.close()
             sessions[stale.transferID] = nil
-            log(.fail, .info, "transfer \(Self.hex(stale.transferID)) of \(stale.name) superseded by a new offer", metadata(stale))
+            log(.fail, .info, "transfer \(Self.hex(stale.transferID)) of \(stale.name) superseded by a new offer", fields)
         }
         return try storage.openPartial(for: key)
     }
 
     private func finalize(_ session: ReceiveSession, now: Instant) {
         let id = session.transferID
+        let reception = endpoint.reception(of: id) ?? NativeReception()
         let digest: ContentDigest?
         do throws(SpoolError) {
             digest = try session.verify()
@@ -239,10 +292,10 @@ package final class IncomingTransfers {
             return
         }
         guard let digest else {
-            session.partial.discard()
+            discard(session.partial)
             sessions[id] = nil
             statistics.failed += 1
-            log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", metadata(session))
+            log(.fail, .error, "SHA-256 of \(session.name) does not match the offer; discarded", endLoss(of: session, reception))
             endpoint.finalized(
                 id, NativeCompletion(status: .digestMismatch, sha256: .zero, text: "SHA-256 mismatch; partial discarded"),
                 now: now)
@@ -263,12 +316,13 @@ package final class IncomingTransfers {
             }
         }
         sessions[id] = nil
+        partialStarters[session.partial.content] = nil
         statistics.completed += 1
         log(
             .complete, .notice,
             "received \(session.name) (\(session.offer.fileSize) bytes, sha256 \(digest)) from \(session.peer.displayString); "
-                + "\(session.discarded) discarded, \(session.retransmitted) retransmitted",
-            self.metadata(session))
+                + LossText.totals(reception),
+            endLoss(of: session, reception))
         endpoint.finalized(id, NativeCompletion(status: .committed, sha256: digest), now: now)
         if let command = configuration.postReceive, !command.isEmpty {
             hooks.run(
@@ -279,12 +333,81 @@ package final class IncomingTransfers {
         }
     }
 
+    // MARK: - Partials
+
+    /// Why a new partial of `key` may not be started by `starter`, or nil: the spool holds
+    /// `max_partials`, or `starter` has `max_partials_per_sender` unfinished. A content that
+    /// has a partial already resumes it and adds none.
+    private func partialLimit(for key: ContentKey, starter: String) -> NativeRejection? {
+        guard !storage.hasPartial(for: key) else { return nil }
+        if storage.partialCount >= configuration.maxPartials {
+            return NativeRejection(
+                reason: .busy, text: "the spool holds \(storage.partialCount) partial files (max_partials \(configuration.maxPartials))")
+        }
+        partialStarters = partialStarters.filter { storage.hasPartial(for: $0.key) }  // Swept or removed meanwhile.
+        let started = partialStarters.values.count { $0 == starter }
+        if started >= configuration.maxPartialsPerSender {
+            return NativeRejection(
+                reason: .busy,
+                text: "\(started) partial files from this sender are unfinished (max_partials_per_sender \(configuration.maxPartialsPerSender))")
+        }
+        return nil
+    }
+
+    /// Who a partial counts against: the key, or the address of an unauthenticated peer.
+    static func starter(of peer: DaemonPeer, grant: PeerGrant) -> String {
+        grant.key.map { "key \($0.fingerprint)" } ?? (peer.ipAddress ?? peer.displayString)
+    }
+
+    /// Bytes the running transfers will still write: free space they are promised, which
+    /// partials allocated as data arrives have not taken from the disk yet.
+    private var promisedBytes: UInt64 {
+        sessions.values.reduce(0) { total, session in
+            let held = session.resumedBytes + session.bytesWritten
+            return total &+ (session.offer.fileSize - min(held, session.offer.fileSize))
+        }
+    }
+
+    private func discard(_ partial: any PartialStorage) {
+        partial.discard()
+        partialStarters[partial.content] = nil
+    }
+
     private func fail(_ session: ReceiveSession, _ reason: String, now: Instant) {
         try? session.close()  // Its storage has failed or finished; this waits for it.
         sessions[session.transferID] = nil
         statistics.failed += 1
-        log(.fail, .error, "transfer of \(session.name) failed: \(reason)", metadata(session))
+        let fields = endLoss(of: session, endpoint.reception(of: session.transferID) ?? NativeReception())
+        log(.fail, .error, "transfer of \(session.name) failed: \(reason)", fields)
         endpoint.failStorage(session.transferID, reason: reason, now: now)
+    }
+
+    // MARK: - Loss
+
+    /// Logs the loss each running transfer reported since its last loss event (one event
+    /// per cause that lost segments), adds it to the totals, and schedules the next check.
+    private func checkLoss(now: Instant) {
+        for session in sessions.values {
+            guard let reception = endpoint.reception(of: session.transferID) else { continue }
+            for report in session.loss.periodicReports(reception) { logLoss(report, of: session, final: false) }
+            statistics.reception = statistics.reception.adding(session.loss.unaccounted(reception))
+        }
+        nextLossCheck = sessions.isEmpty ? nil : now + configuration.lossEventInterval
+    }
+
+    /// The transfer ends: logs its last loss events, adds the rest to the totals, and returns
+    /// the metadata of its closing event with its totals.
+    private func endLoss(of session: ReceiveSession, _ reception: NativeReception) -> Logger.Metadata {
+        for report in session.loss.finalReports(reception) { logLoss(report, of: session, final: true) }
+        statistics.reception = statistics.reception.adding(session.loss.unaccounted(reception))
+        return metadata(session).merging(LossText.fields(reception)) { $1 }
+    }
+
+    private func logLoss(_ report: LossReport, of session: ReceiveSession, final: Bool) {
+        var fields = metadata(session).merging(LossText.fields(report)) { $1 }
+        fields["p2mp_bytes"] = nil
+        fields["p2mp_sha256"] = nil
+        log(.loss, .info, LossText.message(report, file: session.name.rawValue, peer: session.peer.displayString, final: final), fields)
     }
 
     // MARK: - Logging

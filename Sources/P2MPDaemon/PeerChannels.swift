@@ -39,6 +39,17 @@ final class PeerChannels {
 
     func replaceTrustedSenders(_ trusted: TrustedSenders) { sessions.replaceTrustedSenders(trusted) }
 
+    /// What the handshake did, for the stop message (the datagrams the sessions dropped are
+    /// in `DaemonStatistics.Drops`): "handshakes: 5 established, …, 300 cookies asked for, …".
+    var handshakeSummary: String {
+        let handshakes = sessions.responder.statistics
+        return "handshakes: \(handshakes.established) established, \(handshakes.refused) refused, "
+            + "\(handshakes.authenticationFailed + handshakes.forged) failed, \(handshakes.malformed) malformed, "
+            + "\(handshakes.retriesSent) cookies asked for, \(handshakes.badCookies) bad cookies, "
+            + "\(handshakes.halfOpenFull) dropped with \(sessions.responder.configuration.maximumHalfOpen) half-open, "
+            + "\(handshakes.transmitQueueFull) replies dropped"
+    }
+
     /// The peer a session's datagrams come from now.
     func peer(ofSession id: UInt64) -> DaemonPeer? {
         sessions.session(id).map { DaemonPeer(address: $0.peer.address, session: id) }

@@ -4,8 +4,8 @@ import Logging
 
 /// Runs the configured `post_receive` command after a file is committed.
 ///
-/// The command runs through `/bin/sh -c` in a process group of its own on a
-/// background queue, never on the event loop, so a slow hook never holds back a transfer
+/// The command runs through `/bin/sh -c` in a process group of its own on a thread of the
+/// daemon's `HookQueue`, never on the event loop, so a slow hook never holds back a transfer
 /// and a timeout kills everything it started. It gets the file and its metadata in its
 /// environment (`P2MP_PATH`, `P2MP_FILE`, `P2MP_BYTES`, `P2MP_SHA256`, `P2MP_PEER`,
 /// `P2MP_TRANSFER_ID`), is killed after the timeout, and its exit status and output (up to
@@ -25,12 +25,12 @@ package struct PostReceiveHook: Sendable {
     }
 
     static let outputLimit = 4_096
-    private static let queue = DispatchQueue(label: "p2mpd.post-receive", attributes: .concurrent)
 
-    func run(_ invocation: Invocation, logger: Logger) {
+    /// Queues the hook on `queue`; false when the queue is full and the hook will not run.
+    func run(_ invocation: Invocation, on queue: HookQueue, logger: Logger) -> Bool {
         let command = command
         let timeout = timeout
-        Self.queue.async {
+        return queue.submit {
             let result = Self.execute(command, invocation: invocation, timeout: timeout)
             var metadata: Logger.Metadata = [
                 "p2mp_event": "hook", "p2mp_file": "\(invocation.name)", "p2mp_transfer_id": "\(invocation.transferID)",

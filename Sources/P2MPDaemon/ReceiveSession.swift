@@ -4,7 +4,7 @@ import P2MPSpool
 import P2MPWire
 
 /// What the daemon keeps beside the protocol state for one transfer: the partial (whose
-/// storage writes, hashes and syncs off the loop) and counters for the log.
+/// storage writes, hashes and syncs off the loop) and what of its loss was logged.
 ///
 /// Writes are coalesced: consecutive segments collect in a 256 KiB buffer that goes to the
 /// storage's queue whole, instead of one system call per datagram. Buffered bytes may be
@@ -32,8 +32,8 @@ final class ReceiveSession {
     /// Bytes collected before one write.
     private let bufferBytes: Int
     var bytesWritten: UInt64 = 0
-    var discarded = 0
-    var retransmitted = 0
+    /// What of this transfer's loss was logged already.
+    var loss = LossLedger()
 
     /// Progress is recorded for resume every this many bytes (each costs an fdatasync).
     static let recordInterval: UInt64 = 8 << 20
@@ -60,6 +60,9 @@ final class ReceiveSession {
         pendingContiguous = resumedBytes
         partial.begin(resumedBytes: resumedBytes)
     }
+
+    /// True when the partial holds nothing: no byte resumed, none received.
+    var heldNothing: Bool { resumedBytes == 0 && bytesWritten == 0 }
 
     /// Segments the receiver already holds, for ACCEPT.
     var resumeSegments: UInt64 {

@@ -136,6 +136,7 @@ final class ReceiveStorage: @unchecked Sendable {
             var failure: SpoolError?
             job.bytes.withUnsafeBytes { bytes in
                 do throws(SpoolError) {
+                    try partial.reserve(through: job.offset + UInt64(bytes.count))
                     try partial.write(bytes, at: job.offset)
                 } catch {
                     failure = error

@@ -49,6 +49,9 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private let notifier: SystemdNotifier
     private let incoming: IncomingTransfers
     private var fleetQueries = FleetQueryResponder()
+    private var listings = Listings()
+    /// Files renamed or removed through `mv` and `rm` (with commits: when a listing is stale).
+    private var spoolChanges = 0
     private var outgoing = OutgoingTransfers()
     private var housekeeping: Housekeeping
     private var windowBytes = Int.max
@@ -57,10 +60,18 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     private var trustedSenders: TrustedSenders
     private var authFailures = AuthFailureLog()
     private var unauthenticatedReplies = ReplyBudget(perSecond: 100)
+    /// Where lookups that may hash files run, off the loop; listings have a thread of their
+    /// own, so that a long walk never delays an OFFER.
+    private let work: BackgroundWork
+    private let walks: BackgroundWork
+    /// The drops last logged (a `drop` event when they changed, at most every `dropLogInterval`).
+    private var loggedDrops = DaemonStatistics.Drops()
+    private var nextDropLog = Instant.zero
+    static let dropLogInterval: Duration = .seconds(10)
 
     init(
         settings: DaemonSettings, spool: Spool, logger: Logger, notifier: SystemdNotifier, lossSeed: UInt64,
-        hostKey: KeyPairFile
+        hostKey: KeyPairFile, loop: any EventLoop
     ) {
         configuration = settings.configuration
         trustedSenders = settings.trustedSenders
@@ -68,8 +79,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         self.logger = logger
         self.notifier = notifier
         self.hostKey = hostKey
+        work = BackgroundWork(loop: loop)
+        walks = BackgroundWork(loop: loop)
         incoming = IncomingTransfers(
-            configuration: configuration, storage: SpoolStorage(spool: spool), hooks: ProcessHooks(logger: logger),
+            configuration: configuration, storage: SpoolStorage(spool: spool, work: work), hooks: ProcessHooks(logger: logger),
             logger: logger, lossSeed: lossSeed, wallClock: Self.wallClock)
         housekeeping = Housekeeping(watchdogInterval: notifier.watchdogInterval)
         channels = PeerChannels(
@@ -101,6 +114,8 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     // MARK: - DatagramApplication
 
     func start(io: DatagramIO<Outcome>) {
+        work.afterEach = { [unowned self, unowned io] in self.afterBackgroundWork(io) }
+        walks.afterEach = work.afterEach
         windowBytes = Self.windowBytes(receiveBufferBytes: io.receiveBufferBytes)
         incoming.reconfigure(configuration, windowBytes: windowBytes)
         let addresses = io.localAddresses.map(\.displayString).joined(separator: ", ")
@@ -175,6 +190,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
         incoming.handle(bytes, from: peer, now: now)
     }
 
+    /// Work done off the loop came back (an OFFER's lookup, a listing): send what it made
+    /// the daemon answer, as after a read batch.
+    private func afterBackgroundWork(_ io: DatagramIO<Outcome>) {
+        guard !io.hasFinished else { return }
+        answerQueries(io, now: io.now)
+        sendTransmits(io)
+        rearm(io)
+        io.flush()
+    }
+
     /// ACKs and replies leave once per read batch, so a burst of DATA costs one ACK.
     func receiveBatchComplete(io: DatagramIO<Outcome>) {
         sendTransmits(io)
@@ -195,9 +220,15 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 notifier.watchdog()
             case .status:
                 notifier.status(incoming.statistics.statusLine(active: incoming.activeSessions))
+                logDrops(now: now)
             case .sweepPartials:
                 if let removed = try? spool.removeStalePartials(olderThan: configuration.partialMaxAge.seconds), removed > 0 {
                     log(.fail, .info, "removed \(removed) partial files older than \(configuration.partialMaxAge)")
+                }
+            case .reclaimEmptyPartials:
+                let age = Housekeeping.emptyPartialInterval
+                if let removed = try? spool.removeEmptyPartials(olderThan: age.seconds), removed > 0 {
+                    log(.fail, .info, "removed \(removed) partial files that received no data in \(age)")
                 }
             }
         }
@@ -223,7 +254,10 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             incoming.shutDown(now: io.now)
             sendTransmits(io)
             let statistics = incoming.statistics
-            log(.stop, .notice, "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed")
+            log(
+                .stop, .notice,
+                "p2mpd stopping: \(statistics.completed) completed, \(statistics.failed) failed; dropped: \(drops.summary); "
+                    + channels.handshakeSummary)
             io.finish(DaemonSummary(completed: statistics.completed, failed: statistics.failed))
         }
     }
@@ -256,10 +290,43 @@ final class ReceiverDaemon: CommandableDatagramApplication {
             case .refused(let peer, let key, let reason):
                 incoming.countDropped(.notAuthenticated)
                 logAuthFailure(peer: peer.address, key: key, reason: reason, now: now)
-            case .ended(let session, _, _):
+            case .ended(let session, let peer, let reason):
+                let grant = incoming.grant(for: DaemonPeer(address: peer.address, session: session))
                 incoming.setGrant(nil, forSession: session)
+                var fields: Logger.Metadata = ["p2mp_peer": "\(peer)", "p2mp_reason": "\(reason)"]
+                if let key = grant.key { fields["p2mp_key"] = "\(key.fingerprint)" }
+                log(.sessionEnd, .info, "session with \(grant.who) from \(peer) ended: \(reason)", fields)
             }
         }
+    }
+
+    /// Every datagram dropped so far, by cause: the daemon's counts, the endpoint's and the
+    /// secure sessions'.
+    var drops: DaemonStatistics.Drops {
+        var drops = incoming.drops
+        let sealed = channels.sessions.statistics
+        let handshake = channels.sessions.responder.statistics
+        drops.secureMalformed = sealed.malformed
+        drops.unknownSession = sealed.unknownSession
+        drops.replayed = sealed.replayed
+        drops.forged = sealed.forged
+        drops.handshake =
+            handshake.malformed + handshake.badCookies + handshake.halfOpenFull + handshake.unknownSession + handshake.forged
+            + handshake.transmitQueueFull
+        return drops
+    }
+
+    /// Logs the drops by cause when they changed, at most every `dropLogInterval`.
+    private func logDrops(now: Instant) {
+        guard now >= nextDropLog else { return }
+        let current = drops
+        guard current != loggedDrops else { return }
+        nextDropLog = now + Self.dropLogInterval
+        let added = current.total - loggedDrops.total
+        loggedDrops = current
+        log(
+            .drop, .notice, "dropped \(added) datagrams in the last interval; since start: \(current.summary)",
+            ["p2mp_dropped": "\(current.total)"])
     }
 
     private func logAuthFailure(peer: SocketAddress, key: IdentityKey?, reason: String, now: Instant) {
@@ -285,18 +352,35 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     channels.send(.result(NativeResult(status: .refused, text: grant.refusal("get is", from: peer.address, right: "read", setting: "allow"))), id: requestID, to: peer, io)
                     continue
                 }
+                let requester = grant.key.map { "key \($0.fingerprint)" } ?? peer.displayString
                 if let refusal = outgoing.start(
-                    name: name, requestID: requestID, to: peer, spool: spool, now: now, channels: channels, io: io)
+                    name: name, requestID: requestID, to: peer, requester: requester, spool: spool, now: now, channels: channels,
+                    io: io)
                 {
                     channels.send(.result(refusal), id: requestID, to: peer, io)
                 } else {
                     log(.offer, .info, "sending '\(name)' to \(peer.displayString)", ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(name)"])
                 }
+            case .list(let cursor):
+                let grant = incoming.grant(for: peer)
+                guard configuration.allows(ipAddress: peer.address.addressBytes ?? []), grant.rights.contains(.read) else {
+                    channels.send(.result(NativeResult(status: .refused, text: grant.refusal("listing is", from: peer.address, right: "read", setting: "allow"))), id: requestID, to: peer, io)
+                    continue
+                }
+                switch listings.list(
+                    from: cursor, requestID: requestID, peer: peer, changes: incoming.statistics.completed + spoolChanges, now: now)
+                {
+                case .answer(let listing): channels.send(.listing(listing), id: requestID, to: peer, io)
+                case .busy(let result): channels.send(.result(result), id: requestID, to: peer, io)
+                case .wait: break
+                case .walk: walkSpool(io)
+                }
             case let other:
                 let (response, line) = fleetQueries.answer(
                     other, requestID: requestID, from: peer, grant: incoming.grant(for: peer), configuration: configuration,
-                    spool: spool, now: now)
+                    spool: spool)
                 channels.send(response, id: requestID, to: peer, io)
+                if case .result(let result) = response, result.status == .done { spoolChanges += 1 }
                 if let line {
                     let file: String
                     switch other {
@@ -306,6 +390,16 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                     }
                     log(.manage, .notice, line, ["p2mp_peer": "\(peer.displayString)", "p2mp_file": "\(file)"])
                 }
+            }
+        }
+    }
+
+    /// Walks the spool for the listings that wait, off the loop (it may hash files).
+    private func walkSpool(_ io: DatagramIO<Outcome>) {
+        let spool = spool
+        walks.run({ Result { () throws(SpoolError) in try spool.listFiles() } }) { [unowned self] files in
+            for answer in listings.walked(files, now: io.now) {
+                channels.send(.listing(answer.listing), id: answer.requestID, to: answer.peer, io)
             }
         }
     }
@@ -333,7 +427,7 @@ final class ReceiverDaemon: CommandableDatagramApplication {
                 forSession: id)
         }
         if configuration.trustedSenders != nil {
-            log(.reload, .notice, "\(reloaded.grants.count) trusted senders")
+            log(.reload, .notice, "trusted senders reloaded: \(reloaded.grants.count) keys in \(configuration.trustedSenders ?? "")")
         }
     }
 
@@ -366,12 +460,17 @@ final class ReceiverDaemon: CommandableDatagramApplication {
     }
 }
 
-/// Post-receive hooks as child processes (`PostReceiveHook`), logged when they end.
+/// Post-receive hooks as child processes (`PostReceiveHook`) on a bounded `HookQueue`,
+/// logged when they end, and when the queue is full and one is not run.
 struct ProcessHooks: PostReceiveHooks {
     let logger: Logger
+    let queue = HookQueue()
 
     func run(command: String, timeout: Duration, _ invocation: PostReceiveHook.Invocation) {
-        PostReceiveHook(command: command, timeout: timeout).run(invocation, logger: logger)
+        guard !PostReceiveHook(command: command, timeout: timeout).run(invocation, on: queue, logger: logger) else { return }
+        logger.error(
+            "post-receive hook for \(invocation.name) not run: \(queue.capacity) hooks are running or waiting",
+            metadata: ["p2mp_event": "hook", "p2mp_file": "\(invocation.name)", "p2mp_transfer_id": "\(invocation.transferID)"])
     }
 }
 

@@ -5,13 +5,16 @@ import P2MPWire
 import Glibc
 #endif
 
-/// `IncomingStorage` on the real spool, with `ReceiveStorage`'s queues under each partial.
+/// `IncomingStorage` on the real spool, with `ReceiveStorage`'s queues under each partial
+/// and lookups on `work`'s threads.
 final class SpoolStorage: IncomingStorage {
     let spool: Spool
     private let recordInterval: UInt64
+    private let work: BackgroundWork
 
-    init(spool: Spool, recordInterval: UInt64 = ReceiveSession.recordInterval) {
+    init(spool: Spool, work: BackgroundWork = BackgroundWork(), recordInterval: UInt64 = ReceiveSession.recordInterval) {
         self.spool = spool
+        self.work = work
         self.recordInterval = recordInterval
     }
 
@@ -21,7 +24,14 @@ final class SpoolStorage: IncomingStorage {
 
     func reservedBytes(for content: ContentKey) -> UInt64 { spool.reservedBytes(for: content) }
 
-    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? { try spool.existing(name) }
+    var partialCount: Int { spool.partialCount }
+
+    func hasPartial(for content: ContentKey) -> Bool { spool.hasPartial(for: content) }
+
+    func lookUp<Value: Sendable>(_ job: @escaping @Sendable (any SpoolLookup) -> Value, completion: @escaping (Value) -> Void) {
+        let spool = spool
+        work.run({ job(spool) }, completion: completion)
+    }
 
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage {
         SpoolPartial(try spool.openPartial(for: content), recordInterval: recordInterval)

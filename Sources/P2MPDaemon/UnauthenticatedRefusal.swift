@@ -2,9 +2,10 @@ import P2MPProtocol
 import P2MPWire
 
 /// The answer to a native request in clear that the daemon does not serve (it requires
-/// authentication, or the request is not from loopback): REJECT for an OFFER, RESULT
-/// refused for a fleet query, nothing for the rest. The reason is cut so that the reply is
-/// never larger than the request: a forged source draws no more bytes than it sent.
+/// authentication, or the request is not from loopback): REJECT for an OFFER, RESULT for a
+/// fleet query, both `authenticationRequired`, nothing for the rest. The reply is never
+/// larger than the request, so a forged source draws no more bytes than it sent: the reason
+/// goes along only when it fits whole (the code alone tells the sender what to do).
 enum UnauthenticatedRefusal {
     static func reply(to request: UnsafeRawBufferPointer, reason: String) -> [UInt8]? {
         guard let datagram = try? NativeDatagram.decode(request) else { return nil }
@@ -12,13 +13,13 @@ enum UnauthenticatedRefusal {
         let fixed = NativeDatagram.minimumSize + 4
         let room = request.count - fixed
         guard room >= 0 else { return nil }
-        let text = String(decoding: reason.utf8.prefix(room), as: UTF8.self)
+        let text = reason.utf8.count <= room ? reason : ""
         let packet: NativePacket
         switch datagram.packet {
         case .offer:
-            packet = .reject(NativeRejection(reason: .notAllowedFromAddress, text: text))
+            packet = .reject(NativeRejection(reason: .authenticationRequired, text: text))
         case .list, .move, .remove, .get:
-            packet = .result(NativeResult(status: .refused, text: text))
+            packet = .result(NativeResult(status: .authenticationRequired, text: text))
         default:
             return nil
         }

@@ -45,11 +45,15 @@ public enum DaemonSimulation {
         public var faultsStruck: [[String]]
         /// Broken promises of the spool found after a crash, and liveness breaks.
         public var stepViolations: [String]
+        /// The loss and closing events the daemons logged, and their broken promises
+        /// (`LossEventAudit`).
+        public var loggedEvents: [LossEventAudit.Record]
+        public var lossEventViolations: [String]
         public var elapsed: Duration
 
         /// Every broken promise; empty when the run was correct.
         public var violations: [String] {
-            var found = stepViolations
+            var found = stepViolations + lossEventViolations
             let file = scenario.network.file
             for index in outcomes.indices {
                 let faults = scenario.faults[index]
@@ -101,6 +105,7 @@ struct DaemonSimulationRun {
     var now = Instant.zero
     var events = 0
     var violations: [String] = []
+    let audit = LossEventAudit()
     static let senderAddress = DaemonPeer(address: try! SocketAddress(ipAddress: "127.0.0.1", port: 40_000))
 
     init(_ scenario: DaemonScenario, trace: ((String) -> Void)?) {
@@ -129,13 +134,13 @@ struct DaemonSimulationRun {
         configuration.minFreeSpace = ByteSize(bytes: 0)
         configuration.maxTransfers = 4
         configuration.idleTimeout = .seconds(120)
+        configuration.lossEventInterval = .seconds(1)
         return configuration
     }
 
     func makeDaemon(_ index: Int) -> IncomingTransfers {
         let base = scenario.network
-        var logger = Logger(label: "p2mpd-\(index)") { _ in SwiftLogNoOpLogHandler() }
-        logger.logLevel = .critical
+        let logger = audit.logger(label: "p2mpd-\(index)-\(restarts[index])")
         let daemon = IncomingTransfers(
             configuration: Self.configuration, storage: disks[index], hooks: RecordedHooks(), logger: logger,
             lossSeed: base.seed &+ UInt64(index) &* 7_919 &+ UInt64(restarts[index]), wallClock: { 0 })
@@ -169,10 +174,13 @@ struct DaemonSimulationRun {
         return DaemonSimulation.Result(
             scenario: scenario, outcomes: (0..<daemons.count).map { sender.outcome(of: $0) },
             committed: disks.map { $0.committed["file.bin"] }, faultsStruck: disks.map(\.faultsStruck),
-            stepViolations: violations, elapsed: now.duration(since: .zero))
+            stepViolations: violations, loggedEvents: audit.records,
+            lossEventViolations: audit.violations(interval: Self.configuration.lossEventInterval),
+            elapsed: now.duration(since: .zero))
     }
 
     mutating func step() {
+        audit.setTime(now)
         if let (receiver, _) = pendingRestarts.first(where: { .zero + $0.value <= now }) {
             pendingRestarts[receiver] = nil
             crash(receiver)
@@ -249,15 +257,7 @@ struct DaemonSimulationRun {
         while true {
             while let event = sender.pollEvent() {
                 trace?("\(now) sender \(event)")
-                if case .payloadNeeded(let block) = event {
-                    let start = Int(block.offset)
-                    let file = scenario.network.file
-                    sender.supplyPayload(block, now: now) { destination in
-                        file.withUnsafeBytes {
-                            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + block.length]))
-                        }
-                    }
-                }
+                if case .payloadNeeded(let block) = event { sender.supplyPayload(block, from: scenario.network.file, now: now) }
             }
             let now = self.now
             guard let transmit = buffer.withUnsafeMutableBytes({ sender.pollTransmit(into: $0, now: now) }) else {

@@ -43,6 +43,8 @@ final class SimulatedStorage: IncomingStorage {
         var bytes: [UInt8]
         /// Recorded after an (instantaneous, simulated) fdatasync: survives a crash.
         var recordedPrefix: UInt64 = 0
+        /// Bytes taken from the disk's capacity: allocated as data arrives, as on the spool.
+        var allocated = 0
         init(size: Int) { bytes = Array(repeating: 0, count: size) }
     }
 
@@ -63,25 +65,24 @@ final class SimulatedStorage: IncomingStorage {
 
     func freeBytes() -> UInt64 {
         let used = committed.values.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-            + partials.values.reduce(UInt64(0)) { $0 + UInt64($1.bytes.count) }
+            + partials.values.reduce(UInt64(0)) { $0 + UInt64($1.allocated) }
         return faults.capacity > used ? faults.capacity - used : 0
     }
 
-    func reservedBytes(for content: ContentKey) -> UInt64 { partials[content].map { UInt64($0.bytes.count) } ?? 0 }
+    func reservedBytes(for content: ContentKey) -> UInt64 { partials[content].map { UInt64($0.allocated) } ?? 0 }
 
-    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? {
-        committed[name.rawValue].map { ExistingFile(size: UInt64($0.count), sha256: Array(SHA256.hash(data: $0)), metadata: nil) }
+    var partialCount: Int { partials.count }
+
+    func hasPartial(for content: ContentKey) -> Bool { partials[content] != nil }
+
+    /// Runs `job` at once on what is committed now.
+    func lookUp<Value: Sendable>(_ job: @escaping @Sendable (any SpoolLookup) -> Value, completion: @escaping (Value) -> Void) {
+        completion(job(CommittedFiles(files: committed)))
     }
 
     func openPartial(for content: ContentKey) throws(SpoolError) -> any PartialStorage {
         guard !open.contains(content) else { throw SpoolError("partial already open", path: content.hexKey, code: EBUSY) }
-        if partials[content] == nil {
-            guard freeBytes() >= content.size else {
-                faultsStruck.append("disk full")
-                throw .noSpace(path: content.hexKey)
-            }
-            partials[content] = PartialData(size: Int(content.size))
-        }
+        if partials[content] == nil { partials[content] = PartialData(size: Int(content.size)) }
         open.insert(content)
         return SimulatedPartial(storage: self, content: content, data: partials[content]!)
     }
@@ -127,6 +128,26 @@ final class SimulatedStorage: IncomingStorage {
     }
 
     fileprivate func isSlow() -> Bool { random.chance(faults.slowness) }
+
+    /// Takes the space for `data` through `end` from the capacity; false when it is full.
+    fileprivate func allocate(_ data: PartialData, through end: Int) -> Bool {
+        guard end > data.allocated else { return true }
+        guard freeBytes() >= UInt64(end - data.allocated) else {
+            faultsStruck.append("disk full")
+            return false
+        }
+        data.allocated = end
+        return true
+    }
+}
+
+/// The files a `SimulatedStorage` holds, as a lookup sees them.
+struct CommittedFiles: SpoolLookup {
+    let files: [String: [UInt8]]
+
+    func existing(_ name: SpoolName) throws(SpoolError) -> ExistingFile? {
+        files[name.rawValue].map { ExistingFile(size: UInt64($0.count), sha256: Array(SHA256.hash(data: $0)), metadata: nil) }
+    }
 }
 
 /// A partial of `SimulatedStorage`: writes land at once; every `recordInterval` bytes of
@@ -165,6 +186,10 @@ final class SimulatedPartial: PartialStorage {
             return  // Reported by the next call, as the real queues do.
         }
         let start = Int(offset)
+        guard storage.allocate(data, through: start + bytes.count) else {
+            failure = .noSpace(path: content.hexKey)
+            return  // Reported by the next call.
+        }
         data.bytes.replaceSubrange(start..<start + bytes.count, with: bytes)
         self.contiguous = contiguous
         if contiguous >= data.recordedPrefix + storage.recordInterval { data.recordedPrefix = contiguous }

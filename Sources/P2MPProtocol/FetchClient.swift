@@ -92,7 +92,7 @@ public struct FetchClient: Sendable {
             if let index = requests.firstIndex(where: {
                 $0.requestID == decoded.transferID && $0.transferID == nil && $0.result == nil
             }) {
-                finish(index, .failed("\(refusal.status): \(refusal.text)"), now: now)
+                finish(index, .failed("\(refusal.status): \(refusal.explanation)"), now: now)
             }
             return
         }
@@ -200,9 +200,9 @@ public struct FetchClient: Sendable {
                 }
             case .allReceived(let id):
                 if let index = request(of: id) { events.append(.allReceived(request: index)) }
-            case .ended(let id, let reason):
+            case .ended(let id, let reason, _):
                 if let index = request(of: id) { finish(index, .failed("transfer ended: \(reason)"), now: now) }
-            case .discarded, .duplicate, .query:
+            case .duplicate, .query:
                 continue
             }
         }

@@ -54,12 +54,11 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         case received(transferID: UInt64, offset: UInt64, payload: Range<Int>, contiguous: UInt64)
         /// Every segment is held: verify the digest, commit, then call `finalized`.
         case allReceived(transferID: UInt64)
-        /// Simulated loss discarded this DATA segment.
-        case discarded(transferID: UInt64, peer: Peer, segment: UInt64)
         /// A segment that was already held arrived again (the sender retransmitted it).
         case duplicate(transferID: UInt64, segment: UInt64)
-        /// The session is gone without a commit; any partial stays for a resume.
-        case ended(transferID: UInt64, reason: EndReason)
+        /// The session is gone without a commit; any partial stays for a resume. `reception`
+        /// is what it saw of the DATA.
+        case ended(transferID: UInt64, reason: EndReason, reception: NativeReception)
         /// A fleet query (ls, mv, rm, get): answer `peer` under the same `requestID`.
         case query(requestID: UInt64, peer: Peer, FleetQuery)
     }
@@ -85,20 +84,22 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         public var size: Int
     }
 
-    /// Counters for status lines and tests.
+    /// Counters for status lines and tests. (Each session's loss is its window's
+    /// `reception`.)
     public struct Statistics: Sendable, Equatable {
         public var malformed = 0
         public var foreign = 0
         public var unknownTransfer = 0
-        public var discarded = 0
         public var duplicates = 0
     }
 
-    /// The largest datagram `pollTransmit` writes: an ACK with every SACK range, or a
-    /// reply with the longest text.
+    /// The largest datagram `pollTransmit` writes: an ACK with every SACK range, a
+    /// COMPLETE with the longest text and a reception report, or another reply with the
+    /// longest text.
     public static var maximumTransmitSize: Int {
         max(
             NativeDatagram.ackDatagramSize(sackRanges: NativeDatagram.maximumSACKRanges),
+            NativeDatagram.maximumCompletionSize,
             NativeDatagram.headerSize + 64 + NativeDatagram.maximumTextLength + NativeDatagram.checksumSize)
     }
 
@@ -115,11 +116,16 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         /// Present while receiving and finalizing; kept apart from `phase` so that DATA
         /// updates the window's bitmap in place.
         var window: NativeReceiveWindow?
+        /// The OFFER asked for a reception report in COMPLETE.
+        var reportsReception: Bool
         var lastHeard: Instant
         var acknowledgementPending = false
         /// The latest timer check scheduled for this session; nil would mean no check will
         /// ever visit it (the liveness invariant says that never happens).
         var latestCheck: Instant?
+
+        /// What the session saw of its DATA (nothing before it was admitted).
+        var reception: NativeReception { window?.reception ?? NativeReception() }
     }
 
     public private(set) var configuration: Configuration
@@ -162,6 +168,11 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         sessions[transferID]?.window?.contiguousBytes
     }
 
+    /// What `transferID` saw of its DATA so far, while it is receiving or finalizing.
+    public func reception(of transferID: UInt64) -> NativeReception? {
+        sessions[transferID]?.window?.reception
+    }
+
     /// When `handleTimeout` next has work.
     public var nextTimeout: Instant? { checks.min?.at }
 
@@ -192,7 +203,7 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         case .abort(let rejection):
             guard let session = sessions.removeValue(forKey: id) else { return }
             if case .finished = session.phase { return }
-            events.append(.ended(transferID: id, reason: .abortedBySender(rejection)))
+            events.append(.ended(transferID: id, reason: .abortedBySender(rejection), reception: session.reception))
         case .list(let cursor):
             events.append(.query(requestID: id, peer: peer, .list(cursor: cursor)))
         case .move(let from, let to):
@@ -204,6 +215,17 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         case .accept, .reject, .ack, .complete, .listing, .result:
             statistics.malformed += 1  // Sender-bound packets have no business here.
         }
+    }
+
+    /// Drops a datagram the application cannot take now because the storage of its transfer
+    /// is behind: DATA of a receiving session is counted lost to `.storage`, the rest is
+    /// ignored. The sender's congestion control sees the loss and slows down.
+    public mutating func discardData(_ bytes: UnsafeRawBufferPointer, from peer: Peer) {
+        guard let datagram = try? NativeDatagram.decode(bytes), case .data(let data) = datagram.packet,
+            let index = sessions.index(forKey: datagram.transferID), sessions.values[index].peer == peer,
+            case .receiving = sessions.values[index].phase
+        else { return }
+        sessions.values[index].window?.discard(segment: data.segment, .storageBehind)
     }
 
     /// Expires idle sessions and ends lingering ones.
@@ -224,8 +246,8 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
                 schedule(check.transferID, at: now + configuration.idleTimeout)  // the application is committing
             case .admitting, .receiving:
                 if lastHeard + configuration.idleTimeout <= now {
-                    sessions.remove(at: index)
-                    events.append(.ended(transferID: check.transferID, reason: .idle))
+                    let session = sessions.remove(at: index).value
+                    events.append(.ended(transferID: check.transferID, reason: .idle, reception: session.reception))
                 } else {
                     schedule(check.transferID, at: lastHeard + configuration.idleTimeout)
                 }
@@ -249,8 +271,10 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
             id: transferID, to: peer)
         sessions.values[index].lastHeard = now
         if alreadyComplete {
-            let completion = NativeCompletion(status: .committed, sha256: offer.sha256)
-            sessions.values[index].phase = .finished(NativeCompletion(status: .committed, sha256: offer.sha256, text: "already held"))
+            let nothingReceived = sessions.values[index].reportsReception ? NativeReception() : nil
+            let completion = NativeCompletion(status: .committed, sha256: offer.sha256, reception: nothingReceived)
+            sessions.values[index].phase = .finished(
+                NativeCompletion(status: .committed, sha256: offer.sha256, text: "already held", reception: nothingReceived))
             reply(.complete(completion), id: transferID, to: peer)
             schedule(transferID, at: now + configuration.linger)
             return
@@ -284,7 +308,7 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
         for (id, session) in sessions {
             if case .finished = session.phase { continue }
             reply(.abort(NativeRejection(reason: .shuttingDown, text: "receiver is stopping")), id: id, to: session.peer)
-            events.append(.ended(transferID: id, reason: .shutdown))
+            events.append(.ended(transferID: id, reason: .shutdown, reception: session.reception))
         }
         sessions.removeAll()
         checks = Heap()
@@ -356,7 +380,8 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
             reply(.reject(NativeRejection(reason: .busy, text: "\(configuration.maximumSessions) transfers already running")), id: id, to: peer)
             return
         }
-        sessions[id] = Session(peer: peer, phase: .admitting(offer), lastHeard: now)
+        sessions[id] = Session(
+            peer: peer, phase: .admitting(offer), reportsReception: offer.flags.contains(.receptionReport), lastHeard: now)
         schedule(id, at: now + configuration.idleTimeout)
         events.append(.offered(transferID: id, peer: peer, offer: offer))
     }
@@ -382,8 +407,7 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
             break
         }
         if loss.shouldDiscard() {
-            statistics.discarded += 1
-            events.append(.discarded(transferID: id, peer: peer, segment: data.segment))
+            sessions.values[index].window?.discard(segment: data.segment, .simulatedLoss)
             return
         }
         let verdict = sessions.values[index].window?.receive(
@@ -426,6 +450,8 @@ public struct NativeReceiverEndpoint<Peer: Hashable & Sendable>: Sendable {
     private mutating func finish(_ id: UInt64, _ completion: NativeCompletion, now: Instant) {
         guard let index = sessions.index(forKey: id) else { return }
         if case .finished = sessions.values[index].phase { return }
+        var completion = completion
+        if sessions.values[index].reportsReception { completion.reception = sessions.values[index].reception }
         sessions.values[index].phase = .finished(completion)
         sessions.values[index].window = nil
         sessions.values[index].lastHeard = now

@@ -7,7 +7,8 @@ import P2MPWire
 /// Per receiver: OFFER (repeated with backoff until ACCEPT or REJECT), data through the
 /// shared `SenderEngine` from the receiver's resume point, then waiting for COMPLETE
 /// (PROBE with backoff). A receiver that lost its session (ABORT unknownTransfer or
-/// shuttingDown) is offered the file again and resumes. A receiver silent for
+/// shuttingDown, or the authenticated session under it was replaced: `sessionReplaced`)
+/// is offered the file again and resumes. A receiver silent for
 /// `giveUpAfter` in any phase is reported failed; the others go on.
 ///
 /// The machine contract (docs/ARCHITECTURE.md): hand in datagrams with `handle` and expired
@@ -125,6 +126,9 @@ public struct NativeSender: Sendable {
     public private(set) var ignoredDatagrams = 0
     /// The current transfer id of each receiver's session.
     public private(set) var transferIDs: [UInt64]
+    /// What each receiver reported it saw of the DATA of its last session, in its COMPLETE
+    /// (nil: no COMPLETE yet, or a receiver that sends no report).
+    public private(set) var receptions: [NativeReception?]
     private var phases: [ReceiverPhase]
     private var reoffers: [Int]
     /// Offer and completion retries, per receiver.
@@ -158,8 +162,10 @@ public struct NativeSender: Sendable {
         offer = NativeOffer(
             segmentSize: UInt32(size), fileSize: fileSize, sha256: configuration.sha256,
             window: UInt32(configuration.window),
-            flags: configuration.replaceExisting ? .replaceExisting : [], name: configuration.name)
+            flags: configuration.replaceExisting ? [.replaceExisting, .receptionReport] : .receptionReport,
+            name: configuration.name)
         transferIDs = (0..<receiverCount).map { Self.mix(configuration.transferID &+ UInt64($0)) }
+        receptions = Array(repeating: nil, count: receiverCount)
         remaining = receiverCount
     }
 
@@ -197,6 +203,23 @@ public struct NativeSender: Sendable {
         finish(receiver, .unauthenticated(reason), now: now)
     }
 
+    /// The authenticated session under `receiver`'s datagrams was replaced by a new one
+    /// (its daemon restarted, or the link went unanswered and shook hands again): the file
+    /// is offered again under a new transfer id, so the receiver resumes it under the new
+    /// session whether or not it still holds the old one.
+    public mutating func sessionReplaced(receiver: Int, now: Instant) {
+        guard phases.indices.contains(receiver) else { return }
+        switch phases[receiver] {
+        case .offering, .transferring, .completing:
+            if !offerAgain(receiver, now: now) {
+                finish(receiver, .aborted(NativeRejection(reason: .unknownTransfer, text: "session lost too often")), now: now)
+            }
+            takeEngineActions(now: now)
+        case .waiting, .done:
+            return
+        }
+    }
+
     /// Handles one datagram from `receiver`.
     public mutating func handle(_ bytes: UnsafeRawBufferPointer, from receiver: Int, now: Instant) {
         guard phases.indices.contains(receiver), let datagram = try? NativeDatagram.decode(bytes),
@@ -230,6 +253,7 @@ public struct NativeSender: Sendable {
         case (.complete(let completion), .transferring), (.complete(let completion), .completing),
             (.complete(let completion), .offering):
             let outcome: Outcome = completion.status == .committed ? .committed(alreadyHeld: false) : .failed(completion)
+            receptions[receiver] = completion.reception
             finish(receiver, outcome, now: now)
         case (.abort(let rejection), .transferring), (.abort(let rejection), .completing),
             (.abort(let rejection), .offering):
@@ -237,12 +261,7 @@ public struct NativeSender: Sendable {
             if sessionLost, case .offering = phases[receiver] {
                 return  // One of many replies to DATA still in flight; the offer is out already.
             }
-            if sessionLost, reoffers[receiver] < configuration.maximumReoffers {
-                reoffers[receiver] += 1
-                engine.suspend(receiver)
-                transferIDs[receiver] = Self.mix(transferIDs[receiver])
-                offer(to: receiver, now: now)
-            } else {
+            if !sessionLost || !offerAgain(receiver, now: now) {
                 finish(receiver, .aborted(rejection), now: now)
             }
         default:
@@ -359,6 +378,17 @@ public struct NativeSender: Sendable {
 
     private mutating func askForPayload(_ block: UInt64) {
         if payload.request(block) { events.append(.payloadNeeded(payload.block(block))) }
+    }
+
+    /// Offers the file again under a new transfer id, unless `receiver` was offered it
+    /// `maximumReoffers` times already (then false).
+    private mutating func offerAgain(_ receiver: Int, now: Instant) -> Bool {
+        guard reoffers[receiver] < configuration.maximumReoffers else { return false }
+        reoffers[receiver] += 1
+        engine.suspend(receiver)
+        transferIDs[receiver] = Self.mix(transferIDs[receiver])
+        offer(to: receiver, now: now)
+        return true
     }
 
     private mutating func offer(to receiver: Int, now: Instant) {

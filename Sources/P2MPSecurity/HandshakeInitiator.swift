@@ -14,8 +14,10 @@ import P2MPWire
 ///
 /// The initiator retransmits INITIATE, then CONFIRM, with exponential backoff until the
 /// answer or `giveUpAfter`. A datagram that does not authenticate is dropped and counted,
-/// never fatal, so an attacker who can only inject cannot end the handshake; a valid
-/// RESPONSE under another host key than the pinned one is (`hostKeyChanged`).
+/// never fatal, so an attacker who can only inject cannot end the handshake. Nor can a
+/// valid RESPONSE under another key than the pinned one, which anyone with a key of their
+/// own can make: it fails the handshake (`hostKeyChanged`) only when no RESPONSE under the
+/// pinned key follows within `hostKeyGrace`, as none does from a host whose key changed.
 public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Sendable {
     public struct Configuration: Sendable {
         /// The first retransmission timeout, doubled after each retransmission up to `maximumTimeout`.
@@ -25,15 +27,22 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
         public var giveUpAfter: Duration
         /// RETRYs followed per handshake, at most; later ones are ignored.
         public var maximumRetries: Int
+        /// How long after a RESPONSE under another key than the pinned one the handshake
+        /// still waits for one under the pinned key (the real host answers the same INITIATE,
+        /// repeated) before it fails with `hostKeyChanged`; at most until `giveUpAfter`. Long
+        /// enough for several retransmissions through a lossy path: an injected RESPONSE must
+        /// not win against the real one only because a few datagrams were lost.
+        public var hostKeyGrace: Duration
 
         public init(
             initialTimeout: Duration = .milliseconds(250), maximumTimeout: Duration = .seconds(2),
-            giveUpAfter: Duration = .seconds(10), maximumRetries: Int = 3
+            giveUpAfter: Duration = .seconds(10), maximumRetries: Int = 3, hostKeyGrace: Duration = .seconds(10)
         ) {
             self.initialTimeout = initialTimeout
             self.maximumTimeout = maximumTimeout
             self.giveUpAfter = giveUpAfter
             self.maximumRetries = maximumRetries
+            self.hostKeyGrace = hostKeyGrace
         }
     }
 
@@ -70,6 +79,8 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
         public var ignored = 0
         /// Did not authenticate: a sealed part that did not open, a bad signature or Finished.
         public var forged = 0
+        /// Authenticated, but under another key than the pinned one.
+        public var wrongHostKey = 0
         public var retriesFollowed = 0
         public var retransmissions = 0
     }
@@ -85,6 +96,8 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
     /// The id this side chose; the responder's datagrams carry it.
     public let localSession: UInt64
     public private(set) var statistics = Statistics()
+    /// When the responder proved an acceptable key and CONFIRM first left; nil before.
+    public private(set) var awaitingDoneSince: Duration?
     private let identity: Curve25519.Signing.PrivateKey
     private let hostKey: HostKeyPolicy
     private let ephemeral: Curve25519.KeyAgreement.PrivateKey
@@ -94,6 +107,9 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
     private let giveUpAt: Duration
     private var timeout: Duration
     private var retransmitAt: Duration
+    /// The first key other than the pinned one that a RESPONSE proved, and when the
+    /// handshake fails with it unless the pinned key proves itself first.
+    private var wrongKey: (key: IdentityKey, failAt: Duration)?
 
     public init(
         identity: Curve25519.Signing.PrivateKey, hostKey: HostKeyPolicy, configuration: Configuration = .init(),
@@ -115,7 +131,7 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
     /// When to call `handleTimeout`; nil once the handshake is over.
     public var nextTimeout: Duration? {
         if case .finished = phase { return nil }
-        return min(retransmitAt, giveUpAt)
+        return min(retransmitAt, giveUpAt, wrongKey?.failAt ?? giveUpAt)
     }
 
     public var isFinished: Bool {
@@ -144,7 +160,9 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
 
     public mutating func handleTimeout(now: Duration) {
         if case .finished = phase { return }
-        if now >= giveUpAt {
+        if let wrongKey, now >= wrongKey.failAt, case .pinned(let expected) = hostKey {
+            finish(.failed(.hostKeyChanged(expected: expected, received: wrongKey.key)))
+        } else if now >= giveUpAt {
             finish(.failed(.noAnswer))
         } else if now >= retransmitAt {
             transmitPending = true
@@ -207,7 +225,8 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
         }
         switch self.hostKey {
         case .pinned(let expected) where expected != hostKey:
-            finish(.failed(.hostKeyChanged(expected: expected, received: hostKey)))
+            statistics.wrongHostKey += 1
+            if wrongKey == nil { wrongKey = (hostKey, min(now + configuration.hostKeyGrace, giveUpAt)) }
             return
         case .reportUnknown:
             finish(.failed(.unknownHostKey(hostKey)))
@@ -229,6 +248,8 @@ public struct HandshakeInitiator<Random: RandomNumberGenerator & Sendable>: Send
             sealer: SessionSealer(remoteSession: response.responderSession, key: keys.initiator),
             opener: SessionOpener(localSession: localSession, key: keys.responder))
         phase = .awaitingDone(confirm: confirm, secrets: secrets, session: session)
+        awaitingDoneSince = now
+        wrongKey = nil
         transmitPending = true
         timeout = configuration.initialTimeout
         retransmitAt = now + timeout

@@ -12,6 +12,7 @@ import P2MPWire
 ///   which is answered from the entry's cache.
 /// - With `cookieThreshold` or more handshakes half-open, an INITIATE without a valid
 ///   cookie gets a RETRY and leaves no state; at `maximumHalfOpen` new ones are dropped.
+///   Below the threshold a cookie is not needed, and one that is not valid is ignored.
 ///   Each half-open entry ends `halfOpenLifetime` after it began (or after it completed,
 ///   to repeat DONE to a repeated CONFIRM).
 /// - Datagrams that do not decode or authenticate are dropped and counted.
@@ -50,7 +51,7 @@ public struct HandshakeResponder<Peer: HandshakePeer, Random: RandomNumberGenera
         /// Did not decode, or not a message a responder receives.
         public var malformed = 0
         public var retriesSent = 0
-        /// INITIATE with a cookie that is not valid for its source.
+        /// INITIATE with a cookie that is not valid for its source (then treated as one without).
         public var badCookies = 0
         /// INITIATE dropped because `maximumHalfOpen` handshakes were half-open.
         public var halfOpenFull = 0
@@ -178,16 +179,16 @@ public struct HandshakeResponder<Peer: HandshakePeer, Random: RandomNumberGenera
             return
         }
         let address = peer.cookieBytes
+        var echoedValidCookie = false
         if let cookie = initiate.cookie {
-            guard
-                cookies.isValid(
-                    UnsafeRawBufferPointer(rebasing: datagram[cookie]), address: address, initiate: datagram,
-                    decoded: initiate)
-            else {
-                statistics.badCookies += 1
-                return
-            }
-        } else if halfOpen.count >= configuration.cookieThreshold {
+            echoedValidCookie = cookies.isValid(
+                UnsafeRawBufferPointer(rebasing: datagram[cookie]), address: address, initiate: datagram, decoded: initiate)
+            // A cookie that is not valid counts as none (QUIC's rule for a bad token): RETRY
+            // is not authenticated, so a forged one must cost the initiator a round trip,
+            // not its handshake.
+            if !echoedValidCookie { statistics.badCookies += 1 }
+        }
+        if !echoedValidCookie, halfOpen.count >= configuration.cookieThreshold {
             var retry = [UInt8](repeating: 0, count: SecureDatagram.retrySize)
             let cookie = cookies.cookie(address: address, initiate: datagram, decoded: initiate)
             retry.withUnsafeMutableBytes { retry in

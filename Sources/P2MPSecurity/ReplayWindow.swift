@@ -23,12 +23,15 @@ public struct ReplayWindow: Sendable {
     private var words: [UInt64]
     /// The highest counter recorded, when any was.
     public private(set) var highest: UInt64?
+    /// Counters at or below this one were closed off (`closeBelowHighest`): too old.
+    public private(set) var floor: UInt64?
 
     public init() {
         words = [UInt64](repeating: 0, count: Self.wordCount)
     }
 
     public func verdict(for counter: UInt64) -> Verdict {
+        if let floor, counter <= floor { return .tooOld }
         guard let highest, counter <= highest else { return .fresh }
         if highest - counter >= UInt64(Self.size) { return .tooOld }
         return words[Self.word(counter)] & Self.bit(counter) != 0 ? .replayed : .fresh
@@ -50,6 +53,12 @@ public struct ReplayWindow: Sendable {
             highest = counter
         }
         words[Self.word(counter)] |= Self.bit(counter)
+    }
+
+    /// From now on, only counters above the highest recorded are fresh: what was never
+    /// received below it stays unreceivable (for a session that has been quiet a while).
+    public mutating func closeBelowHighest() {
+        floor = highest
     }
 
     private static func word(_ counter: UInt64) -> Int { Int(counter / UInt64(wordBits) % UInt64(wordCount)) }

@@ -10,8 +10,15 @@ import P2MPWire
 /// trusted-senders file).
 ///
 /// The application hands in every datagram from a target (`handle`), drains `pollTransmit`
-/// (handshake messages) and `pollEvent` (a target's session established or failed), seals
-/// what its machine writes with `seal`, and calls `handleTimeout` at `nextTimeout`.
+/// (handshake messages) and `pollEvent` (a target's session established, renewed or
+/// failed), seals what its machine writes with `seal`, and calls `handleTimeout` at
+/// `nextTimeout`.
+///
+/// With `renewAfter`, a link shakes hands again when it goes unanswered that long: an
+/// established session whose sealed datagrams drew no authentic answer (the daemon
+/// restarted and lost it, or the path changed), or a handshake whose CONFIRM drew no DONE
+/// (the daemon restarted in between). Silence cannot be forged, so an attacker who can
+/// only inject cannot cause a renewal; one who drops everything could anyway.
 public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
     public enum Link: Sendable {
         /// No identity: the native protocol in clear.
@@ -26,6 +33,9 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
     public enum Event: Sendable {
         /// `target`'s session is ready (or, for plain links, usable at once).
         case ready(target: Int, peerKey: IdentityKey?)
+        /// `target`'s session went unanswered and a new one replaced it: the machine should
+        /// start its exchange again (datagrams of the old session are gone with it).
+        case renewed(target: Int)
         case failed(target: Int, HandshakeInitiator<Random>.Failure)
     }
 
@@ -41,24 +51,46 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
 
     public private(set) var links: [Link]
     public private(set) var sessions: [EstablishedSession?]
+    /// How long a link may go unanswered before it shakes hands again; nil: never.
+    public let renewAfter: Duration?
+    private let identity: Curve25519.Signing.PrivateKey?
+    /// Per target, the key its handshakes must prove: once a session is up, the key it
+    /// proved, so a renewal never accepts another.
+    private var hostKeys: [HandshakeInitiator<Random>.HostKeyPolicy]
+    private let configuration: HandshakeInitiator<Random>.Configuration
+    private var random: Random
+    /// Per target: when the first datagram sealed since the last authentic one arrived left.
+    private var unansweredSince: [Duration?]
+    /// Per target: whether a session was ever up (so the next one is a renewal).
+    private var wasEstablished: [Bool]
+    /// When a target that never had a session stops trying, whatever the renewals.
+    private let firstGiveUpAt: Duration
     private var events: [Event] = []
     private var pending: [Int] = []
 
-    /// Plain links when `identity` is nil; otherwise one handshake per host-key policy.
+    /// Plain links when `identity` is nil; otherwise one handshake per host-key policy,
+    /// each drawing its keys and ids from `random`.
     public init(
         identity: Curve25519.Signing.PrivateKey?, hostKeys: [HandshakeInitiator<Random>.HostKeyPolicy],
-        configuration: HandshakeInitiator<Random>.Configuration = .init(), random: inout Random, now: Duration
+        configuration: HandshakeInitiator<Random>.Configuration = .init(), renewAfter: Duration? = nil, random: Random,
+        now: Duration
     ) {
+        self.identity = identity
+        self.hostKeys = hostKeys
+        self.configuration = configuration
+        self.renewAfter = renewAfter
+        self.random = random
         sessions = Array(repeating: nil, count: hostKeys.count)
-        guard let identity else {
+        unansweredSince = Array(repeating: nil, count: hostKeys.count)
+        wasEstablished = Array(repeating: false, count: hostKeys.count)
+        firstGiveUpAt = now + configuration.giveUpAfter
+        guard identity != nil else {
             links = hostKeys.map { _ in .plain }
             events = hostKeys.indices.map { .ready(target: $0, peerKey: nil) }
             return
         }
-        links = hostKeys.map {
-            .handshaking(HandshakeInitiator(identity: identity, hostKey: $0, configuration: configuration, random: &random, now: now))
-        }
-        pending = Array(hostKeys.indices)
+        links = Array(repeating: .plain, count: hostKeys.count)
+        for target in hostKeys.indices { startHandshake(with: target, now: now) }
     }
 
     /// Whether the links authenticate at all.
@@ -67,15 +99,37 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
     }
 
     public var nextTimeout: Duration? {
-        links.compactMap { if case .handshaking(let initiator) = $0 { initiator.nextTimeout } else { nil } }.min()
+        links.indices.compactMap { target -> Duration? in
+            switch links[target] {
+            case .handshaking(let initiator):
+                let stalled = initiator.awaitingDoneSince.flatMap { since in renewAfter.map { since + $0 } }
+                return [initiator.nextTimeout, stalled].compactMap { $0 }.min()
+            case .established:
+                return unansweredSince[target].flatMap { since in renewAfter.map { since + $0 } }
+            case .plain, .failed:
+                return nil
+            }
+        }.min()
     }
 
     public mutating func handleTimeout(now: Duration) {
         for target in links.indices {
-            guard case .handshaking(var initiator) = links[target] else { continue }
-            initiator.handleTimeout(now: now)
-            links[target] = .handshaking(initiator)
-            takeEvents(of: target)
+            switch links[target] {
+            case .handshaking(var initiator):
+                if let since = initiator.awaitingDoneSince, let renewAfter, now >= since + renewAfter {
+                    startHandshake(with: target, now: now)  // CONFIRM drew no DONE: start over.
+                    continue
+                }
+                initiator.handleTimeout(now: now)
+                links[target] = .handshaking(initiator)
+                takeEvents(of: target)
+            case .established:
+                if let since = unansweredSince[target], let renewAfter, now >= since + renewAfter {
+                    startHandshake(with: target, now: now)
+                }
+            case .plain, .failed:
+                continue
+            }
         }
     }
 
@@ -96,6 +150,7 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
             return .handshake
         case .established:
             guard let size = sessions[target]?.opener.open(datagram, into: plaintext) else { return .dropped }
+            unansweredSince[target] = nil
             return .plaintext(size: size)
         case .failed:
             return .dropped
@@ -117,10 +172,10 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
     }
 
     /// Seals one datagram of the machine for `target` (`plaintext` at most 65,028 bytes) into
-    /// `destination` (at least `plaintext.count + sealedOverhead` bytes); nil when the target
-    /// has no usable session.
+    /// `destination` (at least `plaintext.count + sealedOverhead` bytes) at `now`; nil when
+    /// the target has no usable session.
     public mutating func seal(
-        _ plaintext: UnsafeRawBufferPointer, for target: Int, into destination: UnsafeMutableRawBufferPointer
+        _ plaintext: UnsafeRawBufferPointer, for target: Int, into destination: UnsafeMutableRawBufferPointer, now: Duration
     ) -> Int? {
         switch links[target] {
         case .plain:
@@ -128,6 +183,7 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
             destination.copyMemory(from: plaintext)
             return plaintext.count
         case .established:
+            if unansweredSince[target] == nil { unansweredSince[target] = now }
             return sessions[target]?.sealer.seal(plaintext, into: destination)
         case .handshaking, .failed:
             return nil
@@ -145,6 +201,19 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
         }
     }
 
+    /// A new handshake with `target`, replacing whatever the link had. One that never had a
+    /// session keeps the first handshake's deadline, so renewals cannot keep it alive.
+    private mutating func startHandshake(with target: Int, now: Duration) {
+        guard let identity else { return }
+        var configuration = configuration
+        if !wasEstablished[target] { configuration.giveUpAfter = max(.zero, firstGiveUpAt - now) }
+        links[target] = .handshaking(
+            HandshakeInitiator(identity: identity, hostKey: hostKeys[target], configuration: configuration, random: &random, now: now))
+        sessions[target] = nil
+        unansweredSince[target] = nil
+        if !pending.contains(target) { pending.append(target) }
+    }
+
     /// Handshake work due again (retransmissions after `handleTimeout`).
     private mutating func takeEvents(of target: Int) {
         guard case .handshaking(var initiator) = links[target] else { return }
@@ -154,7 +223,9 @@ public struct SecureLinks<Random: RandomNumberGenerator & Sendable>: Sendable {
             case .established(let session):
                 links[target] = .established
                 sessions[target] = session
-                events.append(.ready(target: target, peerKey: session.peerKey))
+                events.append(wasEstablished[target] ? .renewed(target: target) : .ready(target: target, peerKey: session.peerKey))
+                wasEstablished[target] = true
+                hostKeys[target] = .pinned(session.peerKey)
                 transmitsNow = false
             case .failed(let failure):
                 links[target] = .failed(failure)

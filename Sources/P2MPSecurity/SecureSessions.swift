@@ -9,19 +9,33 @@ import P2MPWire
 /// responder, SEALED ones are opened (cheap checks first, then the AEAD) into the caller's
 /// plaintext buffer and reported with their session. Sessions silent for `idleTimeout` end;
 /// beyond `maximumSessions` the least recently heard one ends. A session follows its peer
-/// to a new source address once a datagram from there authenticates (as WireGuard roams).
+/// to a new source address once a datagram from there authenticates and is newer than
+/// every one before it (QUIC's rule, RFC 9000 section 9.3): a replayed or delayed older
+/// datagram, even one whose original never arrived, moves nothing, so an attacker who
+/// recorded a session cannot point its replies elsewhere. (One that relays the newest
+/// datagram ahead of the original can, until the peer's next datagram moves it back.)
+///
+/// A datagram older than the newest one opens only within `replayHorizon` of the newest
+/// one's arrival. A peer never sends an old counter again, so only a copy held back arrives
+/// later: one whose original was lost (or dropped by an attacker who kept it). Held back
+/// past the horizon it is too old; otherwise it could re-run a transfer the machines above
+/// had already finished and forgotten (their linger must outlast the horizon).
 public struct SecureSessions<Peer: HandshakePeer, Random: RandomNumberGenerator & Sendable>: Sendable {
     public struct Configuration: Sendable {
         public var maximumSessions: Int
         public var idleTimeout: Duration
+        /// How long after the newest datagram of a session an older one may still open;
+        /// below the receiver endpoint's linger (p2mpd's 10 s).
+        public var replayHorizon: Duration
         public var responder: HandshakeResponder<Peer, Random>.Configuration
 
         public init(
-            maximumSessions: Int = 4_096, idleTimeout: Duration = .seconds(600),
+            maximumSessions: Int = 4_096, idleTimeout: Duration = .seconds(600), replayHorizon: Duration = .seconds(5),
             responder: HandshakeResponder<Peer, Random>.Configuration = .init()
         ) {
             self.maximumSessions = max(1, maximumSessions)
             self.idleTimeout = idleTimeout
+            self.replayHorizon = replayHorizon
             self.responder = responder
         }
     }
@@ -34,6 +48,8 @@ public struct SecureSessions<Peer: HandshakePeer, Random: RandomNumberGenerator 
         /// The comment of the key's trusted-senders line, for logs.
         public var comment: String
         public var lastHeard: Duration
+        /// When its newest datagram (the highest counter) arrived.
+        public var newestAt: Duration
     }
 
     public enum Event: Sendable {
@@ -106,7 +122,11 @@ public struct SecureSessions<Peer: HandshakePeer, Random: RandomNumberGenerator 
             statistics.unknownSession += 1
             return .dropped
         }
+        if now - sessions.values[index].newestAt >= configuration.replayHorizon {
+            sessions.values[index].established.opener.closeWindow()
+        }
         let before = sessions.values[index].established.opener.statistics
+        let newestBefore = sessions.values[index].established.opener.window.highest
         guard let size = sessions.values[index].established.opener.open(datagram, into: plaintext) else {
             let after = sessions.values[index].established.opener.statistics
             statistics.replayed += after.replayed - before.replayed + after.outsideWindow - before.outsideWindow
@@ -115,7 +135,11 @@ public struct SecureSessions<Peer: HandshakePeer, Random: RandomNumberGenerator 
             return .dropped
         }
         sessions.values[index].lastHeard = now
-        if sessions.values[index].peer != peer { sessions.values[index].peer = peer }
+        // The window's highest counter moved only if this datagram is the newest yet.
+        if sessions.values[index].established.opener.window.highest != newestBefore {
+            sessions.values[index].newestAt = now
+            if sessions.values[index].peer != peer { sessions.values[index].peer = peer }
+        }
         return .plaintext(size: size, session: header.session)
     }
 
@@ -172,7 +196,8 @@ public struct SecureSessions<Peer: HandshakePeer, Random: RandomNumberGenerator 
                     end(oldest, reason: "evicted: \(configuration.maximumSessions) sessions at once")
                 }
                 let comment = responder.trustedSenders.grant(for: established.peerKey)?.comment ?? ""
-                sessions[established.localSession] = Session(established: established, peer: peer, comment: comment, lastHeard: now)
+                sessions[established.localSession] = Session(
+                    established: established, peer: peer, comment: comment, lastHeard: now, newestAt: now)
                 events.append(
                     .established(
                         session: established.localSession, peer: peer, key: established.peerKey, rights: established.rights,

@@ -97,6 +97,11 @@ public struct SessionOpener: Sendable {
         statistics.opened += 1
         return size
     }
+
+    /// Accepts only counters above the highest opened from now on (`ReplayWindow.closeBelowHighest`).
+    public mutating func closeWindow() {
+        window.closeBelowHighest()
+    }
 }
 
 /// How far one session goes under one key, so AES-256-GCM stays inside the margin TLS 1.3

@@ -14,6 +14,11 @@ public enum NativeSimulation {
         public var finishedAt: Instant?
         /// The sender's view of the receiver at the end (congestion window, RTT, estimates).
         public var statistics: SenderEngine.ReceiverStatistics
+        /// The reception report the sender took from the receiver's COMPLETE.
+        public var reportedReception: NativeReception?
+        /// What the receiver's sessions under the sender's last transfer id for it counted
+        /// when they held every segment (a restarted receiver may have had several).
+        public var countedReceptions: [NativeReception]
     }
 
     /// Where every receiver stood at one moment of a run.
@@ -43,26 +48,60 @@ public enum NativeSimulation {
         public var violations: [String] {
             var found: [String] = stalledStep.map { [$0] } ?? []
             for (index, receiver) in receivers.enumerated() {
-                if let committed = receiver.committed, committed != scenario.file {
-                    found.append("receiver \(index) committed \(committed.count) wrong bytes under the final name")
-                }
-                switch receiver.outcome {
-                case .committed?:
-                    if receiver.committed != scenario.file {
-                        found.append("sender counts receiver \(index) committed but it holds no correct file")
-                    }
-                case .noAnswer(let phase, _)?:
-                    if scenario.vanishing[index] == nil {
-                        found.append("receiver \(index) reported silent in phase \(phase) although it never vanished")
-                    }
-                case let other?:
-                    found.append("receiver \(index) ended \(other)")
-                case nil:
-                    found.append("receiver \(index) has no outcome when the run ended")
-                }
+                found += NativeSimulation.endViolations(
+                    receiver: index, committed: receiver.committed, outcome: receiver.outcome, in: scenario)
+                found += Self.receptionViolations(receiver, index)
             }
             return found
         }
+
+        /// The reception report reaches the sender as the receiver counted it (zeros from a
+        /// receiver that held the file already), and every hole a receiver saw was repaired
+        /// by the time it held every segment.
+        static func receptionViolations(_ receiver: ReceiverResult, _ index: Int) -> [String] {
+            var found: [String] = []
+            for counted in receiver.countedReceptions
+            where counted.network.repaired != counted.network.lost || counted.simulated.repaired > counted.simulated.lost
+                || counted.storage != NativeReception.Losses()
+            {
+                found.append("receiver \(index) held every segment with unrepaired or impossible loss counts: \(counted)")
+            }
+            guard case .committed(alreadyHeld: false)? = receiver.outcome else { return found }
+            guard let reported = receiver.reportedReception else {
+                return found + ["receiver \(index) committed without a reception report"]
+            }
+            let heldAlready = receiver.countedReceptions.isEmpty && reported == NativeReception()
+            if !heldAlready, !receiver.countedReceptions.contains(reported) {
+                found.append("receiver \(index) reported \(reported), its sessions counted \(receiver.countedReceptions)")
+            }
+            return found
+        }
+    }
+
+    /// What is wrong with how receiver `index` of `scenario` ended: bytes under the final
+    /// name that are not the file, or an outcome other than committed (or, for a receiver
+    /// that vanished, silence), unless `explains` accepts it.
+    public static func endViolations(
+        receiver index: Int, committed: [UInt8]?, outcome: NativeSender.Outcome?, in scenario: NativeScenario,
+        explains: (NativeSender.Outcome) -> Bool = { _ in false }
+    ) -> [String] {
+        var found: [String] = []
+        if let committed, committed != scenario.file {
+            found.append("receiver \(index) committed \(committed.count) wrong bytes under the final name")
+        }
+        switch outcome {
+        case .committed?:
+            if committed != scenario.file { found.append("sender counts receiver \(index) committed but it holds no correct file") }
+        case .noAnswer(let phase, _)?:
+            if scenario.vanishing[index] == nil {
+                found.append("receiver \(index) reported silent in phase \(phase) although it never vanished")
+            }
+        case let other?:
+            if !explains(other) { found.append("receiver \(index) ended \(other)") }
+        case nil:
+            found.append("receiver \(index) has no outcome when the run ended")
+        }
+        return found
     }
 
     /// A receiver's storage, as the daemon's spool would hold it.
@@ -99,6 +138,8 @@ struct NativeSimulationRun {
     var inboxes: [[[UInt8]]]
     var readAt: [Instant?]
     var disks: [Disk]
+    /// Per receiver and transfer id, the receptions counted when every segment was held.
+    var countedReceptions: [[UInt64: [NativeReception]]]
     var restarts: [Int]
     var pendingRestarts: [Int: Duration]
     var sender: NativeSender
@@ -123,6 +164,7 @@ struct NativeSimulationRun {
         inboxes = Array(repeating: [], count: scenario.receiverCount)
         readAt = Array(repeating: nil, count: scenario.receiverCount)
         disks = Array(repeating: Disk(partial: Array(repeating: 0, count: scenario.file.count)), count: scenario.receiverCount)
+        countedReceptions = Array(repeating: [:], count: scenario.receiverCount)
         restarts = Array(repeating: 0, count: scenario.receiverCount)
         pendingRestarts = scenario.restarting
         var digest = ContentDigest.zero
@@ -169,7 +211,9 @@ struct NativeSimulationRun {
         let receivers = (0..<scenario.receiverCount).map { index in
             NativeSimulation.ReceiverResult(
                 committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index],
-                finishedAt: finishedAt[index], statistics: sender.engine.statistics(of: index))
+                finishedAt: finishedAt[index], statistics: sender.engine.statistics(of: index),
+                reportedReception: sender.receptions[index],
+                countedReceptions: countedReceptions[index][sender.transferIDs[index]] ?? [])
         }
         return NativeSimulation.Result(
             scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
@@ -263,14 +307,7 @@ struct NativeSimulationRun {
             while let event = sender.pollEvent() {
                 trace?("\(now) sender \(event)")
                 switch event {
-                case .payloadNeeded(let block):
-                    let start = Int(block.offset)
-                    let file = scenario.file
-                    sender.supplyPayload(block, now: now) { destination in
-                        file.withUnsafeBytes {
-                            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + block.length]))
-                        }
-                    }
+                case .payloadNeeded(let block): sender.supplyPayload(block, from: scenario.file, now: now)
                 case .timedOut: timeouts += 1
                 case .lossDetected(_, let count): losses += count
                 case .finished(let receiver, _): finishedAt[receiver] = now
@@ -304,6 +341,7 @@ struct NativeSimulationRun {
                 disks[index].partial.replaceSubrange(start..<start + payload.count, with: datagram[payload])
                 disks[index].recordedBytes = contiguous
             case .allReceived(let id):
+                if let reception = endpoints[index].reception(of: id) { countedReceptions[index][id, default: []].append(reception) }
                 // The daemon compares SHA-256 digests; byte equality is the same verdict.
                 let intact = disks[index].partial == scenario.file
                 if intact { disks[index].committed = disks[index].partial }
@@ -311,7 +349,7 @@ struct NativeSimulationRun {
                 if !intact { disks[index].partial = Array(repeating: 0, count: scenario.file.count) }
                 endpoints[index].finalized(
                     id, NativeCompletion(status: intact ? .committed : .digestMismatch, sha256: digest), now: now)
-            case .discarded, .duplicate, .ended, .query:
+            case .duplicate, .ended, .query:
                 break
             }
         }

@@ -7,7 +7,7 @@ import Darwin
 /// An open directory (closed on deinit) and lookups beneath it that never follow a
 /// symbolic link: each step is an `openat` relative to the previous one with O_NOFOLLOW,
 /// so what is opened is inside the directory whatever the names say.
-final class Directory {
+final class Directory: Sendable {
     let descriptor: Int32
     /// For messages only; never used to open anything beneath.
     let path: String

@@ -19,8 +19,12 @@ public final class DownloadFile {
     private var hasher = SHA256()
     private var hashedBytes: UInt64 = 0
 
-    /// Creates the temporary file, `size` bytes long.
+    /// Creates the temporary file, `size` bytes long (EFBIG beyond what a file offset holds:
+    /// the size comes from the network).
     public init(destination: String, size: UInt64) throws(FileSystemError) {
+        guard size <= UInt64(off_t.max) else {
+            throw FileSystemError("cannot hold \(size) bytes in", path: destination, code: EFBIG)
+        }
         self.destination = destination
         self.size = size
         writer = try AtomicFileWriter(destination: destination)

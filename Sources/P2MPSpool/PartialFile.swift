@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -6,8 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The data of one content being received: `.p2mp/partial/<key>.data`, preallocated to
-/// the full size, and `<key>.state`, the prefix known good.
+/// The data of one content being received: `.p2mp/partial/<key>.data`, allocated as data
+/// arrives (`reserve`), and `<key>.state`, the prefix known good.
 ///
 /// Made by `Spool.openPartial`; ends with `Spool.commit` or `discard()`. Dropped without
 /// either (the daemon stops, a session times out), it stays on disk and the next
@@ -25,19 +26,47 @@ public final class PartialFile {
     public private(set) var verifiedBytes: UInt64
 
     let directory: Directory
-    let registry: OpenPartials
+    let registry: PartialKeys
+    let onDisk: PartialKeys
     private(set) var descriptor: Int32
+    /// Bytes of the data file allocated from its start (`reserve`).
+    private var allocatedBytes: UInt64
     var dataName: String { content.hexKey + ".data" }
     var stateName: String { content.hexKey + ".state" }
 
-    init(content: ContentKey, directory: Directory, descriptor: Int32, verifiedBytes: UInt64, registry: OpenPartials) {
+    init(
+        content: ContentKey, directory: Directory, descriptor: Int32, verifiedBytes: UInt64, allocatedBytes: UInt64,
+        registry: PartialKeys, onDisk: PartialKeys
+    ) {
         self.content = content
         self.directory = directory
         self.descriptor = descriptor
         self.verifiedBytes = verifiedBytes
+        self.allocatedBytes = allocatedBytes
         self.registry = registry
+        self.onDisk = onDisk
         self.path = directory.path(of: content.hexKey + ".data")
-        registry.keys.insert(content.hexKey)
+        registry.insert(content.hexKey)
+    }
+
+    /// Space is allocated this many bytes ahead of the data, at most.
+    public static let allocationStep: UInt64 = 32 << 20
+
+    /// Allocates the data file through at least `end` bytes (posix_fallocate), in steps of
+    /// `allocationStep` and never beyond `size`, so that the disk fills as data arrives and
+    /// a write never meets a full disk halfway: `.noSpace` on ENOSPC and EDQUOT.
+    public func reserve(through end: UInt64) throws(SpoolError) {
+        let file = try openDescriptor()
+        guard end > allocatedBytes else { return }
+        let target = min(size, max(end, allocatedBytes + Self.allocationStep))
+        var result: Int32
+        repeat {
+            result = posix_fallocate(file, off_t(allocatedBytes), off_t(target - allocatedBytes))
+        } while result == EINTR
+        guard result == 0 else {
+            throw SpoolError("cannot allocate \(target) bytes for", path: path, code: result)
+        }
+        allocatedBytes = target
     }
 
     deinit {
@@ -105,6 +134,7 @@ public final class PartialFile {
         unlinkat(directory.descriptor, dataName, 0)
         unlinkat(directory.descriptor, stateName, 0)
         unlinkat(directory.descriptor, "." + stateName + ".tmp", 0)
+        onDisk.remove(content.hexKey)
     }
 
     /// Closes the data file (it is then the committed file, or left to resume).
@@ -112,7 +142,7 @@ public final class PartialFile {
         guard descriptor >= 0 else { return }
         close(descriptor)
         descriptor = -1
-        registry.keys.remove(content.hexKey)
+        registry.remove(content.hexKey)
     }
 
     private func openDescriptor() throws(SpoolError) -> Int32 {
@@ -127,8 +157,14 @@ public final class PartialFile {
     }
 }
 
-/// The content keys with an open `PartialFile`, shared by a spool and its partials: one
-/// writer per partial, and `removeStalePartials` leaves open ones alone.
-final class OpenPartials {
-    var keys: Set<String> = []
+/// A set of content keys shared by a spool and its partials, under a lock (a partial may be
+/// closed on a storage queue): the open ones (one writer per partial, and the sweeps leave
+/// them alone), and those on disk (what `max_partials` counts).
+final class PartialKeys: Sendable {
+    private let keys = Mutex<Set<String>>([])
+
+    func insert(_ key: String) { keys.withLock { _ = $0.insert(key) } }
+    func remove(_ key: String) { keys.withLock { _ = $0.remove(key) } }
+    func contains(_ key: String) -> Bool { keys.withLock { $0.contains(key) } }
+    var count: Int { keys.withLock { $0.count } }
 }

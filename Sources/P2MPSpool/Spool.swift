@@ -8,7 +8,7 @@ import Darwin
 /// state in `.p2mp/`.
 ///
 ///     ROOT/NAME                           committed files (NAME may hold subdirectories)
-///     ROOT/.p2mp/partial/<key>.data       content being received, preallocated
+///     ROOT/.p2mp/partial/<key>.data       content being received, allocated as it arrives
 ///     ROOT/.p2mp/partial/<key>.state      the prefix of <key>.data known good
 ///     ROOT/.p2mp/meta/<sha256(NAME)>.json metadata sidecar of ROOT/NAME
 ///
@@ -16,14 +16,21 @@ import Darwin
 /// beneath the root with `openat` and O_NOFOLLOW, one component at a time, so a symbolic
 /// link planted in the spool cannot redirect a read or a write outside it.
 ///
-/// One per daemon, used from one event loop: not thread-safe, and not `Sendable`.
-public final class Spool {
+/// One per daemon. Its state is descriptors, opened once, and sets under locks, so lookups
+/// (`existing`, `listFiles`, which may hash) can run off the event loop while the loop uses
+/// it; a `PartialFile` is used by one thread at a time.
+public final class Spool: Sendable {
     /// The root as configured.
     public let root: String
     let rootDirectory: Directory
     let partialDirectory: Directory
     let metaDirectory: Directory
-    let openPartials = OpenPartials()
+    let openPartials = PartialKeys()
+    /// The content keys with a partial on disk, open or not (kept as partials come and go).
+    let partialsOnDisk = PartialKeys()
+    /// Digests of files hashed because no sidecar described them (placed by hand, say), so
+    /// that repeated listings and offers do not hash them again.
+    let hashedFiles = DigestMemory()
 
     /// The name of the spool's state directory under the root.
     public static let stateDirectoryName = SpoolName.reservedComponent
@@ -40,7 +47,16 @@ public final class Spool {
         }
         self.root = root
         self.rootDirectory = rootDirectory
+        for entry in (try? partialDirectory.entries()) ?? [] {
+            if let key = Self.partialKey(ofEntry: entry), entry.hasSuffix(".data") { partialsOnDisk.insert(key) }
+        }
     }
+
+    /// Partials on disk: what `max_partials` caps.
+    public var partialCount: Int { partialsOnDisk.count }
+
+    /// Whether a partial of `content` is on disk (a push of it resumes instead of adding one).
+    public func hasPartial(for content: ContentKey) -> Bool { partialsOnDisk.contains(content.hexKey) }
 
     private static func stateSubdirectory(_ name: String, of parent: Directory) throws(SpoolError) -> Directory {
         guard let directory = try parent.subdirectory(name, create: true, mode: 0o700) else {
@@ -62,8 +78,8 @@ public final class Spool {
         return UInt64(status.f_bavail).multipliedReportingOverflow(by: UInt64(status.f_frsize)).partialValue
     }
 
-    /// Bytes the partial of `content` already occupies on disk (it was preallocated), so a
-    /// resumed push needs only the rest; 0 when there is none.
+    /// Bytes the partial of `content` already occupies on disk (allocated as data arrived),
+    /// so a resumed push needs only the rest; 0 when there is none.
     public func reservedBytes(for content: ContentKey) -> UInt64 {
         var status = stat()
         guard fstatat(partialDirectory.descriptor, content.hexKey + ".data", &status, AT_SYMLINK_NOFOLLOW) == 0,
@@ -94,8 +110,12 @@ public final class Spool {
         {
             return ExistingFile(size: identity.size, sha256: digest, metadata: sidecar.metadata)
         }
+        if let digest = hashedFiles.digest(of: name, identity: identity) {
+            return ExistingFile(size: identity.size, sha256: digest, metadata: nil)
+        }
         do throws(FileSystemError) {
             let digest = try FileDigest.sha256(descriptor: file, length: identity.size, path: path)
+            hashedFiles.remember(digest, of: name, identity: identity)
             return ExistingFile(size: identity.size, sha256: digest, metadata: nil)
         } catch {
             throw SpoolError(error)
@@ -105,14 +125,15 @@ public final class Spool {
     // MARK: partials
 
     /// The partial for `content`: the one left by an earlier run (its recorded prefix as
-    /// `verifiedBytes`, reset to 0 when the data file is shorter than the prefix) or a new
-    /// one, preallocated to the full size so a full disk shows now (`.noSpace`), not midway.
-    /// A content already open in this spool fails with EBUSY.
+    /// `verifiedBytes`, reset to 0 when the data file is shorter than the prefix) or a new,
+    /// empty one. Disk space is taken as data arrives (`PartialFile.reserve`), not here, so
+    /// an offer that never sends data costs two small files and no space. A content already
+    /// open in this spool fails with EBUSY.
     public func openPartial(for content: ContentKey) throws(SpoolError) -> PartialFile {
         let key = content.hexKey
         let dataName = key + ".data"
         let dataPath = partialDirectory.path(of: dataName)
-        guard !openPartials.keys.contains(key) else {
+        guard !openPartials.contains(key) else {
             throw SpoolError("partial already open", path: dataPath, code: EBUSY)
         }
         guard content.size <= UInt64(Int64.max) else {
@@ -158,7 +179,6 @@ public final class Spool {
             if dataSize > content.size, ftruncate(file, off_t(content.size)) != 0 {
                 throw SpoolError("cannot truncate", path: dataPath)
             }
-            if dataSize < content.size { try Self.allocate(file, content.size, path: dataPath) }
             if recorded?.prefix != prefix || recorded?.size != content.size {
                 try partialDirectory.writeAtomically(
                     PartialState(size: content.size, prefix: prefix).encoded(), to: stateName, durable: false)
@@ -169,7 +189,7 @@ public final class Spool {
         }
         return PartialFile(
             content: content, directory: partialDirectory, descriptor: file, verifiedBytes: prefix,
-            registry: openPartials)
+            allocatedBytes: min(dataSize, content.size), registry: openPartials, onDisk: partialsOnDisk)
     }
 
     private func createPartial(_ content: ContentKey) throws(SpoolError) -> PartialFile {
@@ -179,7 +199,6 @@ public final class Spool {
             partialDirectory.descriptor, dataName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard file >= 0 else { throw SpoolError("cannot create", path: dataPath) }
         do throws(SpoolError) {
-            try Self.allocate(file, content.size, path: dataPath)
             try partialDirectory.writeAtomically(
                 PartialState(size: content.size, prefix: 0).encoded(), to: content.hexKey + ".state", durable: false)
         } catch {
@@ -187,20 +206,10 @@ public final class Spool {
             unlinkat(partialDirectory.descriptor, dataName, 0)
             throw error
         }
+        partialsOnDisk.insert(content.hexKey)
         return PartialFile(
-            content: content, directory: partialDirectory, descriptor: file, verifiedBytes: 0, registry: openPartials)
-    }
-
-    /// Reserves `size` bytes for `file` (posix_fallocate); ENOSPC and EDQUOT are `.noSpace`.
-    private static func allocate(_ file: Int32, _ size: UInt64, path: String) throws(SpoolError) {
-        guard size > 0 else { return }
-        var result: Int32
-        repeat {
-            result = posix_fallocate(file, 0, off_t(size))
-        } while result == EINTR
-        guard result == 0 else {
-            throw SpoolError("cannot allocate \(size) bytes for", path: path, code: result)
-        }
+            content: content, directory: partialDirectory, descriptor: file, verifiedBytes: 0, allocatedBytes: 0,
+            registry: openPartials, onDisk: partialsOnDisk)
     }
 
     /// Removes the partials of this spool whose files were all last modified more than
@@ -220,18 +229,43 @@ public final class Spool {
             files[key, default: []].append(entry)
         }
         var removed = 0
-        for (key, modified) in newest where modified < cutoff && !openPartials.keys.contains(key) {
+        for (key, modified) in newest where modified < cutoff && !openPartials.contains(key) {
             for entry in files[key] ?? [] { unlinkat(partialDirectory.descriptor, entry, 0) }
+            partialsOnDisk.remove(key)
             removed += 1
         }
         return removed
     }
 
-    /// As `removeStalePartials(olderThan:now:)` with the current time.
-    public func removeStalePartials(olderThan seconds: Double) throws(SpoolError) -> Int {
+    /// Removes the partials that hold no data (nothing was ever written to them: an offer
+    /// that never sent data, left by a crash) and were last touched more than `seconds` ago;
+    /// open ones are kept. Returns how many were removed.
+    public func removeEmptyPartials(olderThan seconds: Double) throws(SpoolError) -> Int {
+        let cutoff = Self.now() - seconds
+        var removed = 0
+        for entry in try partialDirectory.entries() where entry.hasSuffix(".data") {
+            guard let key = Self.partialKey(ofEntry: entry), !openPartials.contains(key) else { continue }
+            var status = stat()
+            guard fstatat(partialDirectory.descriptor, entry, &status, AT_SYMLINK_NOFOLLOW) == 0, status.st_size == 0,
+                Double(Self.modificationTime(status).seconds) < cutoff
+            else { continue }
+            for name in [entry, key + ".state", "." + key + ".state.tmp"] { unlinkat(partialDirectory.descriptor, name, 0) }
+            partialsOnDisk.remove(key)
+            removed += 1
+        }
+        return removed
+    }
+
+    /// Seconds since the epoch.
+    static func now() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
-        return try removeStalePartials(olderThan: seconds, now: Double(time.tv_sec) + Double(time.tv_nsec) / 1e9)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    /// As `removeStalePartials(olderThan:now:)` with the current time.
+    public func removeStalePartials(olderThan seconds: Double) throws(SpoolError) -> Int {
+        try removeStalePartials(olderThan: seconds, now: Self.now())
     }
 
     /// The content key of a file in the partial directory ("<key>.data", "<key>.state",

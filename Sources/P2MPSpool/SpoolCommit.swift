@@ -45,6 +45,7 @@ extension Spool {
         let identity = try? Self.identity(of: partial.descriptor, path: finalPath)
         partial.closeDescriptor()
         unlinkat(partialDirectory.descriptor, partial.stateName, 0)
+        partialsOnDisk.remove(partial.content.hexKey)
         try parent.sync()
         try? partialDirectory.sync()
 

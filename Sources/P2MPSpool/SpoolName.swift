@@ -1,16 +1,23 @@
 /// A file name received from the network, checked to stay beneath the spool root.
 ///
-/// A valid name is a relative UTF-8 path of one or more components separated by "/":
-/// no empty, "." or ".." component, no NUL or control character, each component at most
-/// 255 bytes, the whole at most 4096 bytes, and not inside the spool's own `.p2mp` state.
-/// Validation is purely textual; `Spool` also refuses symbolic links while resolving.
+/// A valid name is a relative UTF-8 path of 1...32 components separated by "/": no empty,
+/// "." or ".." component, no component starting with "-", no control character (C0, DEL or
+/// C1) and no invisible or bidirectional formatting character (U+200E, U+200F, U+202A–U+202E,
+/// U+2066–U+2069, U+061C, U+FEFF), each component at most 255 bytes, the whole at most 4096
+/// bytes, and not inside the spool's own `.p2mp` state (in any ASCII case, which a
+/// case-insensitive file system would alias). Validation is purely textual; `Spool` also
+/// refuses symbolic links while resolving.
 ///
-/// Equality compares bytes, not Unicode canonical equivalence, as the file system does.
+/// Equality compares bytes, not Unicode canonical equivalence, as the file system does: the
+/// NFC and NFD spellings of one name are two names (docs/HARDENING.md says why).
 public struct SpoolName: Hashable, Sendable, CustomStringConvertible {
     /// The most bytes in one component (NAME_MAX).
     public static let maximumComponentLength = 255
     /// The most bytes in the whole name (PATH_MAX).
     public static let maximumLength = 4096
+    /// The most components: a commit creates at most this many directories less one, and a
+    /// listing descends no deeper.
+    public static let maximumComponents = 32
     /// The first component reserved for the spool's internal state.
     public static let reservedComponent = ".p2mp"
 
@@ -27,17 +34,43 @@ public struct SpoolName: Hashable, Sendable, CustomStringConvertible {
         }
         guard !bytes.isEmpty else { throw fail(.empty) }
         guard bytes.count <= Self.maximumLength else { throw fail(.tooLong) }
-        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw fail(.controlCharacter) }
+        for scalar in name.unicodeScalars {
+            if Self.isControl(scalar) { throw fail(.controlCharacter) }
+            if Self.isFormatting(scalar) { throw fail(.formattingCharacter) }
+        }
         guard bytes[0] != UInt8(ascii: "/") else { throw fail(.absolute) }
         let parts = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard parts.count <= Self.maximumComponents else { throw fail(.tooDeep) }
         for part in parts {
             guard !part.isEmpty else { throw fail(.emptyComponent) }
             guard !part.elementsEqual(".".utf8), !part.elementsEqual("..".utf8) else { throw fail(.dotComponent) }
             guard part.count <= Self.maximumComponentLength else { throw fail(.componentTooLong) }
+            guard part.first != UInt8(ascii: "-") else { throw fail(.leadingDash) }
         }
-        guard !parts[0].elementsEqual(Self.reservedComponent.utf8) else { throw fail(.reserved) }
+        guard !Self.isReserved(parts[0]) else { throw fail(.reserved) }
         self.rawValue = name
         self.components = parts.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// C0 controls, DEL and the C1 controls (U+0080–U+009F: U+009B is a terminal's CSI).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    /// Characters that are invisible or reorder what a terminal or a log shows, so that a
+    /// name could pass for another ("invoice\u{202E}fdp.exe"): the bidirectional marks,
+    /// embeddings, overrides and isolates, and the byte-order mark.
+    static func isFormatting(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0xFEFF: true
+        default: false
+        }
+    }
+
+    /// `.p2mp` in any ASCII case.
+    private static func isReserved(_ component: ArraySlice<UInt8>) -> Bool {
+        component.count == reservedComponent.utf8.count
+            && zip(component, reservedComponent.utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
     }
 
     /// Checks raw bytes from a datagram: they must be valid UTF-8, then as `init(validating:)`.

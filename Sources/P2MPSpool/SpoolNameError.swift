@@ -7,11 +7,17 @@ public struct SpoolNameError: Error, Equatable, Sendable, CustomStringConvertibl
         case dotComponent
         /// "a//b", or a leading or trailing "/".
         case emptyComponent
-        /// NUL, a byte below 0x20, or DEL.
+        /// NUL, a byte below 0x20, DEL, or a C1 control (U+0080–U+009F).
         case controlCharacter
+        /// An invisible or bidirectional formatting character (`SpoolName.isFormatting`).
+        case formattingCharacter
         case componentTooLong
         case tooLong
-        /// The first component is `.p2mp`, the spool's internal state.
+        /// More than `SpoolName.maximumComponents` components.
+        case tooDeep
+        /// A component starts with "-" (a hook's command would read it as an option).
+        case leadingDash
+        /// The first component is `.p2mp` (in any case), the spool's internal state.
         case reserved
         case invalidUTF8
 
@@ -23,9 +29,12 @@ public struct SpoolNameError: Error, Equatable, Sendable, CustomStringConvertibl
             case .dotComponent: "'.' and '..' components are not allowed"
             case .emptyComponent: "empty path components ('//', or a trailing '/') are not allowed"
             case .controlCharacter: "NUL and control characters are not allowed"
+            case .formattingCharacter: "invisible and bidirectional formatting characters (U+200E, U+202E, U+FEFF, ...) are not allowed"
             case .componentTooLong: "a path component is longer than \(SpoolName.maximumComponentLength) bytes"
             case .tooLong: "the name is longer than \(SpoolName.maximumLength) bytes"
-            case .reserved: "'\(SpoolName.reservedComponent)' is reserved for the spool's internal state"
+            case .tooDeep: "the name has more than \(SpoolName.maximumComponents) components"
+            case .leadingDash: "a path component may not start with '-'"
+            case .reserved: "'\(SpoolName.reservedComponent)' (in any case) is reserved for the spool's internal state"
             case .invalidUTF8: "the name is not valid UTF-8"
             }
         }
@@ -46,7 +55,8 @@ public struct SpoolNameError: Error, Equatable, Sendable, CustomStringConvertibl
     }
 
     /// `bytes` as text safe for a log line: ASCII control bytes and bytes that are not
-    /// UTF-8 become `\xNN`; long names are cut with "…".
+    /// UTF-8 become `\xNN`, C1 controls and formatting characters `\u{NNNN}`; long names
+    /// are cut with "…".
     static func printable(_ bytes: [UInt8]) -> String {
         let limit = 200
         let shown = bytes.prefix(limit)
@@ -64,6 +74,8 @@ public struct SpoolNameError: Error, Equatable, Sendable, CustomStringConvertibl
                     end += UTF8.width(scalar)
                     if scalar.value < 0x20 || scalar.value == 0x7F {
                         scalars += "\\x" + Hex.byte(UInt8(scalar.value))
+                    } else if SpoolName.isControl(scalar) || SpoolName.isFormatting(scalar) {
+                        scalars += "\\u{" + String(scalar.value, radix: 16) + "}"
                     } else {
                         scalars.unicodeScalars.append(scalar)
                     }

@@ -24,8 +24,10 @@ public final class DatagramIO<Outcome: Sendable> {
     /// Sends that carried several datagrams (for tests).
     private(set) var segmentedSends = 0
     /// Per destination, the largest datagram that leaves unfragmented: the kernel refuses a
-    /// segmented send whose segments would need fragmenting, so larger ones go singly.
+    /// segmented send whose segments would need fragmenting, so larger ones go singly. At most
+    /// `maximumKnownRoutes` destinations are remembered (the daemon answers any address).
     private var largestUnfragmented: [SocketAddress: Int] = [:]
+    static var maximumKnownRoutes: Int { 1_024 }
     var onTimer: (() -> Void)?
 
     /// The smallest receive buffer of the sockets, in the kernel's accounting (which charges
@@ -41,7 +43,7 @@ public final class DatagramIO<Outcome: Sendable> {
     }
 
     /// Whether `finish` or `fail` ended the run.
-    var hasFinished: Bool { isFinished }
+    public var hasFinished: Bool { isFinished }
 
     /// The monotonic clock the protocol layer runs on.
     public var now: Instant { Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
@@ -143,6 +145,8 @@ public final class DatagramIO<Outcome: Sendable> {
     private func largestUnfragmentedDatagram(toward address: SocketAddress) -> Int {
         if let known = largestUnfragmented[address] { return known }
         let largest = PathMTU.largestDatagram(toward: address) ?? 0
+        // Asking again costs one connect of a throwaway socket: forgetting all is cheap.
+        if largestUnfragmented.count >= Self.maximumKnownRoutes { largestUnfragmented.removeAll(keepingCapacity: true) }
         largestUnfragmented[address] = largest
         return largest
     }
@@ -201,7 +205,9 @@ public final class DatagramIO<Outcome: Sendable> {
         promise.fail(error)
     }
 
-    func flush() {
+    /// Hands what was queued to the sockets. The runner does it after each read batch and
+    /// timer; an application calls it after work that completed on the loop outside those.
+    public func flush() {
         closeBatch()
         sendPendingDatagrams()
         for index in channels.indices where needsFlush[index] {

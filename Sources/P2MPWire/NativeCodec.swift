@@ -127,8 +127,13 @@ extension NativeDatagram {
             try require(length >= completionFixedSize)
             let status = NativeCompletionStatus(rawValue: body.readUInt8())
             let sha256 = body.readDigest()
-            let text = try decodeText(&body, require: require)
-            return .complete(NativeCompletion(status: status, sha256: sha256, text: text))
+            let textLength = Int(body.readUInt16())
+            guard textLength <= maximumTextLength else { throw .textTooLong(length: textLength) }
+            let hasReception = body.remaining == textLength + receptionSize
+            try require(body.remaining == textLength || hasReception)
+            let text = try body.readString(length: textLength)
+            let reception = hasReception ? readReception(&body) : nil
+            return .complete(NativeCompletion(status: status, sha256: sha256, text: text, reception: reception))
         case .probe:
             try require(length == 0)
             return .probe
@@ -209,6 +214,7 @@ extension NativeDatagram {
             buffer.append(completion.status.rawValue)
             completion.sha256.append(to: &buffer)
             Self.appendText(completion.text, to: &buffer)
+            if let reception = completion.reception { Self.appendReception(reception, to: &buffer) }
         case .list(let cursor): buffer.appendBigEndian(cursor)
         case .listing(let listing): Self.appendListing(listing, to: &buffer)
         case .move(let from, let to):

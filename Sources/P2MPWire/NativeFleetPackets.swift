@@ -43,6 +43,9 @@ public struct NativeResult: Equatable, Sendable {
         /// The new name is taken.
         case exists
         case failed
+        /// The request came in clear, which the daemon serves only from loopback and only
+        /// while it has no trusted-senders file (`NativeRejectReason.authenticationRequired`).
+        case authenticationRequired
         /// A value this version does not name.
         case unknown(UInt8)
 
@@ -53,6 +56,7 @@ public struct NativeResult: Equatable, Sendable {
             case 2: self = .notFound
             case 3: self = .exists
             case 4: self = .failed
+            case 5: self = .authenticationRequired
             default: self = .unknown(rawValue)
             }
         }
@@ -64,6 +68,7 @@ public struct NativeResult: Equatable, Sendable {
             case .notFound: 2
             case .exists: 3
             case .failed: 4
+            case .authenticationRequired: 5
             case .unknown(let value): value
             }
         }
@@ -75,5 +80,11 @@ public struct NativeResult: Equatable, Sendable {
     public init(status: Status, text: String = "") {
         self.status = status
         self.text = text
+    }
+
+    /// The text a client prints: the daemon's, or for `authenticationRequired` the
+    /// explanation (the daemon's text goes along only when it fits the request's size).
+    public var explanation: String {
+        status == .authenticationRequired ? NativeRejectReason.authenticationRequiredExplanation : text
     }
 }

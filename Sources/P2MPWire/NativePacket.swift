@@ -224,6 +224,9 @@ public struct NativeOfferFlags: OptionSet, Hashable, Sendable {
 
     /// Bit 0: replace a file of the same name that has different content.
     public static let replaceExisting = NativeOfferFlags(rawValue: 1 << 0)
+    /// Bit 1: the sender reads a reception report in COMPLETE. A receiver appends one only
+    /// when this bit is set, so a sender that predates reports never gets one.
+    public static let receptionReport = NativeOfferFlags(rawValue: 1 << 1)
 }
 
 /// ACCEPT: the receiver takes the offer.
@@ -258,9 +261,19 @@ public enum NativeRejectReason: Hashable, Sendable {
     case unknownTransfer
     /// ABORT only: the receiver is shutting down; the partial stays for a later resume.
     case shuttingDown
-    /// A value this version does not name. Decoding only produces it for values 0 and 11
+    /// REJECT only: the offer came in clear, which the receiver serves only from loopback
+    /// and only while it has no trusted-senders file. Its text goes along only when the
+    /// REJECT stays no larger than the OFFER (a forged source draws no more bytes than it
+    /// sent), so senders explain the reason themselves (`authenticationRequiredExplanation`).
+    case authenticationRequired
+    /// A value this version does not name. Decoding only produces it for values 0 and 12
     /// and up; build the named case rather than `.unknown` of a named value.
     case unknown(UInt16)
+
+    /// What a client tells its operator for `authenticationRequired` (REJECT, or RESULT).
+    public static let authenticationRequiredExplanation =
+        "this daemon serves requests in clear only from its own loopback and only while it has no trusted-senders "
+        + "file: make a key (p2mpsend keygen), add its public line to the daemon's trusted-senders and use it (--identity)"
 
     public init(rawValue: UInt16) {
         switch rawValue {
@@ -274,6 +287,7 @@ public enum NativeRejectReason: Hashable, Sendable {
         case 8: self = .internalError
         case 9: self = .unknownTransfer
         case 10: self = .shuttingDown
+        case 11: self = .authenticationRequired
         default: self = .unknown(rawValue)
         }
     }
@@ -290,6 +304,7 @@ public enum NativeRejectReason: Hashable, Sendable {
         case .internalError: 8
         case .unknownTransfer: 9
         case .shuttingDown: 10
+        case .authenticationRequired: 11
         case .unknown(let value): value
         }
     }
@@ -305,6 +320,12 @@ public struct NativeRejection: Equatable, Sendable {
     public init(reason: NativeRejectReason, text: String = "") {
         self.reason = reason
         self.text = text
+    }
+
+    /// The text a client prints: the receiver's, or for `authenticationRequired` the
+    /// explanation (the receiver's text goes along only when it fits the offer's size).
+    public var explanation: String {
+        reason == .authenticationRequired ? NativeRejectReason.authenticationRequiredExplanation : text
     }
 }
 
@@ -382,11 +403,15 @@ public struct NativeCompletion: Equatable, Sendable {
     /// At most 1024 UTF-8 bytes on the wire; encoding cuts a longer text at a Unicode
     /// scalar boundary.
     public var text: String
+    /// What the receiver saw of the transfer's DATA, when the OFFER asked for it
+    /// (`NativeOfferFlags.receptionReport`).
+    public var reception: NativeReception?
 
-    public init(status: NativeCompletionStatus, sha256: ContentDigest, text: String = "") {
+    public init(status: NativeCompletionStatus, sha256: ContentDigest, text: String = "", reception: NativeReception? = nil) {
         self.status = status
         self.sha256 = sha256
         self.text = text
+        self.reception = reception
     }
 }
 

@@ -166,11 +166,8 @@ struct P2MPD: AsyncParsableCommand {
         guard let address = Endpoint.bindAddress(bind, port: port) else {
             throw UsageError("--bind '\(bind)' is not an IP address")
         }
-        guard linger.isFinite, linger > 0 else {
-            throw UsageError("--linger '\(linger)' is not a positive number of seconds")
-        }
         return ClassicReceive.Options(
             bindAddress: address, outputPath: path, lossProbability: probability,
-            linger: .milliseconds(Int64(linger * 1000)), lossSeed: lossSeed)
+            linger: try CommandLineSeconds.duration(linger, flag: "--linger"), lossSeed: lossSeed)
     }
 }

@@ -27,10 +27,7 @@ struct QueryOptions: ParsableArguments {
 
     var giveUpAfter: Duration {
         get throws {
-            guard timeout.isFinite, timeout > 0, timeout <= 3_600 else {
-                throw UsageError("--timeout '\(timeout)' is not a number of seconds in (0, 3600]")
-            }
-            return .milliseconds(Int64(timeout * 1000))
+            try CommandLineSeconds.duration(timeout, flag: "--timeout", limit: 3_600)
         }
     }
 }
@@ -92,7 +89,7 @@ struct List: AsyncParsableCommand {
         for (target, answer) in zip(targets, answers) {
             switch answer {
             case .listing(let entries): listings.append((target.name, entries))
-            case .result(let result): refusals.append("\(target.name): \(result.text)")
+            case .result(let result): refusals.append("\(target.name): \(result.explanation)")
             case .unauthenticated(let reason): refusals.append("\(target.name): \(reason)")
             case .noAnswer: down.append(target.name)
             }
@@ -167,7 +164,9 @@ struct Move: AsyncParsableCommand {
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
-        try await FleetChange.run(.move(from: old, to: new), target: target, options: options)
+        try await FleetChange.run(
+            .move(from: try SpoolNameArgument.validated(old, as: "OLD"), to: try SpoolNameArgument.validated(new, as: "NEW")),
+            target: target, options: options)
     }
 }
 
@@ -183,7 +182,7 @@ struct Remove: AsyncParsableCommand {
     @OptionGroup var options: QueryOptions
 
     func run() async throws {
-        try await FleetChange.run(.remove(name: name), target: target, options: options)
+        try await FleetChange.run(.remove(name: try SpoolNameArgument.validated(name, as: "NAME")), target: target, options: options)
     }
 }
 
@@ -199,7 +198,7 @@ enum FleetChange {
         case .result(let result)? where result.status == .done:
             CommandRunner.printLine("\(target): \(result.text)")
         case .result(let result)?:
-            throw CommandFailure(.failure, "\(target): \(result.status): \(result.text)")
+            throw CommandFailure(.failure, "\(target): \(result.status): \(result.explanation)")
         case .listing?:
             throw CommandFailure(.failure, "\(target): unexpected answer")
         case .unauthenticated(let reason)?:
@@ -232,6 +231,7 @@ struct Get: AsyncParsableCommand {
         let resolved = try Targets.resolve([target], defaultPort: options.port)
         var files: [(name: String, destination: String)] = []
         for name in names {
+            _ = try SpoolNameArgument.validated(name, as: "NAME")
             let leaf = String(name.split(separator: "/").last ?? Substring(name))
             let destination: String
             if names.count == 1 {

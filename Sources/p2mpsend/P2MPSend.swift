@@ -99,20 +99,15 @@ struct SeedSend: AsyncParsableCommand {
         }
         let retransmission: RetransmissionTimeout
         if let timeout {
-            guard timeout.isFinite, timeout > 0, timeout <= 3600 else {
-                throw UsageError("--timeout '\(timeout)' is not a number of seconds in (0, 3600]")
-            }
-            retransmission = .fixed(.milliseconds(Int64((timeout * 1000).rounded(.up))))
+            retransmission = .fixed(try CommandLineSeconds.duration(timeout, flag: "--timeout", limit: 3_600))
         } else {
             retransmission = .adaptive(.standard)
         }
-        guard giveUp.isFinite, giveUp > 0 else {
-            throw UsageError("--give-up '\(giveUp)' is not a positive number of seconds")
-        }
+        let giveUpAfter = try CommandLineSeconds.duration(giveUp, flag: "--give-up")
         return ClassicPush.Options(
             targets: targets, source: source, segmentSize: segmentSize,
             sender: SenderConfiguration(
                 window: 1, groupPolicy: .lockstep, retransmissionTimeout: retransmission,
-                giveUpAfter: .milliseconds(Int64(giveUp * 1000))))
+                giveUpAfter: giveUpAfter))
     }
 }

@@ -106,9 +106,7 @@ struct Push: AsyncParsableCommand {
         guard (1...65_536).contains(window) else {
             throw UsageError("--window '\(window)' is out of range (expected 1-65536)")
         }
-        guard giveUp.isFinite, giveUp > 0 else {
-            throw UsageError("--give-up '\(giveUp)' is not a positive number of seconds")
-        }
+        let giveUpAfter = try CommandLineSeconds.duration(giveUp, flag: "--give-up")
         let rateLimit = try rate.map { text in
             guard let bitsPerSecond = Self.parseRate(text), bitsPerSecond >= 8_000 else {
                 throw UsageError("--rate '\(text)' is not a rate (expected bits per second, at least 8K, like 200M or 1.5G)")
@@ -121,12 +119,8 @@ struct Push: AsyncParsableCommand {
         } catch {
             throw UsageError("FILE '\(file)' cannot be sent: \(error)")
         }
-        let name = self.name ?? String(file.split(separator: "/").last ?? Substring(file))
-        do {
-            _ = try SpoolName(validating: name)
-        } catch {
-            throw UsageError("--name '\(name)' is not a name a receiver accepts: \(error)")
-        }
+        let name = try SpoolNameArgument.validated(
+            self.name ?? String(file.split(separator: "/").last ?? Substring(file)), as: "--name")
         let resolved = try Targets.resolve(targets, fleet: fleet, defaultPort: port)
         let trust = try trustOptions.trust(for: resolved, defaultPort: port)
         let largest = NativeDatagram.maximumPayload - trust.trust.overhead
@@ -136,7 +130,7 @@ struct Push: AsyncParsableCommand {
         var options = NativePush.Options(
             targets: resolved.map(\.endpoint), source: source, name: name,
             segmentSize: segmentSize ?? SegmentSize.automatic(toward: resolved.map(\.address)) - trust.trust.overhead,
-            window: window, rateLimit: rateLimit, giveUpAfter: .milliseconds(Int64(giveUp * 1000)), replaceExisting: replace)
+            window: window, rateLimit: rateLimit, giveUpAfter: giveUpAfter, replaceExisting: replace)
         options.congestionControl = congestionControl.control
         options.showsProgress = !quiet && !json
         options.digestCache = DigestCache.forUser()

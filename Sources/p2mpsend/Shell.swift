@@ -59,7 +59,7 @@ struct Shell: AsyncParsableCommand {
         switch outcome?.answers.first {
         case .listing(let entries)?:
             for line in List.table([(target.name, entries)], hostCount: 1) { CommandRunner.printLine(line) }
-        case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
+        case .result(let result)?: CommandRunner.printError("\(result.status): \(result.explanation)")
         case .unauthenticated(let reason)?: CommandRunner.printError(reason)
         default: CommandRunner.printError("no answer from \(target.name)")
         }
@@ -119,7 +119,7 @@ struct Shell: AsyncParsableCommand {
         trust.learn(provedKeys: outcome?.hostKeys ?? [])
         switch outcome?.answers.first {
         case .result(let result)? where result.status == .done: CommandRunner.printLine(result.text)
-        case .result(let result)?: CommandRunner.printError("\(result.status): \(result.text)")
+        case .result(let result)?: CommandRunner.printError("\(result.status): \(result.explanation)")
         case .unauthenticated(let reason)?: CommandRunner.printError(reason)
         default: CommandRunner.printError("no answer from \(target.name)")
         }

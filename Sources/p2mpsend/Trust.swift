@@ -103,6 +103,9 @@ struct TrustContext {
             trust.hostKeys[index] = .pinned(key)
             let name = targets[index].knownHostsName(defaultPort: defaultPort)
             guard let path = knownHostsPath, knownHosts.keys[name] == nil else { continue }
+            // The default file's directory may not exist yet (no keygen ran as this user);
+            // if it cannot be made, recording says why.
+            if path == ConfigDirectory.knownHosts { try? ConfigDirectory.create() }
             if case .failure(let error) = KnownHostsFile.record(host: name, key: key, in: &knownHosts, path: path) {
                 CommandRunner.printError("p2mpsend: cannot record the host key of \(name): \(error)")
             } else {

@@ -35,7 +35,10 @@ struct BadInputTests {
         Case(program: "p2mpsend", arguments: ["no-such-host.invalid", "7735", "input.bin", "500"], message: "HOST 'no-such-host.invalid' does not resolve"),
         Case(program: "p2mpsend", arguments: ["127.0.0.1", "127.0.0.1", "7735", "input.bin", "500"], message: "is the same receiver as"),
         Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "500", "--timeout", "0"], message: "--timeout '0.0' is not a number of seconds"),
-        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "500", "--give-up", "-1"], message: "--give-up '-1.0' is not a positive number"),
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "500", "--give-up", "-1"], message: "--give-up '-1.0' is not a number of seconds in (0, 86400]"),
+        // Values that used to overflow a conversion and trap (issue 15, item 2).
+        Case(program: "p2mpsend", arguments: ["127.0.0.1", "7735", "input.bin", "500", "--give-up", "1e300"], message: "--give-up '1e+300' is not a number of seconds in (0, 86400]"),
+        Case(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--linger", "1e300"], message: "--linger '1e+300' is not a number of seconds in (0, 86400]"),
     ]
 
     @Test("exit status 2 and one line naming the value", arguments: cases)
@@ -76,6 +79,11 @@ struct NativeBadInputTests {
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--segment-size", "70000"], message: "--segment-size '70000' is out of range"),
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--name", "../escape"], message: "--name '../escape' is not a name a receiver accepts"),
         .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "127.0.0.1:7735"], message: "is the same receiver as"),
+        // Values that used to overflow a conversion or break an encoder's precondition and trap.
+        .init(program: "p2mpsend", arguments: ["push", "input.bin", "127.0.0.1", "--give-up", "1e300"], message: "--give-up '1e+300' is not a number of seconds in (0, 86400]"),
+        .init(program: "p2mpsend", arguments: ["rm", "127.0.0.1", ""], message: "NAME '' is not a name a receiver accepts: the name is empty"),
+        .init(program: "p2mpsend", arguments: ["mv", "127.0.0.1", "a", String(repeating: "n", count: 5_000)], message: "is not a name a receiver accepts: the name is longer than 4096 bytes"),
+        .init(program: "p2mpsend", arguments: ["get", "127.0.0.1", "a//b"], message: "NAME 'a//b' is not a name a receiver accepts"),
         .init(program: "p2mpd", arguments: ["--linger", "1"], message: "--bind and --linger belong to the seed form"),
         .init(program: "p2mpd", arguments: ["7735", "out.bin", "0.1", "--spool", "/tmp"], message: "the seed form (p2mpd PORT FILE P) takes only --bind, --linger and --loss-seed"),
     ]

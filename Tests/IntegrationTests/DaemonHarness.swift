@@ -14,9 +14,10 @@ final class Daemon: @unchecked Sendable {
     /// false there is no `--listen`: the configuration says where to listen, and `address`
     /// and `port` are where the test reaches it. With `relativePaths` the default spool and
     /// the configuration file are named relative to `directory`, p2mpd's working directory.
+    /// With `namespace`, p2mpd runs in that network namespace (`ip netns exec`).
     init(
         address: String, in directory: URL, configuration: String? = nil, extra: [String] = [], port: Int? = nil,
-        spool: URL? = nil, listenFlag: Bool = true, relativePaths: Bool = false
+        spool: URL? = nil, listenFlag: Bool = true, relativePaths: Bool = false, namespace: NetworkNamespace? = nil
     ) async throws {
         self.address = address
         let port = port ?? Harness.port()
@@ -31,7 +32,8 @@ final class Daemon: @unchecked Sendable {
             try configuration.write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", relativePaths ? file.lastPathComponent : file.path]
         }
-        child = try ChildProcess("p2mpd", arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)-\(UUID().uuidString)")
+        let (program, prefix) = namespace?.launcher(for: "p2mpd") ?? ("p2mpd", [])
+        child = try ChildProcess(program, prefix + arguments + extra, in: directory, label: "p2mpd-\(address)-\(port)-\(UUID().uuidString)")
         let child = self.child
         try await Condition.wait(for: "p2mpd to log 'listening on'", timeout: 30) {
             guard child.process.isRunning else { throw DaemonError.didNotStart(child.stderrLines) }

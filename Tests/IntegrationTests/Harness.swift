@@ -280,7 +280,11 @@ enum UDPSocketTable {
             wanted = [String(format: "%08X", value.s_addr), "00000000"]
         }
         for table in ["/proc/net/udp", "/proc/net/udp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            // Read to the end: String(contentsOfFile:) stops after the first 4 KiB of a
+            // procfs file, some 30 sockets, so any socket past them went unseen.
+            guard let handle = FileHandle(forReadingAtPath: table), let data = try? handle.readToEnd() else { continue }
+            try? handle.close()
+            let text = String(decoding: data, as: UTF8.self)
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 1 else { continue }

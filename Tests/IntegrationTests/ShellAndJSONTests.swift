@@ -68,8 +68,8 @@ struct ShellAndJSONTests {
     func jsonSchema() async throws {
         let directory = try Harness.makeDirectory()
         let daemon = try await Daemon(address: "127.0.3.32", in: directory, configuration: "max_file_size = \"1K\"")
-        let good = try await Daemon(address: "127.0.3.33", in: directory)
-        try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 5_000)
+        let good = try await Daemon(address: "127.0.3.33", in: directory, extra: ["--loss", "0.3", "--loss-seed", "7"])
+        try Harness.randomFile(at: directory.appendingPathComponent("f.bin"), bytes: 300_000)
         let push = try await ChildProcess.run("p2mpsend", ["push", "f.bin", good.target, daemon.target, "--json"], in: directory)
         #expect(push.status == 1, "one receiver refuses: exit 1")
         let document = push.stdout.joined(separator: "\n")
@@ -78,6 +78,13 @@ struct ShellAndJSONTests {
         let receivers = parsed?["receivers"] as? [[String: Any]] ?? []
         #expect(receivers.map { $0["status"] as? String } == ["committed", "failed"])
         #expect((receivers.last?["reason"] as? String)?.contains("tooLarge") == true)
+        // The receiver that took the file reported what it saw: its simulated loss among it.
+        let loss = receivers.first?["loss"] as? [String: Any]
+        let simulated = (loss?["causes"] as? [String: Any])?["simulated"] as? [String: Any]
+        let discarded = simulated?["lost_segments"] as? Int ?? 0
+        #expect(discarded > 0 && (loss?["lost_segments"] as? Int ?? 0) >= discarded, "\(String(describing: loss))")
+        #expect(simulated?["repaired_segments"] as? Int ?? 0 > 0)
+        #expect(receivers.last?["loss"] == nil, "a receiver that refused sent no report")
         let file = directory.appendingPathComponent("report.json")
         try document.write(to: file, atomically: true, encoding: .utf8)
         let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -23,7 +23,17 @@ struct ShellCommandTests {
     func quotes() {
         #expect(ShellCommand.parse("get \"my file.txt\" out") == .get(name: "my file.txt", destination: "out"))
         #expect(ShellCommand.parse("get \"broken") == .invalid("unbalanced quote"))
-        #expect(ShellCommand.parse("get \"\"") == .get(name: "", destination: nil))
+    }
+
+    @Test("names a receiver would refuse, or no datagram could carry, are refused here")
+    func names() {
+        let empty = "'' is not a name a receiver accepts: the name is empty"
+        #expect(ShellCommand.parse("get \"\"") == .invalid(empty))
+        #expect(ShellCommand.parse("rm \"\"") == .invalid(empty))
+        #expect(ShellCommand.parse("put a.bin \"\"") == .invalid(empty))
+        #expect(ShellCommand.parse("rename a ../b") == .invalid("'../b' is not a name a receiver accepts: '.' and '..' components are not allowed"))
+        let long = String(repeating: "x", count: 5_000)
+        #expect(ShellCommand.parse("rm \(long)") != .remove(name: long))
     }
 
     @Test("unknown commands and wrong argument counts say what was expected")

@@ -176,11 +176,19 @@ struct LoaderTests {
         return (components + ["etc", "p2mp", "p2mpd.toml"]).joined(separator: "/")
     }()
 
-    @Test("the shipped etc/p2mp/p2mpd.toml parses cleanly and changes nothing")
+    /// The defaults with the two keys the package sets: secure by default (issue 14).
+    static var shippedConfiguration: DaemonConfiguration {
+        var configuration = DaemonConfiguration.defaults
+        configuration.trustedSenders = "/etc/p2mp/trusted-senders"
+        configuration.hostKey = "/var/lib/p2mp/host_key"
+        return configuration
+    }
+
+    @Test("the shipped etc/p2mp/p2mpd.toml parses cleanly and sets only trusted_senders and host_key")
     func shippedFile() throws {
         let (configuration, sources) = try ConfigurationLoader.load(mainFile: Self.shippedFile, mainFileRequired: true).get()
         #expect(sources == [Self.shippedFile])
-        #expect(configuration == DaemonConfiguration.defaults)
+        #expect(configuration == Self.shippedConfiguration)
     }
 
     @Test("the shipped file documents every key, with the default as its value")
@@ -194,16 +202,20 @@ struct LoaderTests {
             return line.dropFirst()
         }.joined(separator: "\n")
         #expect(keys == [
-            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
-            "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
+            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "max_partials",
+            "max_partials_per_sender", "idle_timeout",
+            "log_level", "loss_event_interval", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout",
+            "manage_allow",
         ])
+        #expect(text.contains("\ntrusted_senders = \"/etc/p2mp/trusted-senders\"\n"))
+        #expect(text.contains("\nhost_key = \"/var/lib/p2mp/host_key\"\n"))
         var configuration = DaemonConfiguration.defaults
         configuration.loss = 0.5
         configuration.postReceive = "/bin/true"
         configuration.manageAllow = [try CIDR.parse("10.0.0.0/8").get()]
         let errors = ConfigurationLoader.parse(text: uncommented, file: "p2mpd.toml", into: &configuration)
         #expect(errors == [])
-        #expect(configuration == DaemonConfiguration.defaults)
+        #expect(configuration == Self.shippedConfiguration)
     }
 
     @Test("the man page documents every key")
@@ -213,8 +225,11 @@ struct LoaderTests {
         let manPage = (components + ["docs", "p2mpd.toml.5"]).joined(separator: "/")
         let text = try String(contentsOfFile: manPage, encoding: .utf8)
         for key in [
-            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "idle_timeout",
-            "log_level", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout", "manage_allow",
+            "listen", "spool", "loss", "max_file_size", "min_free_space", "max_transfers", "max_partials",
+            "max_partials_per_sender", "idle_timeout",
+            "log_level", "loss_event_interval", "allow", "conflict", "partial_max_age", "post_receive", "post_receive_timeout",
+            "manage_allow",
+            "trusted_senders", "host_key",
         ] {
             #expect(text.contains(".TP\n.B \(key)\n"), "\(key)")
         }

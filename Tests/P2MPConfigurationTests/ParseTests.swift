@@ -22,6 +22,7 @@ struct ParseTests {
             max_transfers = 100000
             idle_timeout = 2.5
             log_level = "debug"
+            loss_event_interval = 1.5
             allow = ["10.0.0.0/8", "fd00::/8"]
             conflict = "keep-both"
             partial_max_age = 3600
@@ -38,6 +39,7 @@ struct ParseTests {
         #expect(configuration.maxTransfers == 100_000)
         #expect(configuration.idleTimeout == .milliseconds(2500))
         #expect(configuration.logLevel == .debug)
+        #expect(configuration.lossEventInterval == .milliseconds(1500))
         #expect(configuration.allow.map(\.description) == ["10.0.0.0/8", "fd00::/8"])
         #expect(configuration.conflict == .keepBoth)
         #expect(configuration.partialMaxAge == .seconds(3600))
@@ -155,6 +157,9 @@ struct ParseTests {
             ("post_receive = 1", #"'post_receive' is an integer (1), expected a command line (a string), or "" for none"#),
             ("post_receive = [\"/bin/true\"]", "'post_receive' is an array, expected a command line (a string)"),
             ("post_receive_timeout = 0", "'post_receive_timeout' is 0, expected a number of seconds in (0, 86400]"),
+            ("loss_event_interval = 0.5", "'loss_event_interval' is 0.5, expected a number of seconds in [1, 3600]"),
+            ("loss_event_interval = 3601", "'loss_event_interval' is 3601, expected a number of seconds in [1, 3600]"),
+            (#"loss_event_interval = "5s""#, #"'loss_event_interval' is a string ("5s"), expected a number of seconds"#),
             (
                 #"manage_allow = ["::1/129"]"#,
                 #"'manage_allow' entry 1 ("::1/129") has prefix length '129', expected a prefix length in [0, 128]"#
@@ -202,7 +207,7 @@ struct ParseTests {
                 ConfigurationError(
                     file: "p2mpd.toml", line: 3,
                     message:
-                        "unknown key 'spool_dri' (expected one of: listen, spool, loss, max_file_size, min_free_space, max_transfers, idle_timeout, log_level, allow, conflict, partial_max_age, post_receive, post_receive_timeout, manage_allow, trusted_senders, host_key); did you mean 'spool'?"
+                        "unknown key 'spool_dri' (expected one of: listen, spool, loss, max_file_size, min_free_space, max_transfers, max_partials, max_partials_per_sender, idle_timeout, log_level, loss_event_interval, allow, conflict, partial_max_age, post_receive, post_receive_timeout, manage_allow, trusted_senders, host_key); did you mean 'spool'?"
                 )
             ])
         #expect(errors[0].description.hasPrefix("p2mpd.toml:3: unknown key 'spool_dri' (expected one of: listen, spool,"))

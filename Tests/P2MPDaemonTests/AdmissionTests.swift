@@ -85,7 +85,7 @@ struct AdmissionTests {
             let size: UInt64 = 64 << 20
             let resumed = offer(size: size, digest: 9)
             let key = try #require(ContentKey(sha256: resumed.sha256.bytes, size: size))
-            _ = try spool.openPartial(for: key)  // preallocates the whole file; it stays on disk
+            try spool.openPartial(for: key).reserve(through: size)  // as if it had all arrived; it stays on disk
             // Leave half the file's size of headroom: a new file of this size would not fit.
             var configuration = DaemonConfiguration.defaults
             configuration.minFreeSpace = ByteSize(bytes: spool.freeBytes() - size / 2)
@@ -134,5 +134,17 @@ enum NativePushDigest {
         let spool = try Spool(root: directory.path)
         try data.write(to: directory.appendingPathComponent("f"))
         return try #require(try spool.existing(SpoolName(validating: "f"))).sha256
+    }
+}
+
+extension Admission {
+    /// Both steps at once, as the daemon takes them (`check`, then `decide` off the loop).
+    static func decide(
+        offer: NativeOffer, from peer: SocketAddress, grant: PeerGrant, configuration: DaemonConfiguration, spool: SpoolStorage
+    ) -> Admission {
+        switch check(offer: offer, from: peer, grant: grant, configuration: configuration, spool: spool) {
+        case .refuse(let rejection): .refuse(rejection)
+        case .lookUp(let name): decide(name: name, offer: offer, conflict: configuration.conflict, spool: spool.spool)
+        }
     }
 }

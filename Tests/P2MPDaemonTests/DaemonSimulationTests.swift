@@ -32,15 +32,23 @@ struct DaemonSimulationTests {
         seededScenarios(seeds: seeds)
     }
 
-    @Test("the scenarios exercise every disk fault, crashes with resume, and still mostly commit")
+    @Test(
+        "the scenarios exercise every disk fault, crashes with resume, loss events of every cause (several per transfer), and still mostly commit"
+    )
     func coverage() {
         var struck = Set<String>()
+        var lossEvents: [String: Int] = [:]
+        var transfersWithPeriodicEvents = 0
         var refusedForSpace = 0
         var committed = 0
         var resumedAfterCrash = 0
         for seed in UInt64(0)..<300 {
             let result = DaemonSimulation.run(DaemonScenario(seed: seed))
             for faults in result.faultsStruck { struck.formUnion(faults) }
+            let losses = result.loggedEvents.filter { $0.event == "loss" }
+            for loss in losses { lossEvents[loss.fields["p2mp_loss_cause"] ?? "?", default: 0] += 1 }
+            let perTransfer = Dictionary(grouping: losses) { "\($0.daemon) \($0.fields["p2mp_transfer_id"] ?? "")" }
+            transfersWithPeriodicEvents += perTransfer.values.filter { $0.count > 2 }.count
             for (index, outcome) in result.outcomes.enumerated() {
                 if case .rejected(let rejection)? = outcome, rejection.reason == .noSpace { refusedForSpace += 1 }
                 guard case .committed(alreadyHeld: false)? = outcome else { continue }
@@ -52,6 +60,9 @@ struct DaemonSimulationTests {
         #expect(refusedForSpace > 5, "full disks refuse at admission")
         #expect(committed > 1_000)
         #expect(resumedAfterCrash > 10)
+        #expect(lossEvents["network", default: 0] > 1_000 && lossEvents["simulated", default: 0] > 1_000, "\(lossEvents)")
+        #expect(lossEvents["storage", default: 0] > 500, "\(lossEvents)")
+        #expect(transfersWithPeriodicEvents > 200)
     }
 
     @Test(

@@ -54,6 +54,34 @@ struct PostReceiveHookTests {
         #expect(survivors.isEmpty, "processes \(survivors) of the hook's group \(leader) survived")
     }
 
+    @Test("hooks run on their own threads, at most so many at once; beyond the waiting room they are not run")
+    func boundedQueue() {
+        let queue = HookQueue(running: 2, waiting: 3)
+        let release = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchGroup()
+        let running = Concurrency()
+        var admitted = 0
+        for _ in 0..<8 {
+            finished.enter()
+            let accepted = queue.submit {
+                running.enter()
+                started.signal()
+                release.wait()
+                running.leave()
+                finished.leave()
+            }
+            if accepted { admitted += 1 } else { finished.leave() }
+        }
+        #expect(admitted == 5 && queue.backlog == 5)
+        started.wait()
+        started.wait()  // Two are running; the other three wait for a thread.
+        for _ in 0..<5 { release.signal() }
+        finished.wait()
+        #expect(running.most == 2 && queue.backlog == 0)
+        #expect(queue.submit {}, "a drained queue takes hooks again")
+    }
+
     /// Processes of process group `group` that are not zombies, from /proc/PID/stat.
     static func liveMembers(ofGroup group: pid_t) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -67,4 +95,22 @@ struct PostReceiveHookTests {
             return pid
         }
     }
+}
+
+/// How many hooks run at once, and the most that ever did.
+private final class Concurrency: @unchecked Sendable {
+    private let lock = NSLock()
+    private var now = 0
+    private var highest = 0
+
+    func enter() {
+        lock.withLock {
+            now += 1
+            highest = max(highest, now)
+        }
+    }
+
+    func leave() { lock.withLock { now -= 1 } }
+
+    var most: Int { lock.withLock { highest } }
 }

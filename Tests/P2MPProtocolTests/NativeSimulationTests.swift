@@ -1,6 +1,7 @@
 import Foundation
 import P2MPProtocol
 import P2MPSimulation
+import P2MPWire
 import Testing
 
 /// Seeded end-to-end runs of the native protocol over a faulty in-memory network.
@@ -30,10 +31,13 @@ struct NativeSimulationTests {
         seededScenarios(seeds: seeds)
     }
 
-    @Test("the scenarios exercise what they claim: losses, timeouts, restarts, vanishing receivers, 1-16 receivers")
+    @Test(
+        "the scenarios exercise what they claim: losses (as receivers report them too), timeouts, restarts, vanishing receivers, 1-16 receivers"
+    )
     func coverage() {
         var timeouts = 0
         var losses = 0
+        var reported = NativeReception()
         var restarted = 0
         var vanishedFailed = 0
         var sizes = Set<Int>()
@@ -44,12 +48,20 @@ struct NativeSimulationTests {
             restarted += result.receivers.filter { $0.restarts > 0 && $0.committed != nil }.count
             vanishedFailed += result.receivers.filter { if case .noAnswer? = $0.outcome { true } else { false } }.count
             sizes.insert(result.scenario.receiverCount)
+            for reception in result.receivers.compactMap(\.reportedReception) {
+                reported.network.lost += reception.network.lost
+                reported.simulated.lost += reception.simulated.lost
+                reported.duplicates += reception.duplicates
+            }
         }
         #expect(timeouts > 100)
         #expect(losses > 100)
         #expect(restarted > 10)
         #expect(vanishedFailed > 10)
         #expect(sizes == Set(1...16))
+        // The reception reports the committed receivers sent carry every kind of count, so
+        // the run's check that they match what the receivers counted is not vacuous.
+        #expect(reported.network.lost > 1_000 && reported.simulated.lost > 1_000 && reported.duplicates > 100, "\(reported)")
     }
 
     @Test("a restarted receiver resumes from what it recorded instead of starting over")

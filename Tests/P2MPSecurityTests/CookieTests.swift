@@ -58,9 +58,37 @@ import Testing
         flipped[50] ^= 4
         responder.handle(flipped, from: .sender, now: .zero)
         #expect(responder.statistics.badCookies == 3 && responder.halfOpenCount == 0)
-        #expect(responder.transmits().isEmpty)
+        // Each counts as an INITIATE without a cookie: under load, a fresh RETRY and no state.
+        let retries = responder.transmits()
+        #expect(retries.count == 3 && retries.allSatisfy { $0.datagram.count == SecureDatagram.retrySize })
         responder.handle(withCookie, from: .sender, now: .zero)
         #expect(responder.halfOpenCount == 1 && responder.statistics.responsesSent == 1)
+    }
+
+    /// RETRY is not authenticated: one forged for the initiator's session (its id is in the
+    /// clear) makes it echo a made-up cookie. That must cost a round trip, not the handshake.
+    @Test(arguments: [(threshold: 256, load: "idle"), (threshold: 0, load: "loaded")])
+    func aForgedRetryCostsTheInitiatorARoundTripNotItsHandshake(threshold: Int, load: String) throws {
+        var responder = makeResponder(configuration: .init(cookieThreshold: threshold))
+        var random = SplitMix64(seed: 37)
+        var initiator = Initiator(identity: Keys.initiator, hostKey: .pinned(Keys.responderKey), random: &random, now: .zero)
+        _ = initiator.transmits()  // The first INITIATE is lost; the attacker saw it.
+        var forged = [UInt8](repeating: 0, count: SecureDatagram.retrySize)
+        forged.withUnsafeMutableBytes { retry in
+            [UInt8](repeating: 0xEE, count: SecureDatagram.cookieSize).withUnsafeBytes {
+                _ = SecureDatagram.writeRetry(initiatorSession: initiator.localSession, cookie: $0, to: retry)
+            }
+        }
+        initiator.handle(forged, now: .milliseconds(1))
+        for step in 2..<8 {
+            for datagram in initiator.transmits() { responder.handle(datagram, from: .sender, now: .milliseconds(Int64(step))) }
+            for (_, datagram) in responder.transmits() { initiator.handle(datagram, now: .milliseconds(Int64(step))) }
+        }
+        guard case .established? = initiator.events().first else {
+            Issue.record("a forged RETRY ended the handshake with a \(load) responder")
+            return
+        }
+        #expect(responder.statistics.badCookies == 1 && responder.statistics.established == 1)
     }
 
     @Test func cookiesOutliveOneRotationAndNotTwo() throws {

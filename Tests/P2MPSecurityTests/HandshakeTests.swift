@@ -59,11 +59,14 @@ import Testing
         #expect(responder.statistics.refused == 1 && responder.statistics.established == 0)
     }
 
-    @Test func aResponderWithAnotherHostKeyFailsThePinnedHandshake() {
+    @Test func aResponderWithAnotherHostKeyFailsThePinnedHandshakeOnceTheGraceIsOver() {
         var responder = makeResponder()
-        let (_, record, failure) = handshake(responder: &responder, seed: 5, hostKey: .pinned(Keys.strangerKey))
-        #expect(record == nil)
-        guard case .hostKeyChanged(let expected, let received) = failure else {
+        let attempt = handshake(responder: &responder, seed: 5, hostKey: .pinned(Keys.strangerKey))
+        var initiator = attempt.initiator
+        #expect(attempt.record == nil && attempt.failure == nil && initiator.statistics.wrongHostKey == 1)
+        #expect(initiator.nextTimeout.map { $0 <= initiator.configuration.hostKeyGrace } == true)
+        initiator.handleTimeout(now: initiator.configuration.hostKeyGrace)
+        guard case .failed(.hostKeyChanged(let expected, let received))? = initiator.events().first else {
             Issue.record("a changed host key was not reported")
             return
         }
@@ -180,6 +183,34 @@ import Testing
             Issue.record("silence did not fail the handshake")
             return
         }
+    }
+
+    /// Anyone with a key of their own can answer an INITIATE they saw with a valid RESPONSE.
+    /// Injected ahead of the real one, it must not end the handshake.
+    @Test func anImpostorsResponseAheadOfTheRealOneDoesNotEndTheHandshake() throws {
+        var random = SplitMix64(seed: 14)
+        var initiator = Initiator(identity: Keys.initiator, hostKey: .pinned(Keys.responderKey), random: &random, now: .zero)
+        let initiate = try #require(initiator.transmits().first)
+        var impostor = Responder(
+            identity: Keys.stranger, trustedSenders: TrustedSenders(), random: SplitMix64(seed: 15), now: .zero)
+        impostor.handle(initiate, from: .sender, now: .zero)
+        initiator.handle(try #require(impostor.transmits().first?.datagram), now: .milliseconds(1))
+        #expect(initiator.events().isEmpty && initiator.transmits().isEmpty && initiator.statistics.wrongHostKey == 1)
+        // The real host's RESPONSE comes a second later (after one retransmission) and wins.
+        initiator.handleTimeout(now: .milliseconds(250))
+        var responder = makeResponder()
+        responder.handle(try #require(initiator.transmits().first), from: .sender, now: .seconds(1))
+        initiator.handle(try #require(responder.transmits().first?.datagram), now: .seconds(1))
+        responder.handle(try #require(initiator.transmits().first), from: .sender, now: .seconds(1))
+        initiator.handle(try #require(responder.transmits().first?.datagram), now: .seconds(1))
+        guard case .established(let session)? = initiator.events().first else {
+            Issue.record("the impostor's RESPONSE ended the handshake")
+            return
+        }
+        #expect(session.peerKey == Keys.responderKey)
+        // Past the grace nothing fails any more.
+        initiator.handleTimeout(now: initiator.configuration.hostKeyGrace * 2)
+        #expect(initiator.events().isEmpty)
     }
 
     @Test func injectedJunkNeverEndsAHandshake() throws {

@@ -17,6 +17,20 @@ import Testing
         #expect(window.verdict(for: 4_999) == .fresh)
     }
 
+    @Test func closingBelowTheHighestLeavesOnlyNewerCountersFresh() {
+        var window = ReplayWindow()
+        window.closeBelowHighest()  // Nothing recorded: nothing to close.
+        #expect(window.verdict(for: 0) == .fresh)
+        window.record(10)
+        window.record(12)
+        #expect(window.verdict(for: 11) == .fresh)
+        window.closeBelowHighest()
+        #expect(window.verdict(for: 11) == .tooOld && window.verdict(for: 12) == .tooOld)
+        #expect(window.verdict(for: 13) == .fresh && window.verdict(for: 20) == .fresh)
+        window.record(20)
+        #expect(window.verdict(for: 15) == .fresh && window.verdict(for: 11) == .tooOld)
+    }
+
     @Test func agreesWithASetModelOnSeededReorderings() {
         // The window against the obvious model (a set of everything received and the
         // highest counter) on streams with duplicates, reordering and jumps.

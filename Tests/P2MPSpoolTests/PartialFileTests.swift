@@ -13,15 +13,19 @@ struct PartialFileTests {
         return stat(path, &status) == 0 ? UInt64(status.st_size) : nil
     }
 
-    @Test("a new partial is preallocated, starts at 0, and reads back what was written")
+    @Test("a new partial takes no space until data arrives, starts at 0, and reads back what was written")
     func newPartial() throws {
         let fixture = try SpoolFixture()
         let content = pattern(100_000)
+        #expect(fixture.spool.partialCount == 0 && !fixture.spool.hasPartial(for: key(content)))
         let partial = try fixture.spool.openPartial(for: key(content))
         #expect(partial.verifiedBytes == 0)
         #expect(partial.path == fixture.file(".p2mp/partial/\(key(content).hexKey).data"))
-        #expect(Self.fileSize(partial.path) == 100_000)
+        #expect(Self.fileSize(partial.path) == 0)
+        #expect(fixture.spool.partialCount == 1 && fixture.spool.hasPartial(for: key(content)))
         #expect(FileManager.default.fileExists(atPath: fixture.file(".p2mp/partial/\(key(content).hexKey).state")))
+        try partial.reserve(through: 1)
+        #expect(Self.fileSize(partial.path) == 100_000, "allocated a step ahead, never beyond the size")
 
         // Out of order, as segments arrive.
         try content[50_000...].withUnsafeBytes { buffer in try partial.write(buffer, at: 50_000) }
@@ -50,7 +54,7 @@ struct PartialFileTests {
             try buffer.withUnsafeMutableBytes { buffer in try partial.read(at: 99, into: buffer) }
         }
         #expect(read?.code == EINVAL)
-        #expect(Self.fileSize(partial.path) == 100)
+        #expect(Self.fileSize(partial.path) == 0, "nothing written, nothing allocated")
         let progress = spoolError { try partial.recordProgress(contiguousBytes: 101) }
         #expect(progress?.code == EINVAL)
     }
@@ -90,6 +94,28 @@ struct PartialFileTests {
         _ = first
     }
 
+    @Test("partials that hold no byte are reclaimed by the sweep, unless open; the others stay")
+    func emptyPartialsAreReclaimed() throws {
+        let fixture = try SpoolFixture()
+        let empty = pattern(1000)
+        let written = pattern(2000)
+        let open = pattern(3000)
+        do { _ = try fixture.spool.openPartial(for: key(empty)) }
+        do {
+            let partial = try fixture.spool.openPartial(for: key(written))
+            try written[..<10].withUnsafeBytes { buffer in
+                try partial.reserve(through: 10)
+                try partial.write(buffer, at: 0)
+            }
+        }
+        let stillOpen = try fixture.spool.openPartial(for: key(open))
+        #expect(fixture.spool.partialCount == 3)
+        #expect(try fixture.spool.removeEmptyPartials(olderThan: -1) == 1)
+        #expect(fixture.spool.partialCount == 2)
+        #expect(!fixture.spool.hasPartial(for: key(empty)) && fixture.spool.hasPartial(for: key(written)))
+        #expect(stillOpen.isOpen && fixture.spool.hasPartial(for: key(open)))
+    }
+
     @Test("a state claiming more than the data holds is reset to 0")
     func stateBeyondData() throws {
         let fixture = try SpoolFixture()
@@ -105,7 +131,7 @@ struct PartialFileTests {
         #expect(truncate(dataPath, 500) == 0)
         let partial = try fixture.spool.openPartial(for: key(content))
         #expect(partial.verifiedBytes == 0)
-        #expect(Self.fileSize(dataPath) == 1000)  // allocated again
+        #expect(Self.fileSize(dataPath) == 500)  // allocated again as data arrives
         #expect(try String(contentsOfFile: statePath, encoding: .utf8) == "p2mp-partial 1\nsize 1000\nprefix 0\n")
     }
 
@@ -131,6 +157,7 @@ struct PartialFileTests {
         let content = pattern(1000)
         do {
             let partial = try fixture.spool.openPartial(for: key(content))
+            try partial.reserve(through: 1000)
             try partial.recordProgress(contiguousBytes: 800)
             try partial.recordProgress(contiguousBytes: 300)  // the caller found bad bytes past 300
             #expect(partial.verifiedBytes == 300)

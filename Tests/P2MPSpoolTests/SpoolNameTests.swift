@@ -25,6 +25,33 @@ struct SpoolNameTests {
         #expect(validated.components.joined(separator: "/") == name)
     }
 
+    @Test(
+        "the decisions of docs/HARDENING.md: C1 controls, formatting characters, a leading '-', .P2MP, depth",
+        arguments: [
+            ("next\u{85}line", .controlCharacter), ("csi\u{9B}31m", .controlCharacter),
+            ("invoice\u{202E}fdp.exe", .formattingCharacter), ("\u{FEFF}bom", .formattingCharacter),
+            ("a\u{2066}b", .formattingCharacter), ("lrm\u{200E}", .formattingCharacter),
+            ("-rf", .leadingDash), ("dir/-x", .leadingDash), (".P2MP/x", .reserved), (".P2mp", .reserved),
+            (Array(repeating: "d", count: 33).joined(separator: "/"), .tooDeep),
+        ] as [(String, SpoolNameError.Reason)])
+    func decisions(_ name: String, _ reason: SpoolNameError.Reason) {
+        #expect(Self.reason(name) == reason)
+    }
+
+    @Test("32 components, a dash inside a component and both Unicode normal forms are accepted, as distinct names")
+    func decidedAcceptable() throws {
+        #expect(Self.reason(Array(repeating: "d", count: 32).joined(separator: "/")) == nil)
+        #expect(Self.reason("a-b/c-") == nil)
+        let composed = try SpoolName(validating: "caf\u{E9}")
+        let decomposed = try SpoolName(validating: "cafe\u{301}")
+        #expect(composed != decomposed, "names are bytes, as on the file system")
+    }
+
+    @Test("a refused name shows C1 controls and formatting characters escaped")
+    func escapedInMessages() {
+        #expect(SpoolNameError(.formattingCharacter, name: Array("a\u{202E}b\u{9B}".utf8)).name == "a\\u{202e}b\\u{9b}")
+    }
+
     @Test("components, directories and leaf")
     func components() throws {
         let name = try SpoolName(validating: "releases/2024/app.tar.gz")

@@ -74,6 +74,10 @@ private let helloDigest = ContentDigest(
 private let emptyDigest = ContentDigest(
     words: (0xE3B0_C442_98FC_1C14, 0x9AFB_F4C8_996F_B924, 0x27AE_41E4_649B_934C, 0xA495_991B_7852_B855))
 private let maxDigest = ContentDigest(words: (.max, .max, .max, .max))
+/// The reception report of the `complete-with-reception` vector.
+private let sampleReception = NativeReception(
+    segments: 1_000, duplicates: 2, network: .init(lost: 20, repaired: 19), simulated: .init(lost: 5, repaired: 5),
+    storage: .init(lost: 1, repaired: 0))
 
 /// A valid OFFER body with this name (bytes, not validated) and declared name length.
 private func offerBody(name: [UInt8], declaredLength: Int? = nil) -> [UInt8] {
@@ -129,9 +133,20 @@ private let samples: [NativeDatagram] = {
     add(t, .complete(NativeCompletion(status: .writeFailed, sha256: maxDigest, text: longText)))
     add(t, .complete(NativeCompletion(status: .unknown(3), sha256: .zero)))
     add(t, .complete(NativeCompletion(status: .unknown(255), sha256: .zero, text: "?")))
+    add(t, .complete(NativeCompletion(status: .committed, sha256: helloDigest, reception: NativeReception())))
+    add(t, .complete(NativeCompletion(status: .writeFailed, sha256: maxDigest, text: longText, reception: sampleReception)))
+    add(
+        .max,
+        .complete(
+            NativeCompletion(
+                status: .unknown(.max), sha256: .zero, text: "?",
+                reception: NativeReception(
+                    segments: .max, duplicates: .max, network: .init(lost: .max, repaired: .max),
+                    simulated: .init(lost: .max, repaired: .max), storage: .init(lost: .max, repaired: .max)))))
     let reasons: [NativeRejectReason] = [
         .tooLarge, .noSpace, .nameNotAllowed, .existsWithDifferentContent, .busy, .notAllowedFromAddress,
-        .malformedOffer, .internalError, .unknown(0), .unknownTransfer, .shuttingDown, .unknown(11), .unknown(.max),
+        .malformedOffer, .internalError, .unknown(0), .unknownTransfer, .shuttingDown, .authenticationRequired, .unknown(12),
+        .unknown(.max),
     ]
     for reason in reasons {
         add(t, .reject(NativeRejection(reason: reason, text: "no: \(reason)")))
@@ -243,6 +258,9 @@ struct NativeDocumentedVector: CustomTestStringConvertible, Sendable {
                 transferID: t,
                 packet: .complete(
                     NativeCompletion(status: .digestMismatch, sha256: emptyDigest, text: "digest mismatch"))),
+            "complete-with-reception": NativeDatagram(
+                transferID: t,
+                packet: .complete(NativeCompletion(status: .committed, sha256: helloDigest, reception: sampleReception))),
             "probe": NativeDatagram(transferID: t, packet: .probe),
             "abort": NativeDatagram(
                 transferID: t, packet: .abort(NativeRejection(reason: .busy, text: "shutting down"))),
@@ -373,7 +391,8 @@ struct NativeCodecTests {
         #expect(NativeRejectReason(rawValue: 4) == .existsWithDifferentContent)
         #expect(NativeRejectReason(rawValue: 0) == .unknown(0))
         #expect(NativeRejectReason(rawValue: 9) == .unknownTransfer)
-        #expect(NativeRejectReason(rawValue: 11) == .unknown(11))
+        #expect(NativeRejectReason(rawValue: 11) == .authenticationRequired)
+        #expect(NativeRejectReason(rawValue: 12) == .unknown(12))
         for raw in UInt8.min...UInt8.max {
             #expect(NativeCompletionStatus(rawValue: raw).rawValue == raw)
         }
@@ -471,6 +490,10 @@ struct NativeCodecTests {
         expectWrong(.abort, cat(u16(1), u16(0), [0x41]))
         expectWrong(.complete, cat([0], helloDigest.bytes, u16(2), [0x41]))
         expectWrong(.complete, cat([0], helloDigest.bytes, u16(0), [0x41]))
+        // A reception report is exactly eight u64 after the text, or absent.
+        expectWrong(.complete, cat([0], helloDigest.bytes, u16(0), [UInt8](repeating: 0, count: 63)))
+        expectWrong(.complete, cat([0], helloDigest.bytes, u16(0), [UInt8](repeating: 0, count: 65)))
+        expectWrong(.complete, cat([0], helloDigest.bytes, u16(1), [0x41], [UInt8](repeating: 0, count: 128)))
         let ackFixed = cat(u64(1), u32(2), u32(3))
         expectWrong(.ack, cat(ackFixed, [0], [0]))
         expectWrong(.ack, cat(ackFixed, [1], u64(2), [0, 0, 0, 0, 0, 0, 0]))

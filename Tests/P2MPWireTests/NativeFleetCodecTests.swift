@@ -24,6 +24,7 @@ struct NativeFleetCodecTests {
         .result(NativeResult(status: .notFound)),
         .result(NativeResult(status: .exists)),
         .result(NativeResult(status: .failed, text: "disk")),
+        .result(NativeResult(status: .authenticationRequired)),
         .result(NativeResult(status: .unknown(9), text: "?")),
     ]
 

@@ -116,13 +116,19 @@ enum ConfigurationProperties {
                 && c.minFreeSpace <= ConfigurationKey.largestSize,
             "sizes \(c.maxFileSize) \(c.minFreeSpace)")
         try require(!c.maxFileSize.bytes.addingReportingOverflow(c.minFreeSpace.bytes).overflow, "size sum overflows")
-        try require(ConfigurationKey.maxTransfersRange.contains(c.maxTransfers), "max_transfers \(c.maxTransfers)")
+        for count in [c.maxTransfers, c.maxPartials, c.maxPartialsPerSender] {
+            try require(ConfigurationKey.maxTransfersRange.contains(count), "a count of \(count)")
+        }
         for (duration, limit) in [
             (c.idleTimeout, ConfigurationKey.idleTimeoutLimit), (c.partialMaxAge, ConfigurationKey.partialMaxAgeLimit),
             (c.postReceiveTimeout, ConfigurationKey.postReceiveTimeoutLimit),
         ] {
             try require(duration > .zero && duration <= .seconds(limit), "duration \(duration) over \(limit)")
         }
+        let interval = ConfigurationKey.lossEventIntervalRange
+        try require(
+            c.lossEventInterval >= .seconds(interval.lowerBound) && c.lossEventInterval <= .seconds(interval.upperBound),
+            "loss_event_interval \(c.lossEventInterval) outside \(interval)")
         if let command = c.postReceive {
             try require(!command.utf8.contains(0) && command.contains { $0 != " " && $0 != "\t" }, "post_receive \(command)")
         }
@@ -145,14 +151,19 @@ enum ConfigurationProperties {
             max_file_size = \(c.maxFileSize.bytes)
             min_free_space = \(TOMLRendering.string(c.minFreeSpace.description))
             max_transfers = \(c.maxTransfers)
+            max_partials = \(c.maxPartials)
+            max_partials_per_sender = \(c.maxPartialsPerSender)
             idle_timeout = \(seconds(c.idleTimeout))
             log_level = "\(c.logLevel.rawValue)"
+            loss_event_interval = \(seconds(c.lossEventInterval))
             allow = \(strings(c.allow))
             conflict = "\(c.conflict.rawValue)"
             partial_max_age = \(seconds(c.partialMaxAge))
             post_receive = \(TOMLRendering.string(c.postReceive ?? ""))
             post_receive_timeout = \(seconds(c.postReceiveTimeout))
             manage_allow = \(strings(c.manageAllow))
+            trusted_senders = \(TOMLRendering.string(c.trustedSenders ?? ""))
+            \(c.hostKey.map { "host_key = \(TOMLRendering.string($0))" } ?? "")
             """
         var again = DaemonConfiguration.defaults
         let errors = ConfigurationLoader.parse(text: text, file: "rendered", into: &again)
@@ -162,9 +173,10 @@ enum ConfigurationProperties {
         exact.idleTimeout = c.idleTimeout
         exact.partialMaxAge = c.partialMaxAge
         exact.postReceiveTimeout = c.postReceiveTimeout
+        exact.lossEventInterval = c.lossEventInterval
         try require(
             exact == c && close(again.idleTimeout, c.idleTimeout) && close(again.partialMaxAge, c.partialMaxAge)
-                && close(again.postReceiveTimeout, c.postReceiveTimeout),
+                && close(again.postReceiveTimeout, c.postReceiveTimeout) && close(again.lossEventInterval, c.lossEventInterval),
             "written back and read again: \(again)\nwas: \(c)\n\(text)")
     }
 }

@@ -39,6 +39,11 @@ struct FuzzInput {
         return Array(bytes[position..<position + count])
     }
 
+    /// Exactly `count` bytes: the next ones, then zeros once the input is exhausted.
+    mutating func bytes(exactly count: Int) -> [UInt8] {
+        (0..<count).map { _ in byte() }
+    }
+
     /// Text of at most `limit` UTF-8 bytes (at least one when `nonEmpty`), from the next
     /// bytes decoded as UTF-8 (invalid sequences become U+FFFD).
     mutating func text(upTo limit: Int, nonEmpty: Bool = false) -> String {

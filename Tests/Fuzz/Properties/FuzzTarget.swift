@@ -15,6 +15,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case fleetfile
     /// Spool names from the network.
     case spoolname
+    /// The secure envelope: handshake messages, SEALED, and the proof and verdict they seal.
+    case secure
+    /// Trusted-senders and known-hosts files, and base64.
+    case keys
 
     /// Checks every property of this target on `bytes`.
     public func check(_ bytes: [UInt8]) throws(PropertyViolation) {
@@ -26,6 +30,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .config: try ConfigurationProperties.check(bytes)
         case .fleetfile: try FleetFileProperties.check(bytes)
         case .spoolname: try SpoolNameProperties.check(bytes)
+        case .secure: try SecureCodecProperties.check(bytes)
+        case .keys: try KeyFileProperties.check(bytes)
         }
     }
 }

@@ -117,13 +117,14 @@ enum NativeCodecProperties {
         }
     }
 
-    /// The longest prefix of whole scalars within 1024 UTF-8 bytes.
-    static func cut(_ text: String) -> String {
+    /// The longest prefix of whole scalars within `limit` UTF-8 bytes (what a datagram's
+    /// text field keeps: 1024 bytes unless said otherwise).
+    static func cut(_ text: String, toBytes limit: Int = NativeDatagram.maximumTextLength) -> String {
         var bytes = 0
         var end = text.unicodeScalars.startIndex
         for index in text.unicodeScalars.indices {
             bytes += UTF8.width(text.unicodeScalars[index])
-            guard bytes <= NativeDatagram.maximumTextLength else { break }
+            guard bytes <= limit else { break }
             end = text.unicodeScalars.index(after: index)
         }
         return String(text.unicodeScalars[..<end])
