@@ -38,6 +38,9 @@ import time
 from p2mpwire import TYPES, crc32c, native, offer_body
 
 DAEMON = "127.0.0.1"
+# Linux's SO_TIMESTAMPNS (and SCM_TIMESTAMPNS, the same value), which Python's socket module
+# does not name: a struct timespec of the kernel's receive time beside each datagram.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
 def free_port() -> int:
@@ -179,12 +182,18 @@ def record_session(directory: str, rng: random.Random) -> tuple:
 class Probe:
     """Measures how long the daemon's loop takes to answer: a handshake INITIATE (fresh
     session id and key) every 50 ms from its own address, answered at once by RESPONSE or
-    RETRY whatever else the daemon does; the largest wait for an answer is the longest stall."""
+    RETRY whatever else the daemon does; the largest wait for an answer is the longest stall.
+
+    An answer's time is the kernel's receive timestamp (SO_TIMESTAMPNS), not the moment
+    this script reads it: on a loaded machine the script itself waits for a CPU, and that
+    wait is not the daemon's. Both ends are wall-clock times (the kernel stamps with
+    CLOCK_REALTIME)."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.8", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.setblocking(False)
         self.pending = {}
         self.largest = 0.0
@@ -198,16 +207,22 @@ class Probe:
         return session, datagram + bytes(256 - len(datagram))
 
     def poll(self, now: float):
-        """Reads answers and sends the next INITIATE when due; never blocks."""
+        """Reads answers and sends the next INITIATE when due; never blocks. `now` is
+        time.time()."""
         while True:
             try:
-                reply, _ = self.sock.recvfrom(2048)
+                reply, ancillary, _, _ = self.sock.recvmsg(2048, socket.CMSG_SPACE(16))
             except BlockingIOError:
                 break
+            arrived = now
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                    seconds, nanoseconds = struct.unpack("@qq", data[:16])
+                    arrived = seconds + nanoseconds / 1e9
             if len(reply) >= 12:
                 sent = self.pending.pop(struct.unpack(">Q", reply[4:12])[0], None)
                 if sent is not None:
-                    self.largest = max(self.largest, now - sent)
+                    self.largest = max(self.largest, arrived - sent)
         for session, sent in list(self.pending.items()):
             if now - sent > 5:  # Counted as a stall of 5 s at least.
                 self.largest = max(self.largest, now - sent)
@@ -216,15 +231,15 @@ class Probe:
         if now >= self.next_send:
             self.next_send = now + 0.05
             session, datagram = self.initiate()
-            self.pending[session] = now
+            self.pending[session] = time.time()
             self.sock.sendto(datagram, (DAEMON, PORT))
 
     def settle(self):
         """Waits for the answers still due (at most 5 s)."""
-        deadline = time.monotonic() + 5
-        while self.pending and time.monotonic() < deadline:
+        deadline = time.time() + 5
+        while self.pending and time.time() < deadline:
             self.next_send = float("inf")
-            self.poll(time.monotonic())
+            self.poll(time.time())
             time.sleep(0.005)
 
 
@@ -275,10 +290,10 @@ def run_stall_patterns(args, rng: random.Random, directory: str, check) -> None:
             end = time.monotonic() + 3
             for datagram in datagrams:
                 sender.sendto(datagram, (DAEMON, PORT))
-                probe.poll(time.monotonic())
+                probe.poll(time.time())
                 time.sleep(0.001)
             while time.monotonic() < end:
-                probe.poll(time.monotonic())
+                probe.poll(time.time())
                 try:
                     while True:
                         sender.recvfrom(70000)
@@ -401,7 +416,7 @@ def main() -> int:
                 if ahead > 0.01:
                     time.sleep(ahead)
                 now = time.monotonic()
-                probe.poll(now)
+                probe.poll(time.time())
                 if now >= next_sample:
                     next_sample = now + 0.25
                     rss, _ = rss_of(daemon.pid)

@@ -158,7 +158,8 @@ final class ChildProcess: @unchecked Sendable {
         return text.split(separator: "\n").map(String.init)
     }
 
-    /// Runs to completion and returns (status, stdout lines, stderr lines); status nil on timeout.
+    /// Runs to completion and returns (status, stdout lines, stderr lines), removing the files
+    /// they were written to; status nil on timeout.
     static func run(
         _ executable: String, _ arguments: [String], in directory: URL, timeout: Double = 30, input: URL? = nil
     ) async throws -> (status: Int32?, stdout: [String], stderr: [String]) {
@@ -166,7 +167,12 @@ final class ChildProcess: @unchecked Sendable {
             executable, arguments, in: directory,
             label: "\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString)", input: input)
         let status = await child.wait(timeout: timeout)
-        return (status, child.stdoutLines, child.stderrLines)
+        let output = (status, child.stdoutLines, child.stderrLines)
+        // The output is returned, so its files go: a run in a shared directory (ip(8) and
+        // nft(8) run in the temporary directory) leaves nothing behind.
+        try? FileManager.default.removeItem(at: child.stdoutURL)
+        try? FileManager.default.removeItem(at: child.stderrURL)
+        return output
     }
 }
 

@@ -297,7 +297,7 @@ tb_up() {
     if [[ $TB_TOPOLOGY == wan ]]; then tb_up_wan; else tb_up_lan; fi || { tb_die "building the testbed failed"; return 1; }
     local h
     for h in $TB_NS_RECEIVERS; do
-        ip netns exec "$h" "$TB_BUILD/udpprobe" echo "$TB_ECHO_PORT" &
+        ip netns exec "$h" chrt -f "$TB_RT_PRIORITY" "$TB_BUILD/udpprobe" echo "$TB_ECHO_PORT" &
     done
     export TB_ID TB_WORK TB_NS_SENDER TB_ADDR_SENDER TB_NS_RECEIVERS TB_ADDR_RECEIVERS TB_NS_ROUTERS
     tb_say "$TB_ID: $TB_TOPOLOGY, $TB_RECEIVERS receivers ($TB_ADDR_RECEIVERS), sender $TB_ADDR_SENDER"
@@ -350,7 +350,9 @@ tb_queue_drops() {
 }
 
 # tb_probe [COUNT]: a UDP echo from the sender to every receiver (COUNT probes each,
-# TB_PROBE_INTERVAL_MS apart, all receivers at once) and the forwarders' drops. Prints one
+# TB_PROBE_INTERVAL_MS apart, all receivers at once) and the forwarders' drops. The probe
+# and the echo servers run SCHED_FIFO like the forwarders: they are the instrument, and on
+# a loaded machine a wait for a CPU would count as path delay. Prints one
 # line per receiver; samples go to $TB_WORK/probe-hN.samples ("rtt forward reverse" in us).
 # Sets TB_RTT_US (mean RTT over receivers) and TB_PROBE_LOST.
 tb_probe() {
@@ -364,7 +366,7 @@ tb_probe() {
     i=0
     for addr in $TB_ADDR_RECEIVERS; do
         i=$((i + 1))
-        tb_exec "$TB_NS_SENDER" "$TB_BUILD/udpprobe" rtt "$addr" "$TB_ECHO_PORT" "$count" "$TB_PROBE_INTERVAL_MS" 64 \
+        tb_exec "$TB_NS_SENDER" chrt -f "$TB_RT_PRIORITY" "$TB_BUILD/udpprobe" rtt "$addr" "$TB_ECHO_PORT" "$count" "$TB_PROBE_INTERVAL_MS" 64 \
             "$TB_WORK/probe-h$i.samples" > "$TB_WORK/probe-h$i.out" &
         pids+=($!)
     done
@@ -393,7 +395,7 @@ tb_probe() {
 # echo and back; prints the result, sets TB_BURST_LOST.
 tb_burst() {
     local addr=${TB_ADDR_RECEIVERS%% *} line
-    line=$(tb_exec "$TB_NS_SENDER" "$TB_BUILD/udpprobe" burst "$addr" "$TB_ECHO_PORT" "$1" "$2" "${3:-1200}") || return 1
+    line=$(tb_exec "$TB_NS_SENDER" chrt -f "$TB_RT_PRIORITY" "$TB_BUILD/udpprobe" burst "$addr" "$TB_ECHO_PORT" "$1" "$2" "${3:-1200}") || return 1
     echo "burst to h1 ($addr): $line"
     TB_BURST_LOST=$(sed -n 's/.* lost=\([0-9]*\).*/\1/p' <<< "$line")
 }
