@@ -109,11 +109,23 @@ experiments: prerequisites
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
 	BIN="$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))" bench/experiments/run.sh
 
-# Benchmark: p2mp (native, Stop-and-Wait) against uftp and a TCP fan-out, 1 and 4 receivers
-# over loopback, in a release build. BENCH_QUICK=1 for 64 MiB; see bench/README.md.
+# Benchmark, in a release build (see bench/README.md; root for the testbed):
+#   loopback: p2mp (native, Stop-and-Wait) against uftp and a TCP fan-out, 1 and 4 receivers
+#             (BENCH_QUICK=1 for 64 MiB);
+#   paths:    LAN and WAN testbeds (0, 1, 5 % loss), 1 and 4 receivers, against uftp unicast,
+#             TCP with BBR and with CUBIC, and udpcast (bench/paths.sh, about an hour);
+#   fairness: a push and one TCP flow (CUBIC, BBR) sharing a router's link and the sender's.
+BENCH_SUITES ?= loopback paths fairness
 bench: prerequisites
 	$(SWIFT) build -c release $(SWIFT_FLAGS)
-	BIN="$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))" bench/run.sh
+	@bin="$$($(SWIFT) build -c release --show-bin-path $(SWIFT_FLAGS))"; for suite in $(BENCH_SUITES); do \
+	  case $$suite in \
+	    loopback) BIN=$$bin bench/run.sh ;; \
+	    paths) BIN=$$bin bench/paths.sh ;; \
+	    fairness) BIN=$$bin bench/fairness.sh && BIN=$$bin BENCH_FAIR_BOTTLENECK=sender bench/fairness.sh ;; \
+	    *) echo "unknown BENCH_SUITES entry '$$suite' (expected loopback, paths, fairness)"; false ;; \
+	  esac || exit 1; \
+	done
 
 # install: binaries, systemd units, sysusers, journal catalog, config, man pages.
 # `make install` (PREFIX=/usr/local) or, for packages, `make install PREFIX=/usr DESTDIR=…`.

@@ -22,6 +22,8 @@ public enum NativePush {
         public var digestCache: DigestCache?
         /// Hash the file even if `digestCache` remembers it.
         public var rehash = false
+        /// How each receiver's rate adapts to its path.
+        public var congestionControl = CongestionControl.modelBased
         /// Who we authenticate as and which host keys the targets must prove (default: in
         /// clear, for loopback daemons without trusted senders). `segmentSize` must leave room
         /// for `trust.overhead`.
@@ -51,7 +53,8 @@ public enum NativePush {
             transferID: random.next(), name: options.name, sha256: digest, segmentSize: options.segmentSize,
             window: options.window, replaceExisting: options.replaceExisting, giveUpAfter: options.giveUpAfter,
             rateLimit: options.rateLimit,
-            packetOverhead: (options.targets.map { PathMTU.headerBytes(toward: $0.address) }.max() ?? 0) + options.trust.overhead)
+            packetOverhead: (options.targets.map { PathMTU.headerBytes(toward: $0.address) }.max() ?? 0) + options.trust.overhead,
+            congestionControl: options.congestionControl)
         let bindings = Endpoint.wildcardBindings(reaching: options.targets.map(\.address))
         var report = try await DatagramRunner.run(bindingTo: bindings, on: MultiThreadedEventLoopGroup.singleton.next()) {
             NativePushApplication(options: options, configuration: configuration)

@@ -21,6 +21,11 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
         return Instant(nanoseconds: overflow ? .max : sum)
     }
 
+    /// `instant - duration`, saturating at the clock's origin; negative durations count as zero.
+    public static func - (lhs: Instant, rhs: Duration) -> Instant {
+        Instant(nanoseconds: lhs.nanoseconds - min(lhs.nanoseconds, UInt64(clamping: rhs.nanoseconds)))
+    }
+
     /// The earlier of two optional instants; nil only when both are.
     public static func earliest(_ first: Instant?, _ second: Instant?) -> Instant? {
         guard let first else { return second }

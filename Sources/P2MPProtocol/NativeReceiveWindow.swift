@@ -168,19 +168,52 @@ public struct NativeReceiveWindow: Sendable {
     }
 
     /// The acknowledgement of what is held: the cumulative point, the window, the latest
-    /// timestamp, and up to 16 SACK ranges above the cumulative point, lowest first.
+    /// timestamp, and up to 16 SACK ranges above the cumulative point, in ascending order.
+    /// When more than 16 ranges are held, the lowest 8 and the highest 8 are reported: the
+    /// low ones show the repairs near the cumulative point, the high ones what arrived last,
+    /// which the sender's loss detection and delivery rate need at once (RFC 2018 reports
+    /// the most recent first for the same reason); the sender remembers the middle ones from
+    /// earlier acknowledgements.
     public func acknowledgement() -> NativeAck {
         var ranges = SACKRanges()
         var segment = cumulative
         while segment < highest, !ranges.isFull {
-            while segment < highest, !held.contains(segment) { segment += 1 }
-            guard segment < highest else { break }
-            let start = segment
-            while segment < highest, held.contains(segment) { segment += 1 }
-            ranges.append(start..<segment)
+            guard let range = heldRange(from: segment) else { break }
+            ranges.append(range)
+            segment = range.upperBound
+        }
+        if ranges.isFull, heldRange(from: segment) != nil {
+            let half = SACKRanges.capacity / 2
+            var highestRanges: [Range<UInt64>] = []
+            var end = highest
+            while highestRanges.count < half, let range = heldRange(downFrom: end, above: ranges[half - 1].upperBound) {
+                highestRanges.append(range)
+                end = range.lowerBound
+            }
+            ranges = SACKRanges(ranges.prefix(half) + highestRanges.reversed())
         }
         return NativeAck(
             cumulative: cumulative, window: UInt32(window), echoTimestamp: latestTimestamp, selective: ranges)
+    }
+
+    /// The first run of held segments at or above `segment`, if any.
+    private func heldRange(from segment: UInt64) -> Range<UInt64>? {
+        var segment = segment
+        while segment < highest, !held.contains(segment) { segment += 1 }
+        guard segment < highest else { return nil }
+        let start = segment
+        while segment < highest, held.contains(segment) { segment += 1 }
+        return start..<segment
+    }
+
+    /// The last run of held segments below `end` and above `floor`, if any.
+    private func heldRange(downFrom end: UInt64, above floor: UInt64) -> Range<UInt64>? {
+        var segment = end
+        while segment > floor, !held.contains(segment - 1) { segment -= 1 }
+        guard segment > floor else { return nil }
+        let upper = segment
+        while segment > floor, held.contains(segment - 1) { segment -= 1 }
+        return segment..<upper
     }
 }
 

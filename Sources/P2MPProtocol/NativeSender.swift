@@ -34,11 +34,13 @@ public struct NativeSender: Sendable {
         public var maximumReoffers: Int
         /// Bytes an IP and UDP header add to each datagram, for pacing and the rate cap.
         public var packetOverhead: Int
+        /// How each receiver's sending rate adapts to the path.
+        public var congestionControl: CongestionControl
 
         public init(
             transferID: UInt64, name: String, sha256: ContentDigest, segmentSize: Int = 1_400, window: Int = 4_096,
             replaceExisting: Bool = false, giveUpAfter: Duration = .seconds(30), rateLimit: UInt64? = nil,
-            maximumReoffers: Int = 1_000, packetOverhead: Int = 28
+            maximumReoffers: Int = 1_000, packetOverhead: Int = 28, congestionControl: CongestionControl = .modelBased
         ) {
             self.transferID = transferID
             self.name = name
@@ -50,6 +52,7 @@ public struct NativeSender: Sendable {
             self.rateLimit = rateLimit
             self.maximumReoffers = maximumReoffers
             self.packetOverhead = packetOverhead
+            self.congestionControl = congestionControl
         }
     }
 
@@ -149,7 +152,7 @@ public struct NativeSender: Sendable {
             receiverCount: receiverCount, segmentCount: segmentCount,
             configuration: SenderConfiguration(
                 window: configuration.window, groupPolicy: .independent, retransmissionTimeout: .adaptive(.standard),
-                giveUpAfter: configuration.giveUpAfter, congestionControl: .aimd,
+                giveUpAfter: configuration.giveUpAfter, congestionControl: configuration.congestionControl,
                 segmentBytes: NativeDatagram.dataDatagramSize(payload: Int(size)) + configuration.packetOverhead,
                 rateLimit: configuration.rateLimit))
         phases = Array(repeating: .waiting, count: receiverCount)

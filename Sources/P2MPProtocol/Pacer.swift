@@ -1,21 +1,21 @@
 /// Spreads one receiver's transmissions over the round trip instead of sending a whole
 /// window at once, which overflows queues (and, on loopback, socket buffers) and causes
-/// the losses congestion control then reacts to. A short burst is allowed after a pause.
+/// the losses congestion control then reacts to. A short burst is allowed after a pause:
+/// 10 segments. A sender that pacing held back and that wakes late may catch up more, as
+/// much time as the controller allows: the wakeup was late, the pace was not too fast.
 struct Pacer: Sendable {
     static let burst: Int64 = 10
 
     private var nextSend = Instant.zero
     private var interval: Int64 = 0
+    private var catchUp: Int64 = 0
 
-    /// Sets the pace from the window and the smoothed RTT, with a gain above 1 so pacing
-    /// never becomes the bottleneck (2 in slow start, 1.25 after).
-    mutating func update(window: Double, smoothedRTT: Duration?, slowStart: Bool) {
-        guard let smoothedRTT, window > 0 else {
-            interval = 0
-            return
-        }
-        let gain = slowStart ? 2.0 : 1.25
-        interval = Int64(Double(smoothedRTT.nanoseconds) / (window * gain))
+    /// Sets the time between two transmissions, in nanoseconds (nil or 0: unpaced), as the
+    /// receiver's congestion controller computes it, and how far behind its pace a sender
+    /// held back by it may catch up at once.
+    mutating func update(interval: Int64?, catchUp: Duration = .zero) {
+        self.interval = max(0, interval ?? 0)
+        self.catchUp = catchUp.nanoseconds
     }
 
     /// When the next transmission may go, or nil for now.
@@ -24,9 +24,11 @@ struct Pacer: Sendable {
         return nextSend
     }
 
-    mutating func recordSend(now: Instant) {
+    /// A transmission at `now`; `catchingUp` when pacing held the sender back until now.
+    mutating func recordSend(now: Instant, catchingUp: Bool = false) {
         guard interval > 0 else { return }
-        let earliest = Instant(nanoseconds: now.nanoseconds &- UInt64(min(now.nanoseconds, UInt64(interval * Self.burst))))
+        let credit = UInt64(max(interval * Self.burst, catchingUp ? catchUp : 0))
+        let earliest = Instant(nanoseconds: now.nanoseconds &- min(now.nanoseconds, credit))
         nextSend = max(nextSend, earliest) + .nanoseconds(interval)
     }
 }

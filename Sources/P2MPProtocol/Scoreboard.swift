@@ -1,3 +1,5 @@
+import DequeModule
+
 /// What the sender knows about the segments of one receiver's window: which were sent,
 /// selectively acknowledged (SACK) or declared lost, in a ring over
 /// `[acknowledged, acknowledged + capacity)`. Memory is fixed by the capacity, never by
@@ -24,6 +26,9 @@ struct Scoreboard: Sendable {
     private var lostCursor: UInt64 = 0
     /// Below this, SACK-based loss detection has already looked.
     private var lossScan: UInt64 = 0
+    /// Retransmissions in the order they left: each segment retransmitted and neither
+    /// delivered nor marked lost since appears once.
+    private var retransmissions = Deque<(segment: UInt64, sentAt: Instant)>()
 
     /// A ring of at least `capacity` segments (rounded up to a power of two).
     init(capacity: Int) {
@@ -45,6 +50,7 @@ struct Scoreboard: Sendable {
         sackedHigh = 0
         lostCursor = segment
         lossScan = segment
+        retransmissions.removeAll()
     }
 
     /// Records the first transmission of `highWater`.
@@ -71,12 +77,13 @@ struct Scoreboard: Sendable {
         return nil
     }
 
-    /// Records the retransmission of a segment returned by `nextLost()`.
-    mutating func retransmit(_ segment: UInt64) {
+    /// Records the retransmission of a segment returned by `nextLost()`, at `now`.
+    mutating func retransmit(_ segment: UInt64, now: Instant) {
         let index = Int(segment & mask)
         flags[index] &= ~Self.lost
         lostPending -= 1
         inFlight += 1
+        retransmissions.append((segment, now))
     }
 
     /// Advances the cumulative acknowledgement; returns how many segments became newly
@@ -99,6 +106,7 @@ struct Scoreboard: Sendable {
         }
         acknowledged = cumulative
         if sackedHigh <= acknowledged { sackedHigh = 0 }
+        while let first = retransmissions.first, first.segment < acknowledged { retransmissions.removeFirst() }
         return newly
     }
 
@@ -141,6 +149,23 @@ struct Scoreboard: Sendable {
         return marked
     }
 
+    /// RACK-style detection of lost retransmissions (RFC 8985), which the SACK scan above
+    /// never looks at again: a retransmission is lost when a segment sent `reorderWindow`
+    /// or more after it has been delivered (the one sent at `deliveredSentAt`, which the
+    /// acknowledgement echoes). Returns how many were newly marked.
+    mutating func detectLostRetransmissions(deliveredSentAt: Instant, reorderWindow: Duration) -> Int {
+        var marked = 0
+        while let first = retransmissions.first {
+            let state = first.segment < acknowledged ? Self.sacked : flags[Int(first.segment & mask)]
+            if state & (Self.sacked | Self.lost) == 0 {
+                guard first.sentAt + reorderWindow <= deliveredSentAt else { break }
+                if markLost(first.segment) { marked += 1 }
+            }
+            retransmissions.removeFirst()
+        }
+        return marked
+    }
+
     /// True while some segment was sent and is not cumulatively acknowledged (SACKed ones
     /// included: a receiver may still renege on them, so they keep the timer armed).
     var hasUnacknowledged: Bool { acknowledged < highWater }
@@ -162,6 +187,7 @@ struct Scoreboard: Sendable {
             if markLost(segment) { marked += 1 }
             segment += 1
         }
+        retransmissions.removeAll()
         return marked
     }
 

@@ -48,6 +48,11 @@ public struct SenderEngine: Sendable {
         public var detectedLosses = 0
         public var smoothedRTT: Duration?
         public var congestionWindow = 0.0
+        /// The model-based controller's bottleneck estimate, bytes per second on the wire
+        /// (nil for the other controllers).
+        public var estimatedBandwidth: Double?
+        /// The model-based controller's propagation delay estimate (its minimum RTT).
+        public var minimumRTT: Duration?
     }
 
     private struct Track: Sendable {
@@ -90,7 +95,7 @@ public struct SenderEngine: Sendable {
         }
         let track = Track(
             scoreboard: Scoreboard(capacity: configuration.window),
-            congestion: CongestionController(mode: configuration.congestionControl, maximum: configuration.window),
+            congestion: CongestionController(mode: configuration.congestionControl, maximum: configuration.window, phase: 0),
             estimator: RTTEstimator(bounds: bounds), advertisedWindow: configuration.window)
         self.tracks = Array(repeating: track, count: receiverCount)
         self.deadlines = DeadlineQueue(keys: receiverCount)
@@ -109,6 +114,10 @@ public struct SenderEngine: Sendable {
         var statistics = tracks[receiver].statistics
         statistics.smoothedRTT = tracks[receiver].estimator.smoothed
         statistics.congestionWindow = tracks[receiver].congestion.window
+        if let estimates = tracks[receiver].congestion.estimates {
+            statistics.estimatedBandwidth = estimates.bandwidth * Double(configuration.segmentBytes)
+            statistics.minimumRTT = estimates.minimumRTT
+        }
         return statistics
     }
 
@@ -130,7 +139,7 @@ public struct SenderEngine: Sendable {
         tracks[receiver].scoreboard.reset(at: start)
         // A (re)started session begins a fresh congestion epoch; the RTT estimate stays.
         tracks[receiver].congestion = CongestionController(
-            mode: configuration.congestionControl, maximum: configuration.window)
+            mode: configuration.congestionControl, maximum: configuration.window, phase: receiver)
         tracks[receiver].pacer = Pacer()
         tracks[receiver].waitingSince = now
         if start == segmentCount {
@@ -183,12 +192,12 @@ public struct SenderEngine: Sendable {
         let cumulative = acknowledgement.cumulative
         guard cumulative >= previous, cumulative <= tracks[receiver].scoreboard.highWater else { return }
 
-        if let sample = acknowledgement.roundTripSample {
-            tracks[receiver].estimator.addSample(sample)
-        } else if let timed = tracks[receiver].timed, timed.segment < cumulative {
-            tracks[receiver].estimator.addSample(now.duration(since: timed.sentAt))
+        var roundTrip = acknowledgement.roundTripSample
+        if roundTrip == nil, let timed = tracks[receiver].timed, timed.segment < cumulative {
+            roundTrip = now.duration(since: timed.sentAt)
             tracks[receiver].timed = nil
         }
+        if let roundTrip { tracks[receiver].estimator.addSample(roundTrip) }
         if let window = acknowledgement.window {
             tracks[receiver].advertisedWindow = max(1, window)
         }
@@ -196,14 +205,21 @@ public struct SenderEngine: Sendable {
         for range in acknowledgement.selective {
             newly += tracks[receiver].scoreboard.selectivelyAcknowledge(range)
         }
-        let lost = tracks[receiver].scoreboard.detectLosses(threshold: 3)
+        var lost = tracks[receiver].scoreboard.detectLosses(threshold: 3)
+        // An echoed timestamp says when the segment that prompted this ACK was sent.
+        let echoSentAt = acknowledgement.roundTripSample.map { now - $0 }
+        if let echoSentAt, let smoothed = tracks[receiver].estimator.smoothed {
+            lost += tracks[receiver].scoreboard.detectLostRetransmissions(
+                deliveredSentAt: echoSentAt, reorderWindow: smoothed / 4)
+        }
         if lost > 0 {
             tracks[receiver].statistics.detectedLosses += lost
-            tracks[receiver].congestion.onLoss(
-                highWater: tracks[receiver].scoreboard.highWater, acknowledged: cumulative)
             actions.append(.lossDetected(receiver: receiver, count: lost))
         }
-        tracks[receiver].congestion.onAcknowledged(newly)
+        tracks[receiver].congestion.onAcknowledgement(
+            acknowledgement, newlyDelivered: newly, newlyLost: lost, sample: roundTrip, echoSentAt: echoSentAt,
+            inFlight: tracks[receiver].scoreboard.inFlight, highWater: tracks[receiver].scoreboard.highWater,
+            smoothedRTT: tracks[receiver].estimator.smoothed, now: now)
 
         if cumulative > previous {
             tracks[receiver].waitingSince = now
@@ -212,7 +228,12 @@ public struct SenderEngine: Sendable {
                 _ = leaveGroupBase(previous: previous, now: now, into: &actions)
                 return
             }
-            // RFC 6298 (5.3): new data acknowledged, restart the timer.
+        }
+        if newly > 0 {
+            // RFC 6298 (5.3): new data acknowledged, restart the timer. SACKed segments count:
+            // while the path delivers, holes are loss detection's to repair (a repair takes
+            // two round trips, longer than the timeout of a steady path), and the timer is
+            // left for a path that went quiet.
             tracks[receiver].retransmissionDeadline = nil
             if hasOutstanding(receiver) { armRetransmissionTimer(of: receiver, now: now) }
         }
@@ -290,10 +311,12 @@ public struct SenderEngine: Sendable {
     private mutating func fillWindow(of receiver: Int, now: Instant, into actions: inout [Action]) {
         guard tracks[receiver].state == .active else { return }
         if let blocked = tracks[receiver].blockedUntil, blocked > now { return }
+        // Held back by pacing (or the rate cap) until now: a late wakeup may catch up.
+        let resumedAfterPacing = tracks[receiver].blockedUntil != nil
         tracks[receiver].blockedUntil = nil
         tracks[receiver].pacer.update(
-            window: tracks[receiver].congestion.window, smoothedRTT: tracks[receiver].estimator.smoothed,
-            slowStart: tracks[receiver].congestion.isSlowStart)
+            interval: tracks[receiver].congestion.pacingInterval(smoothedRTT: tracks[receiver].estimator.smoothed),
+            catchUp: tracks[receiver].congestion.pacingCatchUp)
         let window = UInt64(configuration.window)
         let limit = max(1, min(Int(tracks[receiver].congestion.window), tracks[receiver].advertisedWindow))
         while tracks[receiver].scoreboard.inFlight < limit {
@@ -301,17 +324,25 @@ public struct SenderEngine: Sendable {
             if lost == nil {
                 let acknowledged = tracks[receiver].scoreboard.acknowledged
                 let receiverWindow = UInt64(tracks[receiver].advertisedWindow)
-                var newLimit = min(segmentCount, acknowledged + min(window, receiverWindow))
+                let windowLimit = acknowledged + min(window, receiverWindow)
+                var newLimit = min(segmentCount, windowLimit)
                 if configuration.groupPolicy == .lockstep { newLimit = min(newLimit, groupBase + window) }
-                guard tracks[receiver].scoreboard.highWater < newLimit else { break }
+                guard tracks[receiver].scoreboard.highWater < newLimit else {
+                    // Held back by the end of the file or the group, not by a window.
+                    if tracks[receiver].scoreboard.highWater < windowLimit {
+                        tracks[receiver].congestion.onApplicationLimited(inFlight: tracks[receiver].scoreboard.inFlight)
+                    }
+                    break
+                }
             }
             if let blocked = transmissionBlocked(receiver, now: now) {
                 tracks[receiver].blockedUntil = blocked
                 break
             }
             let segment: UInt64
+            let inFlightBefore = tracks[receiver].scoreboard.inFlight
             if let lost {
-                tracks[receiver].scoreboard.retransmit(lost)
+                tracks[receiver].scoreboard.retransmit(lost, now: now)
                 segment = lost
                 tracks[receiver].statistics.retransmissions += 1
             } else {
@@ -319,8 +350,10 @@ public struct SenderEngine: Sendable {
                 segment = tracks[receiver].scoreboard.sendNew()
                 if tracks[receiver].timed == nil { tracks[receiver].timed = (segment, now) }
             }
+            tracks[receiver].congestion.onTransmit(
+                segment: segment, isRetransmission: lost != nil, inFlight: inFlightBefore, now: now)
             tracks[receiver].statistics.transmissions += 1
-            tracks[receiver].pacer.recordSend(now: now)
+            tracks[receiver].pacer.recordSend(now: now, catchingUp: resumedAfterPacing)
             rateLimiter?.consume(configuration.segmentBytes, now: now)
             if tracks[receiver].retransmissionDeadline == nil { armRetransmissionTimer(of: receiver, now: now) }
             actions.append(.transmit(receiver: receiver, segment: segment, isRetransmission: lost != nil))

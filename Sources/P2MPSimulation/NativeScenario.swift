@@ -19,6 +19,14 @@ public struct NativeScenario: Sendable, CustomStringConvertible {
     public var restarting: [Int: Duration] = [:]
     public var giveUpAfter: Duration = .seconds(60)
     public var timeLimit: Duration = .seconds(3_600)
+    /// The sender's link, which every datagram it sends passes first (congestion scenarios).
+    public var bottleneck: Bottleneck?
+    /// Changes of the one-way delay, both ways: from `at` on, `delay` (a route change).
+    public var delayChanges: [(at: Duration, delay: Duration)] = []
+    /// How the sender adapts its rate to the path.
+    public var congestionControl: CongestionControl = .modelBased
+    /// How often the run records every receiver's progress (nil: never).
+    public var progressInterval: Duration?
 
     /// The ranges a random scenario is drawn from.
     public struct Shape: Sendable {
@@ -84,5 +92,13 @@ public struct NativeScenario: Sendable, CustomStringConvertible {
             + (rateLimit.map { ", rate \($0) B/s" } ?? "")
             + (vanishing.isEmpty ? "" : ", vanishing \(vanishing.map { "\($0.key)@\($0.value)" })")
             + (restarting.isEmpty ? "" : ", restarting \(restarting.map { "\($0.key)@\($0.value)" })")
+            + (bottleneck.map { ", bottleneck \(Int($0.bytesPerSecond)) B/s with \($0.bufferBytes) B of buffer" } ?? "")
+            + (delayChanges.isEmpty ? "" : ", delay changes \(delayChanges.map { "\($0.delay)@\($0.at)" })")
+            + (congestionControl == .modelBased ? "" : ", \(congestionControl)")
+    }
+
+    /// The one-way delay at `time`, after the delay changes due by then.
+    func delay(at time: Duration) -> Duration {
+        delayChanges.last { $0.at <= time }?.delay ?? conditions.delay
     }
 }

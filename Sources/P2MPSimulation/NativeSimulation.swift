@@ -10,14 +10,17 @@ public enum NativeSimulation {
         public var committed: [UInt8]?
         public var outcome: NativeSender.Outcome?
         public var restarts: Int
+        /// When the sender learned the outcome.
+        public var finishedAt: Instant?
+        /// The sender's view of the receiver at the end (congestion window, RTT, estimates).
+        public var statistics: SenderEngine.ReceiverStatistics
         /// The reception report the sender took from the receiver's COMPLETE.
         public var reportedReception: NativeReception?
         /// What the receiver's sessions under the sender's last transfer id for it counted
         /// when they held every segment (a restarted receiver may have had several).
         public var countedReceptions: [NativeReception]
-        /// What it answered, and when the sender's verdict on it came.
+        /// What it answered.
         public var answers: Answers
-        public var finishedAt: Instant?
 
         /// True when the sender's verdict that this receiver went silent is the faults'
         /// doing: the receiver answered what it last learned, and nothing it sent since
@@ -66,6 +69,13 @@ public enum NativeSimulation {
         }
     }
 
+    /// Where every receiver stood at one moment of a run.
+    public struct Progress: Sendable {
+        public var at: Instant
+        /// Segments each receiver has acknowledged cumulatively.
+        public var acknowledged: [UInt64]
+    }
+
     public struct Result: Sendable {
         public var scenario: NativeScenario
         public var receivers: [ReceiverResult]
@@ -73,6 +83,10 @@ public enum NativeSimulation {
         public var events: Int
         public var timeouts: Int
         public var detectedLosses: Int
+        /// The sender's link as the run left it: its drops and every datagram's wait.
+        public var bottleneck: Bottleneck?
+        /// Every `progressInterval` of the scenario, where the receivers stood.
+        public var progress: [Progress]
         /// The first step after which a machine was left waiting for nothing: a receiver
         /// with neither an outcome nor a deadline at the sender, or a receiver session no
         /// timer would visit. The run stops there.
@@ -179,7 +193,6 @@ struct NativeSimulationRun {
     var restarts: [Int]
     var pendingRestarts: [Int: Duration]
     var answers: [NativeSimulation.Answers]
-    var finishedAt: [Instant?]
     var sender: NativeSender
     let digest: ContentDigest
     var buffer = [UInt8](repeating: 0, count: NativeDatagram.maximumSize)
@@ -187,11 +200,15 @@ struct NativeSimulationRun {
     var events = 0
     var timeouts = 0
     var losses = 0
+    var finishedAt: [Instant?]
+    var progress: [NativeSimulation.Progress] = []
 
     init(_ scenario: NativeScenario, trace: ((String) -> Void)?) {
         self.scenario = scenario
         self.trace = trace
         network = SimulatedNetwork(random: SeededRandom(seed: scenario.seed ^ 0xA11C_E5EE_D000_0001))
+        network.bottleneck = scenario.bottleneck
+        finishedAt = Array(repeating: nil, count: scenario.receiverCount)
         readLatency = SeededRandom(seed: scenario.seed ^ 0x0BAD_BEEF)
         endpoints = (0..<scenario.receiverCount).map { Self.makeEndpoint(scenario, $0, generation: 0) }
         endpointTimeouts = Array(repeating: nil, count: scenario.receiverCount)
@@ -202,7 +219,6 @@ struct NativeSimulationRun {
         restarts = Array(repeating: 0, count: scenario.receiverCount)
         pendingRestarts = scenario.restarting
         answers = Array(repeating: NativeSimulation.Answers(), count: scenario.receiverCount)
-        finishedAt = Array(repeating: nil, count: scenario.receiverCount)
         var digest = ContentDigest.zero
         digest.words.0 = scenario.seed
         self.digest = digest
@@ -210,7 +226,8 @@ struct NativeSimulationRun {
             fileSize: UInt64(scenario.file.count), receiverCount: scenario.receiverCount,
             configuration: .init(
                 transferID: scenario.seed | 1, name: "file.bin", sha256: digest, segmentSize: scenario.segmentSize,
-                window: scenario.window, giveUpAfter: scenario.giveUpAfter, rateLimit: scenario.rateLimit))
+                window: scenario.window, giveUpAfter: scenario.giveUpAfter, rateLimit: scenario.rateLimit,
+                congestionControl: scenario.congestionControl))
     }
 
     static func makeEndpoint(_ scenario: NativeScenario, _ index: Int, generation: UInt64) -> Endpoint {
@@ -221,6 +238,7 @@ struct NativeSimulationRun {
 
     func conditions(for receiver: Int) -> NetworkConditions {
         var conditions = scenario.conditions
+        conditions.delay = scenario.delay(at: now.duration(since: .zero))
         if let vanishAt = scenario.vanishing[receiver], now >= .zero + vanishAt { conditions.loss = 1 }
         return conditions
     }
@@ -237,6 +255,7 @@ struct NativeSimulationRun {
             }
             for at in pendingRestarts.values { next = Instant.earliest(next, .zero + at) }
             guard let next, next <= deadline else { break }
+            recordProgress(until: next)
             now = next
             events += 1
             stalledStep = step()
@@ -244,13 +263,28 @@ struct NativeSimulationRun {
         let receivers = (0..<scenario.receiverCount).map { index in
             NativeSimulation.ReceiverResult(
                 committed: disks[index].committed, outcome: sender.outcome(of: index), restarts: restarts[index],
+                finishedAt: finishedAt[index], statistics: sender.engine.statistics(of: index),
                 reportedReception: sender.receptions[index],
-                countedReceptions: countedReceptions[index][sender.transferIDs[index]] ?? [], answers: answers[index],
-                finishedAt: finishedAt[index])
+                countedReceptions: countedReceptions[index][sender.transferIDs[index]] ?? [], answers: answers[index])
         }
         return NativeSimulation.Result(
             scenario: scenario, receivers: receivers, elapsed: now.duration(since: .zero), events: events,
-            timeouts: timeouts, detectedLosses: losses, stalledStep: stalledStep)
+            timeouts: timeouts, detectedLosses: losses, bottleneck: network.bottleneck, progress: progress,
+            stalledStep: stalledStep)
+    }
+
+    /// Records the receivers' progress at every sampling instant before `time`: nothing
+    /// changes between two events, so the state now is the state then.
+    mutating func recordProgress(until time: Instant) {
+        guard let interval = scenario.progressInterval, interval > .zero else { return }
+        var at = progress.last.map { $0.at + interval } ?? .zero
+        while at < time {
+            progress.append(
+                NativeSimulation.Progress(
+                    at: at,
+                    acknowledged: (0..<scenario.receiverCount).map { sender.engine.acknowledgedSegments(of: $0) }))
+            at = at + interval
+        }
     }
 
     /// One event at `now`; returns a broken liveness invariant, if any.
@@ -341,7 +375,7 @@ struct NativeSimulationRun {
             trace?("\(now) sender sends \(transmit)")
             network.send(
                 Array(buffer[0..<transmit.size]), from: NativeSimulation.senderNode, to: transmit.receiver, now: now,
-                conditions: conditions(for: transmit.receiver))
+                conditions: conditions(for: transmit.receiver), queued: true)
         }
     }
 

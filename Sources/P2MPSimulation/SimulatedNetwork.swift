@@ -21,6 +21,8 @@ public struct SimulatedNetwork {
     }
 
     public private(set) var random: SeededRandom
+    /// The link the datagrams sent with `queued` pass first, if any.
+    public var bottleneck: Bottleneck?
     private var queue = Heap<Delivery>()
     private var order: UInt64 = 0
     /// Datagrams dropped, duplicated and corrupted so far.
@@ -36,10 +38,21 @@ public struct SimulatedNetwork {
     public var nextDeliveryTime: Instant? { queue.min?.at }
 
     /// Sends `bytes` under `conditions`; `mayCorrupt` is false for datagrams whose format
-    /// relies on the UDP checksum alone (the classic ACK has no checksum of its own).
+    /// relies on the UDP checksum alone (the classic ACK has no checksum of its own). A
+    /// `queued` datagram passes `bottleneck` first (when there is one), and the path's delay
+    /// and loss after it.
     public mutating func send(
-        _ bytes: [UInt8], from: Int, to: Int, now: Instant, conditions: NetworkConditions, mayCorrupt: Bool = true
+        _ bytes: [UInt8], from: Int, to: Int, now: Instant, conditions: NetworkConditions, mayCorrupt: Bool = true,
+        queued: Bool = false
     ) {
+        var departure = now
+        if queued, bottleneck != nil {
+            guard let leaves = bottleneck?.enqueue(size: bytes.count, now: now) else {
+                dropped += 1
+                return
+            }
+            departure = leaves
+        }
         if random.chance(conditions.loss) {
             dropped += 1
             return
@@ -65,7 +78,7 @@ public struct SimulatedNetwork {
             order += 1
             queue.insert(
                 Delivery(
-                    at: now + .nanoseconds(delay), order: order, from: from, to: to, bytes: payload, sentAt: now,
+                    at: departure + .nanoseconds(delay), order: order, from: from, to: to, bytes: payload, sentAt: now,
                     intact: intact))
         }
     }

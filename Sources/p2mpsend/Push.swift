@@ -2,6 +2,7 @@ import ArgumentParser
 import NIOCore
 import P2MPClient
 import P2MPCommandLine
+import P2MPProtocol
 import P2MPSpool
 import P2MPTransport
 import P2MPWire
@@ -54,6 +55,14 @@ struct Push: AsyncParsableCommand {
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Most segments in flight per receiver.", valueName: "segments"))
     var window = 4_096
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "How each receiver's rate adapts: model (paced at the path's measured bottleneck rate, random loss does not "
+                + "slow it down) or aimd (loss-based: every loss does, as in TCP Reno).",
+            valueName: "controller"))
+    var congestionControl = CongestionChoice.model
 
     @Option(
         name: .customLong("give-up"), parsing: .unconditional,
@@ -122,6 +131,7 @@ struct Push: AsyncParsableCommand {
             targets: resolved.map(\.endpoint), source: source, name: name,
             segmentSize: segmentSize ?? SegmentSize.automatic(toward: resolved.map(\.address)) - trust.trust.overhead,
             window: window, rateLimit: rateLimit, giveUpAfter: giveUpAfter, replaceExisting: replace)
+        options.congestionControl = congestionControl.control
         options.showsProgress = !quiet && !json
         options.digestCache = DigestCache.forUser()
         options.rehash = rehash
@@ -141,5 +151,17 @@ struct Push: AsyncParsableCommand {
         guard let value = Double(digits), value.isFinite, value > 0 else { return nil }
         let bits = value * multiplier
         return bits < 1e15 ? UInt64(bits) : nil
+    }
+}
+
+/// The values of `--congestion-control`.
+enum CongestionChoice: String, ExpressibleByArgument, CaseIterable {
+    case model, aimd
+
+    var control: CongestionControl {
+        switch self {
+        case .model: .modelBased
+        case .aimd: .aimd
+        }
     }
 }

@@ -47,4 +47,23 @@ struct ReceiverWindowTests {
         #expect(try grantedWindow(.init(window: 64, windowBytes: .max), segmentSize: 8_944, requested: 4_096) == 64)
         #expect(try grantedWindow(.init(window: 4_096, windowBytes: 1_000), segmentSize: 8_944, requested: 4_096) == 1)
     }
+
+    @Test("with more than 16 runs held, the ACK reports the lowest 8 and the highest 8, ascending")
+    func sackSelection() {
+        var window = NativeReceiveWindow(segmentSize: 1, fileSize: 1_000, window: 1_000, resumeFrom: 0)
+        // Segment 0 missing; every even segment from 2 to 60 held: 30 runs of one segment.
+        for segment in stride(from: UInt64(2), through: 60, by: 2) {
+            _ = window.receive(segment: segment, length: 1, timestamp: 0)
+        }
+        let ranges = Array(window.acknowledgement().selective)
+        let low = stride(from: UInt64(2), through: 16, by: 2).map { $0..<$0 + 1 }
+        let high = stride(from: UInt64(46), through: 60, by: 2).map { $0..<$0 + 1 }
+        #expect(ranges == low + high)
+        // With 16 runs or fewer, all of them.
+        var few = NativeReceiveWindow(segmentSize: 1, fileSize: 1_000, window: 1_000, resumeFrom: 0)
+        for segment in stride(from: UInt64(2), through: 32, by: 2) {
+            _ = few.receive(segment: segment, length: 1, timestamp: 0)
+        }
+        #expect(Array(few.acknowledgement().selective) == stride(from: UInt64(2), through: 32, by: 2).map { $0..<$0 + 1 })
+    }
 }

@@ -100,6 +100,49 @@ struct SelectiveRepeatTests {
         #expect(transmitted(actions).count == 1)
     }
 
+    @Test("a lost retransmission is found from the timestamps of later segments (RACK), not by the timer")
+    func lostRetransmission() {
+        var configuration = fixed8
+        configuration.retransmissionTimeout = .fixed(.seconds(1))
+        var engine = SenderEngine(receiverCount: 1, segmentCount: 100, configuration: configuration)
+        var actions: [Action] = []
+        engine.start(now: .zero, into: &actions)
+        actions = []
+        // Segment 0 lost, 1..<8 held: 0 goes again at 10 ms, with 8, 9.
+        engine.handleAcknowledgement(
+            from: 0, Acknowledgement(cumulative: 0, selective: [1..<8], roundTripSample: .milliseconds(10)), now: at(10),
+            into: &actions)
+        #expect(retransmitted(actions) == [0])
+        actions = []
+        // The retransmission is lost too; segment 9, sent with it, arrives. Within the
+        // reordering window (a quarter of the RTT) nothing is concluded...
+        engine.handleAcknowledgement(
+            from: 0, Acknowledgement(cumulative: 0, selective: [1..<10], roundTripSample: .milliseconds(10)), now: at(20),
+            into: &actions)
+        #expect(retransmitted(actions).isEmpty)
+        // ...but a segment sent later than that shows it lost, long before the 1 s timeout.
+        engine.handleAcknowledgement(
+            from: 0, Acknowledgement(cumulative: 0, selective: [1..<11], roundTripSample: .milliseconds(10)), now: at(24),
+            into: &actions)
+        #expect(actions.contains(.lossDetected(receiver: 0, count: 1)))
+        #expect(retransmitted(actions) == [0])
+        #expect(engine.statistics(of: 0).timeouts == 0)
+    }
+
+    @Test("segments SACKed restart the retransmission timer: holes are loss detection's while the path delivers")
+    func selectiveProgressRestartsTimer() {
+        var engine = SenderEngine(receiverCount: 1, segmentCount: 100, configuration: fixed8)
+        var actions: [Action] = []
+        engine.start(now: .zero, into: &actions)
+        actions = []
+        // The timeout is 100 ms; at 60 ms segments 1..<4 arrive, 0 still missing.
+        engine.handleAcknowledgement(from: 0, Acknowledgement(cumulative: 0, selective: [1..<4]), now: at(60), into: &actions)
+        engine.handleTimeout(now: at(100), into: &actions)
+        #expect(!actions.contains { if case .timedOut = $0 { true } else { false } })
+        engine.handleTimeout(now: at(160), into: &actions)
+        #expect(actions.contains(.timedOut(receiver: 0, segment: 0)))
+    }
+
     @Test("the rate cap spreads transmissions over time")
     func rateCap() {
         var configuration = fixed8
