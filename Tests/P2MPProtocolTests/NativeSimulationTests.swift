@@ -99,16 +99,17 @@ struct NativeSimulationTests {
         #expect(result.elapsed < .seconds(10), "took \(result.elapsed)")
     }
 
-    /// Found by `make soak` (issue 22). Seed 10510217353382241380: at 25 % loss, 4 %
-    /// corruption, 17 % receiver loss and window 1, receiver 3 held segment 10 and
-    /// acknowledged it five times in 60 s, and the network lost every acknowledgement; seed
-    /// 10510217353382308069 (26 % loss, window 16): receiver 6's seven acknowledgements of
-    /// the hole it filled were all lost. The sender gave up on each as silent, as it should:
-    /// not a bug of the machines but of the verdict, which now asks the network whether the
-    /// receiver's answers got through.
+    /// Found by `make soak` (issue 22): five native seeds out of about 237,000 (among them
+    /// 10510217353382241380 and 10510217353382308069, before the model-based controller
+    /// changed their runs) ended with a receiver the sender gave up on as silent although it
+    /// never vanished. In each the receiver held the segment and acknowledged it again and
+    /// again for 60 s, and at 25-29 % loss with corruption the network lost every
+    /// acknowledgement; the sender was right. Not a bug of the machines but of the verdict,
+    /// which now asks the network whether the receiver's answers got through. These two
+    /// seeds show the same with today's controller.
     @Test(
         "a give-up on a receiver whose every answer was lost is the faults', not a violation",
-        arguments: [(10_510_217_353_382_241_380 as UInt64, 3), (10_510_217_353_382_308_069, 6)])
+        arguments: [(10_510_217_353_382_327_988 as UInt64, 4), (1_629_532_696_173_520_941, 10)])
     func answersAllLost(seed: UInt64, silent: Int) {
         let result = NativeSimulation.run(NativeScenario(seed: seed))
         let receiver = result.receivers[silent]
@@ -124,16 +125,16 @@ struct NativeSimulationTests {
 
     @Test("a give-up stays a violation when the receiver's answers got through, or when it never answered")
     func silenceNotExplained() throws {
-        let result = NativeSimulation.run(NativeScenario(seed: 10_510_217_353_382_241_380))
-        var receiver = result.receivers[3]
+        let result = NativeSimulation.run(NativeScenario(seed: 1_629_532_696_173_520_941))
+        var receiver = result.receivers[10]
         let finishedAt = try #require(receiver.finishedAt)
         receiver.answers.newsReachedSenderAt = Instant(sinceOrigin: finishedAt.sinceOrigin - .seconds(30))
         #expect(!receiver.silenceExplained, "an answer reached the sender 30 s before it gave up after 60 s of silence")
         receiver.answers = NativeSimulation.Answers(newsAt: Instant(sinceOrigin: finishedAt.sinceOrigin - .seconds(59)), sentSinceNews: 0)
         #expect(!receiver.silenceExplained, "the receiver never answered what it learned")
         var silent = result
-        silent.receivers[3] = receiver
-        #expect(silent.violations == ["receiver 3 reported silent in phase data although it never vanished"])
+        silent.receivers[10] = receiver
+        #expect(silent.violations == ["receiver 10 reported silent in phase data although it never vanished"])
     }
 
     @Test("the same seed replays identically")
