@@ -61,6 +61,17 @@ final class Daemon: @unchecked Sendable {
         }.max() ?? 0
     }
 
+    /// Bytes the partials' data files hold: space is allocated only as DATA arrives, so more
+    /// than zero means a push in progress has been sent data (and will keep its partial).
+    func partialDataBytes() -> UInt64 {
+        let directory = spool.appendingPathComponent(".p2mp/partial")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { !$0.hasSuffix(".state") }.reduce(0) { total, name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
+            return total + ((attributes?[.size] as? NSNumber)?.uint64Value ?? 0)
+        }
+    }
+
     var target: String { "\(address):\(port)" }
 
     func file(_ name: String) -> URL { spool.appendingPathComponent(name) }

@@ -28,6 +28,13 @@ struct StatusTests {
             "p2mpsend", ["push", "cut.bin", daemon.target, "--rate", "8M", "--accept-new-host-keys"] + reader.identity,
             in: directory, label: "push-cut")
         try await daemon.waitForLog("receiving 'cut.bin'")
+        // Killed only once DATA arrived: a partial that received nothing is not kept.
+        try await Condition.wait(for: "cut.bin's partial to receive data") {
+            guard cut.process.isRunning else {
+                throw FixtureError("setup: the push of cut.bin ended before it could be killed: \(cut.stdoutLines)")
+            }
+            return daemon.partialDataBytes() > 0
+        }
         kill(cut.process.processIdentifier, SIGKILL)
         _ = await cut.wait(timeout: 10)
         try await daemon.waitForLog("ended: sender silent")
